@@ -1,0 +1,205 @@
+//! The acknowledger: one automatic reply per new ticket, on the channel the customer used.
+//!
+//! It reacts to the INSERT of a ticket item on the table's stream, so "one ack per ticket"
+//! is structural. The ack moves `pending → sending → sent | failed`, or `pending → skipped`,
+//! each step a conditional update: a redelivered record finds the ticket no longer pending
+//! and does nothing, so it never sends twice.
+
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use std::sync::Arc;
+
+use crate::model::AckStatus;
+use crate::providers::{OutboundMessage, SendError, Sender};
+use crate::store::keys;
+use crate::store::{AckRecord, Store, StoreError};
+
+pub mod policy;
+
+pub use policy::{Decision, decide};
+
+/// What the acknowledger did with one ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// The provider accepted the ack.
+    Sent,
+    /// Deliberately not sent.
+    Skipped(String),
+    /// The provider refused it for good.
+    Failed(String),
+    /// Another delivery of the same record already acted, or the ticket is gone.
+    AlreadyHandled,
+}
+
+/// Why a ticket must be tried again later (its stream record is reported as failed).
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// The provider had a temporary problem.
+    #[error("send will be retried: {0}")]
+    RetryLater(String),
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The acknowledger, built once per cold start.
+pub struct Acknowledger {
+    store: Store,
+    senders: Vec<Arc<dyn Sender>>,
+}
+
+impl Acknowledger {
+    /// With the store and every configured sender.
+    pub fn new(store: Store, senders: Vec<Arc<dyn Sender>>) -> Acknowledger {
+        Acknowledger { store, senders }
+    }
+
+    /// Handles one batch of stream records as Lambda delivers it. Records whose ack failed
+    /// temporarily are reported back (`ReportBatchItemFailures`) so Lambda retries them.
+    pub async fn handle_event(&self, event: Event) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for record in &event.records {
+            if record.event_name != "INSERT" {
+                continue;
+            }
+            let keys = serde_json::to_value(&record.change.keys).unwrap_or_default();
+            let (Some(pk), Some(sk)) = (keys["pk"]["S"].as_str(), keys["sk"]["S"].as_str()) else {
+                continue;
+            };
+            let Some(ticket_id) = keys::ticket_id(pk).filter(|_| sk == keys::TICKET_SK) else {
+                continue;
+            };
+            match self.acknowledge(ticket_id).await {
+                Ok(outcome) => tracing::info!(ticket_id, outcome = ?outcome, "ack decided"),
+                Err(err) => {
+                    tracing::warn!(ticket_id, error = %err, "ack will be retried");
+                    let mut failure = DynamoDbBatchItemFailure::default();
+                    failure.item_identifier = record.change.sequence_number.clone();
+                    response.batch_item_failures.push(failure);
+                }
+            }
+        }
+        response
+    }
+
+    /// Decides and, if so decided, sends the ack of one ticket.
+    pub async fn acknowledge(&self, ticket_id: &str) -> Result<AckOutcome, AckError> {
+        let Some(ticket) = self.store.ticket(ticket_id).await? else {
+            return Ok(AckOutcome::AlreadyHandled);
+        };
+        if ticket.ack_status != AckStatus::Pending {
+            return Ok(AckOutcome::AlreadyHandled);
+        }
+        let contact = self.store.contact(ticket.channel, &ticket.contact).await?;
+        let first = self
+            .store
+            .message(ticket_id, &ticket.first_message_sk)
+            .await?;
+        let sender = self
+            .senders
+            .iter()
+            .find(|s| s.provider() == ticket.provider);
+        let decision = decide(&ticket, contact.as_ref(), first.as_ref(), sender.is_some());
+        let (text, sender) = match (decision, sender) {
+            (Decision::Send { text }, Some(sender)) => (text, sender),
+            (Decision::Send { .. }, None) => unreachable!("decide skips without a sender"),
+            (Decision::Skip { reason }, _) => {
+                return self
+                    .finish(
+                        ticket_id,
+                        AckStatus::Pending,
+                        AckStatus::Skipped,
+                        reason,
+                        None,
+                    )
+                    .await;
+            }
+        };
+        let claimed = self
+            .store
+            .transition_ack(
+                ticket_id,
+                AckStatus::Pending,
+                AckStatus::Sending,
+                AckRecord::default(),
+            )
+            .await?;
+        if !claimed {
+            return Ok(AckOutcome::AlreadyHandled);
+        }
+        let message = OutboundMessage {
+            to: ticket.contact.clone(),
+            from: ticket.our_address.clone(),
+            body: text,
+            in_reply_to: first.map(|m| m.provider_message_id).unwrap_or_default(),
+        };
+        match sender.send(&message).await {
+            Ok(receipt) => {
+                self.store
+                    .transition_ack(
+                        ticket_id,
+                        AckStatus::Sending,
+                        AckStatus::Sent,
+                        AckRecord {
+                            reason: None,
+                            provider_message_id: receipt.provider_message_id.as_deref(),
+                        },
+                    )
+                    .await?;
+                Ok(AckOutcome::Sent)
+            }
+            Err(SendError::Permanent { code, reason }) => {
+                let reason = format!("{code}: {reason}");
+                self.finish(
+                    ticket_id,
+                    AckStatus::Sending,
+                    AckStatus::Failed,
+                    &reason,
+                    None,
+                )
+                .await
+            }
+            Err(SendError::Retryable(reason)) => {
+                self.store
+                    .transition_ack(
+                        ticket_id,
+                        AckStatus::Sending,
+                        AckStatus::Pending,
+                        AckRecord {
+                            reason: Some(&reason),
+                            provider_message_id: None,
+                        },
+                    )
+                    .await?;
+                Err(AckError::RetryLater(reason))
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        ticket_id: &str,
+        from: AckStatus,
+        to: AckStatus,
+        reason: &str,
+        provider_message_id: Option<&str>,
+    ) -> Result<AckOutcome, AckError> {
+        let moved = self
+            .store
+            .transition_ack(
+                ticket_id,
+                from,
+                to,
+                AckRecord {
+                    reason: Some(reason),
+                    provider_message_id,
+                },
+            )
+            .await?;
+        Ok(match (moved, to) {
+            (false, _) => AckOutcome::AlreadyHandled,
+            (true, AckStatus::Failed) => AckOutcome::Failed(reason.to_owned()),
+            (true, _) => AckOutcome::Skipped(reason.to_owned()),
+        })
+    }
+}

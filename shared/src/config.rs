@@ -1,0 +1,191 @@
+//! Configuration, read once per cold start from the environment.
+//!
+//! Names follow AWS conventions (`TABLE_NAME`, `AWS_ENDPOINT_URL_DYNAMODB` is read by the SDK
+//! itself). Secrets come from the environment locally; in the cloud the deployment puts them
+//! there from SSM Parameter Store or Secrets Manager.
+
+use std::fmt;
+use url::Url;
+
+/// A secret value. Its `Debug` never shows it, so it cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for signing and comparing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A configuration problem, reported at cold start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable is set to something unusable.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Twilio account settings.
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    /// Account SID (`AC...`), used for the Messages API path and Basic auth.
+    pub account_sid: String,
+    /// Auth token: signs inbound webhooks and authenticates outbound calls.
+    pub auth_token: Secret,
+    /// Base URL of the REST API; the local stack points it at its recorder.
+    pub api_base_url: Url,
+}
+
+/// Everything a function reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// DynamoDB table name (`TABLE_NAME`).
+    pub table_name: String,
+    /// The public URL providers call (`PUBLIC_BASE_URL`), as configured in their consoles.
+    /// Signatures are checked against it, never against the `Host` header.
+    pub public_base_url: Option<Url>,
+    /// Twilio, when `TWILIO_AUTH_TOKEN` is set.
+    pub twilio: Option<TwilioConfig>,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let table_name = lookup("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let public_base_url = lookup("PUBLIC_BASE_URL")
+            .map(|v| service_url("PUBLIC_BASE_URL", &v))
+            .transpose()?;
+        let twilio = match lookup("TWILIO_AUTH_TOKEN") {
+            None => None,
+            Some(token) => Some(TwilioConfig {
+                account_sid: lookup("TWILIO_ACCOUNT_SID")
+                    .ok_or(ConfigError::Missing("TWILIO_ACCOUNT_SID"))?,
+                auth_token: Secret::new(token),
+                api_base_url: service_url(
+                    "TWILIO_API_BASE_URL",
+                    &lookup("TWILIO_API_BASE_URL")
+                        .unwrap_or_else(|| "https://api.twilio.com".to_owned()),
+                )?,
+            }),
+        };
+        Ok(Config {
+            table_name,
+            public_base_url,
+            twilio,
+        })
+    }
+}
+
+/// Parses a base URL: `https`, or plain `http` only for this machine (the local stack).
+/// No credentials, query or fragment; a trailing slash is dropped.
+pub fn service_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: &str| ConfigError::Invalid {
+        name,
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(value.trim()).map_err(|e| invalid(&e.to_string()))?;
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(invalid("must be https (plain http only for localhost)")),
+    }
+    if url.host().is_none() {
+        return Err(invalid("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not contain credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    let trimmed = url.as_str().trim_end_matches('/').to_owned();
+    Url::parse(&trimmed).map_err(|e| invalid(&e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn minimal_and_full() {
+        let c = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap();
+        assert!(c.twilio.is_none() && c.public_base_url.is_none());
+
+        let c = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("PUBLIC_BASE_URL", "https://hooks.example.com/prod/"),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.public_base_url.unwrap().as_str(),
+            "https://hooks.example.com/prod"
+        );
+        let t = c.twilio.unwrap();
+        assert_eq!(t.api_base_url.as_str(), "https://api.twilio.com/");
+        assert_eq!(format!("{:?}", t.auth_token), "Secret(***)");
+    }
+
+    #[test]
+    fn refuses_what_would_weaken_verification() {
+        for bad in [
+            "http://hooks.example.com",
+            "https://user:pw@hooks.example.com",
+            "https://hooks.example.com/?x=1",
+            "ftp://hooks.example.com",
+            "not a url",
+        ] {
+            assert!(service_url("PUBLIC_BASE_URL", bad).is_err(), "{bad}");
+        }
+        assert!(service_url("PUBLIC_BASE_URL", "http://127.0.0.1:3000").is_ok());
+        assert!(service_url("PUBLIC_BASE_URL", "http://localhost:3000").is_ok());
+    }
+
+    #[test]
+    fn twilio_token_needs_account_sid() {
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("TWILIO_AUTH_TOKEN", "x")]))
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::Missing("TWILIO_ACCOUNT_SID")));
+    }
+}

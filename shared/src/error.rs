@@ -1,0 +1,80 @@
+//! Why a webhook call was refused. Mapped to HTTP once, in [`crate::reply`].
+
+use crate::store::StoreError;
+
+/// Everything that can stop a webhook call. Each variant has one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No provider is served at this path.
+    #[error("no provider is served at this path")]
+    UnknownRoute,
+    /// The method is not one this route accepts.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body is larger than the provider ever sends.
+    #[error("body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The provider's limit in bytes.
+        limit: usize,
+    },
+    /// The body is not in the format the provider sends.
+    #[error("content type must be {expected}")]
+    UnsupportedMediaType {
+        /// What the provider sends.
+        expected: &'static str,
+    },
+    /// The signature header is missing.
+    #[error("missing signature header {0}")]
+    MissingSignature(&'static str),
+    /// The signature does not match the request.
+    #[error("signature does not match")]
+    BadSignature,
+    /// The signed timestamp is outside the replay window.
+    #[error("request timestamp is outside the accepted window")]
+    Stale,
+    /// The body could not be read.
+    #[error("malformed body: {0}")]
+    Malformed(String),
+    /// A field the provider always sends is missing.
+    #[error("missing field {0}")]
+    MissingField(&'static str),
+    /// The store could not be reached or refused the write.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl WebhookError {
+    /// A stable machine-readable code for the JSON error body and the logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebhookError::UnknownRoute => "unknown_route",
+            WebhookError::MethodNotAllowed => "method_not_allowed",
+            WebhookError::PayloadTooLarge { .. } => "payload_too_large",
+            WebhookError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            WebhookError::MissingSignature(_) => "missing_signature",
+            WebhookError::BadSignature => "bad_signature",
+            WebhookError::Stale => "stale_request",
+            WebhookError::Malformed(_) => "malformed_body",
+            WebhookError::MissingField(_) => "missing_field",
+            WebhookError::Store(e) if e.is_retryable() => "store_unavailable",
+            WebhookError::Store(_) => "store_error",
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            WebhookError::UnknownRoute => 404,
+            WebhookError::MethodNotAllowed => 405,
+            WebhookError::PayloadTooLarge { .. } => 413,
+            WebhookError::UnsupportedMediaType { .. } => 415,
+            WebhookError::MissingSignature(_)
+            | WebhookError::BadSignature
+            | WebhookError::Stale => 403,
+            WebhookError::Malformed(_) | WebhookError::MissingField(_) => 400,
+            // 503 tells the provider to retry; the dedup key makes the retry harmless.
+            WebhookError::Store(e) if e.is_retryable() => 503,
+            WebhookError::Store(_) => 500,
+        }
+    }
+}

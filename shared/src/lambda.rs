@@ -1,0 +1,94 @@
+//! The Lambda edge: `lambda_http` requests in, [`Reply`] out.
+
+use bytes::Bytes;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::reply::Reply;
+use crate::webhook::WebhookRequest;
+
+/// Converts an API Gateway / Function URL request. `lambda_http` has already decoded
+/// base64-encoded bodies (`isBase64Encoded`), so the bytes are what the provider sent.
+pub fn to_webhook_request(req: Request) -> WebhookRequest {
+    let query = req.uri().query().map(str::to_owned);
+    let path = req.raw_http_path().to_owned();
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    WebhookRequest::new(parts.method, path, query, parts.headers, body)
+}
+
+/// Converts a reply into the Lambda response.
+pub fn to_response(reply: Reply) -> Response<Body> {
+    Response::builder()
+        .status(reply.status)
+        .header("content-type", reply.content_type)
+        .body(Body::Text(reply.body))
+        .unwrap_or_else(|_| {
+            let mut fallback = Response::new(Body::Empty);
+            *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An API Gateway HTTP API (payload 2.0) event as Twilio's POST arrives: the form body
+    /// base64-encoded, as API Gateway does for `application/x-www-form-urlencoded`.
+    #[test]
+    fn base64_encoded_body_arrives_decoded() {
+        let form = "MessageSid=SM1&From=%2B6281234567890&To=%2B6221555000&Body=Halo";
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(form);
+        let event = serde_json::json!({
+            "version": "2.0",
+            "routeKey": "POST /sms/{provider}",
+            "rawPath": "/sms/twilio",
+            "rawQueryString": "a=1",
+            "headers": {
+                "content-type": "application/x-www-form-urlencoded",
+                "x-twilio-signature": "abc=",
+                "host": "attacker.example.com"
+            },
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api",
+                "domainName": "abc.execute-api.ap-southeast-3.amazonaws.com",
+                "domainPrefix": "abc",
+                "http": {
+                    "method": "POST",
+                    "path": "/sms/twilio",
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "54.172.60.1",
+                    "userAgent": "TwilioProxy/1.1"
+                },
+                "requestId": "id",
+                "routeKey": "POST /sms/{provider}",
+                "stage": "$default",
+                "time": "22/Nov/2026:08:00:00 +0000",
+                "timeEpoch": 1795334400000u64
+            },
+            "body": encoded,
+            "isBase64Encoded": true
+        });
+        let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let webhook = to_webhook_request(req);
+        assert_eq!(webhook.method, http::Method::POST);
+        assert_eq!(webhook.path, "/sms/twilio");
+        assert_eq!(webhook.query.as_deref(), Some("a=1"));
+        assert_eq!(&webhook.body[..], form.as_bytes());
+        assert_eq!(webhook.header("x-twilio-signature"), Some("abc="));
+    }
+
+    #[test]
+    fn reply_becomes_response() {
+        let r = to_response(Reply::xml(200, "<Response/>"));
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/xml");
+    }
+}

@@ -1,0 +1,31 @@
+//! Intake: the front door of a helpdesk on AWS.
+//!
+//! Providers (Twilio, Amazon SES, Meta, Telegram, ...) call our webhooks. Each call is
+//! verified on its raw bytes ([`providers`]), turned into normalized
+//! [`model::InboundMessage`]s, stored as tickets in one DynamoDB table ([`store`]) with a
+//! single transaction per message, and acknowledged once on the channel the customer used
+//! ([`ack`]).
+//!
+//! Everything here is plain Rust that can be tested without AWS; the Lambda adapters in
+//! [`lambda`] and the SDK clients built in [`aws`] are the only edges.
+
+pub mod ack;
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod keywords;
+pub mod lambda;
+pub mod model;
+pub mod providers;
+pub mod reply;
+pub mod sms;
+pub mod store;
+pub mod verify;
+pub mod webhook;
+
+pub use config::Config;
+pub use error::WebhookError;
+pub use model::{Channel, InboundMessage};
+pub use reply::Reply;
+pub use webhook::{WebhookRequest, WebhookService};

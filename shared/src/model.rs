@@ -1,0 +1,235 @@
+//! The normalized vocabulary every provider translates into.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::keywords::Keyword;
+
+/// The kind of channel a customer wrote on. One webhook function serves each channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// Text messages (Twilio, ...).
+    Sms,
+    /// Email (Amazon SES, Mailgun, ...).
+    Email,
+    /// Social messaging (Meta, Telegram, LINE, ...).
+    Social,
+}
+
+impl Channel {
+    /// Every channel, in route order.
+    pub const ALL: [Channel; 3] = [Channel::Sms, Channel::Email, Channel::Social];
+
+    /// The route segment and stored value: `sms`, `email`, `social`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+            Channel::Social => "social",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = UnknownChannel;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownChannel(s.to_owned()))
+    }
+}
+
+/// A channel name that Intake does not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown channel {0:?}")]
+pub struct UnknownChannel(pub String);
+
+/// Who sent a message: the address on the channel (phone number, email, platform user id)
+/// and the display name when the provider gives one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// Phone number in E.164, email address, or platform user id.
+    pub address: String,
+    /// Display name, when the provider knows it.
+    pub name: Option<String>,
+}
+
+/// A file that came with a message. Only metadata is stored; the provider keeps the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Where the provider serves the file, when it has a URL.
+    pub url: Option<String>,
+    /// MIME type as reported by the provider.
+    pub content_type: Option<String>,
+    /// File name, when known.
+    pub name: Option<String>,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// One customer message, normalized. Every provider's `parse` produces these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundMessage {
+    /// The channel it arrived on.
+    pub channel: Channel,
+    /// The provider's route name (`twilio`, ...).
+    pub provider: &'static str,
+    /// The provider's own id for this message: the deduplication key.
+    pub provider_message_id: String,
+    /// The customer.
+    pub from: Party,
+    /// Our address the customer wrote to (the number or inbox); acks are sent from it.
+    pub to: String,
+    /// Subject line, for channels that have one.
+    pub subject: Option<String>,
+    /// Text of the message (may be empty for media-only messages).
+    pub body: String,
+    /// Attachment metadata.
+    pub attachments: Vec<Attachment>,
+    /// Language tag reported by the platform, if any.
+    pub language: Option<String>,
+    /// When Intake received it.
+    pub received_at: Timestamp,
+    /// A compliance keyword (STOP, START, HELP) when the whole message is one.
+    pub keyword: Option<Keyword>,
+}
+
+/// Whether the customer's automatic acknowledgement has gone out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AckStatus {
+    /// Not decided yet; the acknowledger will act on it.
+    Pending,
+    /// Claimed by an acknowledger that is sending it right now.
+    Sending,
+    /// Accepted by the provider.
+    Sent,
+    /// Deliberately not sent (reason stored on the ticket).
+    Skipped,
+    /// The provider refused it permanently (reason stored on the ticket).
+    Failed,
+}
+
+impl AckStatus {
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckStatus::Pending => "pending",
+            AckStatus::Sending => "sending",
+            AckStatus::Sent => "sent",
+            AckStatus::Skipped => "skipped",
+            AckStatus::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            AckStatus::Pending,
+            AckStatus::Sending,
+            AckStatus::Sent,
+            AckStatus::Skipped,
+            AckStatus::Failed,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+impl fmt::Display for AckStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A ticket as stored: one conversation with one contact on one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Sortable id (ULID).
+    pub id: String,
+    /// Short human reference, e.g. `K7F3Q2`.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Channel of the conversation.
+    pub channel: Channel,
+    /// Provider the first message came through (acks go back through it).
+    pub provider: String,
+    /// The customer's address on the channel.
+    pub contact: String,
+    /// The customer's display name, if known.
+    pub contact_name: Option<String>,
+    /// Our address the customer wrote to.
+    pub our_address: String,
+    /// Subject, for channels that have one.
+    pub subject: Option<String>,
+    /// `open` or `closed` (closing is the helpdesk's business).
+    pub status: String,
+    /// Number of messages on the ticket.
+    pub message_count: u64,
+    /// Acknowledgement state.
+    pub ack_status: AckStatus,
+    /// Why the ack was skipped or failed.
+    pub ack_reason: Option<String>,
+    /// The provider's id of our ack message, once sent.
+    pub ack_provider_message_id: Option<String>,
+    /// Sort key of the message that opened the ticket.
+    pub first_message_sk: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// A stored message of a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMessage {
+    /// Ticket it belongs to.
+    pub ticket_id: String,
+    /// Provider it came through.
+    pub provider: String,
+    /// The provider's id.
+    pub provider_message_id: String,
+    /// Sender address.
+    pub from: String,
+    /// Sender display name.
+    pub from_name: Option<String>,
+    /// Our address it was sent to.
+    pub to: String,
+    /// Subject, for channels that have one.
+    pub subject: Option<String>,
+    /// Text.
+    pub body: String,
+    /// Attachment metadata.
+    pub attachments: Vec<Attachment>,
+    /// RFC 3339 receive time.
+    pub received_at: String,
+    /// Compliance keyword, if the message was one.
+    pub keyword: Option<Keyword>,
+}
+
+/// A customer on one channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// Channel of this identity.
+    pub channel: Option<Channel>,
+    /// Address on the channel.
+    pub address: String,
+    /// Display name, if known.
+    pub name: Option<String>,
+    /// Preferred language, if known.
+    pub language: Option<String>,
+    /// The customer asked not to be messaged (STOP).
+    pub opted_out: bool,
+    /// The ticket new messages currently join.
+    pub open_ticket: Option<String>,
+}

@@ -1,0 +1,137 @@
+//! Messaging providers. One file per provider holds all of it: how to trust its webhooks,
+//! how to read them, and how to send through its API. Adding a provider is one new file plus
+//! one line in [`inbound`] and, if it can send, one in [`senders`].
+
+use jiff::Timestamp;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::WebhookError;
+use crate::model::{Channel, InboundMessage};
+use crate::reply::Reply;
+use crate::webhook::WebhookRequest;
+
+pub mod twilio;
+
+/// A boxed future, so senders can live behind `dyn`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One messaging provider's inbound side: how to trust its webhooks and read them.
+pub trait Provider: Send + Sync {
+    /// Route segment: `twilio`, `ses`, `meta`, ...
+    fn name(&self) -> &'static str;
+    /// The channel its messages arrive on.
+    fn channel(&self) -> Channel;
+    /// The largest body this provider sends; larger bodies are refused with 413 unread.
+    fn max_body_bytes(&self) -> usize {
+        256 * 1024
+    }
+    /// GET handshakes (Meta `hub.challenge`), SNS subscription confirmations.
+    fn handshake(&self, _req: &WebhookRequest) -> Option<Result<Reply, WebhookError>> {
+        None
+    }
+    /// Proves the request came from the provider, on the raw bytes, before anything is parsed.
+    fn verify(&self, req: &WebhookRequest, now: Timestamp) -> Result<(), WebhookError>;
+    /// A verified request → every message it carries (batches hold many; receipts none).
+    fn parse(
+        &self,
+        req: &WebhookRequest,
+        now: Timestamp,
+    ) -> Result<Vec<InboundMessage>, WebhookError>;
+    /// What the provider expects back on success.
+    fn accepted(&self) -> Reply {
+        Reply::empty_ok()
+    }
+}
+
+/// An acknowledgement ready to go out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    /// The customer's address.
+    pub to: String,
+    /// Our address the customer wrote to.
+    pub from: String,
+    /// Rendered text.
+    pub body: String,
+    /// The provider's id of the message we answer (for threaded replies).
+    pub in_reply_to: String,
+}
+
+/// What the provider said when it accepted a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// The provider's id of the message we sent.
+    pub provider_message_id: Option<String>,
+}
+
+/// Why a send did not go through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again later: timeouts, 5xx, 429.
+    #[error("temporary failure: {0}")]
+    Retryable(String),
+    /// Will never work as it is: 4xx such as an invalid or unsubscribed number.
+    #[error("rejected ({code}): {reason}")]
+    Permanent {
+        /// The provider's error code (or the HTTP status).
+        code: String,
+        /// The provider's explanation.
+        reason: String,
+    },
+}
+
+/// One provider's outbound API.
+pub trait Sender: Send + Sync {
+    /// The provider name, as stored on tickets.
+    fn provider(&self) -> &'static str;
+    /// Sends one message.
+    fn send<'a>(
+        &'a self,
+        message: &'a OutboundMessage,
+    ) -> BoxFuture<'a, Result<SendReceipt, SendError>>;
+}
+
+/// The configured providers of one channel, built once per cold start.
+pub fn inbound(channel: Channel, config: &Config) -> Vec<Box<dyn Provider>> {
+    let mut all: Vec<Box<dyn Provider>> = Vec::new();
+    if let Some(c) = &config.twilio {
+        all.push(Box::new(twilio::Twilio::new(c)));
+    }
+    all.retain(|p| p.channel() == channel);
+    all
+}
+
+/// Every configured outbound API, built once per cold start.
+pub fn senders(config: &Config, http: &reqwest::Client) -> Vec<Arc<dyn Sender>> {
+    let mut all: Vec<Arc<dyn Sender>> = Vec::new();
+    if let Some(c) = &config.twilio {
+        all.push(Arc::new(twilio::TwilioSender::new(c, http.clone())));
+    }
+    all
+}
+
+/// The HTTP client for provider APIs: rustls, short timeouts (a slow provider is retried
+/// through the stream rather than holding the function).
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .https_only(false)
+        .user_agent(concat!("intake/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Classifies an HTTP status from a provider API.
+pub fn classify_status(status: u16, code: Option<String>, reason: String) -> SendError {
+    if status == 429 || status >= 500 || status == 408 {
+        SendError::Retryable(format!("HTTP {status}: {reason}"))
+    } else {
+        SendError::Permanent {
+            code: code.unwrap_or_else(|| format!("http_{status}")),
+            reason,
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Crypto helpers shared by the providers: HMACs and constant-time comparison.
+
+use hmac::{Hmac, Mac};
+use subtle::ConstantTimeEq;
+
+/// Compares two secrets or signatures without leaking, through timing, where they differ.
+/// Lengths are not secret (every signature of one provider has the same length).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// HMAC-SHA1 of the concatenated parts (Twilio).
+pub fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA256 of the concatenated parts (Meta, LINE, Mailgun, ...).
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_and_unequal() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    // RFC 2202 test case 2 and RFC 4231 test case 2 (key "Jefe").
+    #[test]
+    fn rfc_vectors() {
+        let sha1 = hmac_sha1(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(hex(&sha1), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+        let sha256 = hmac_sha256(b"Jefe", &[b"what do ya want for nothing?"]);
+        assert_eq!(
+            hex(&sha256),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+}

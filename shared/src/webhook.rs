@@ -1,0 +1,209 @@
+//! The webhook pipeline every channel function runs: route, verify, parse, ingest, answer.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use jiff::Timestamp;
+use std::time::Instant;
+use url::Url;
+
+use crate::error::WebhookError;
+use crate::model::Channel;
+use crate::providers::Provider;
+use crate::reply::Reply;
+use crate::store::{IngestOutcome, Store};
+
+/// An HTTP request as a provider sent it, independent of Lambda or hyper.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Request path as received (a stage prefix may precede `/{channel}/{provider}`).
+    pub path: String,
+    /// Raw query string, without `?`.
+    pub query: Option<String>,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Raw body bytes (already base64-decoded by the Lambda adapter).
+    pub body: Bytes,
+    /// The URL the provider called, rebuilt from `PUBLIC_BASE_URL`; set by the router.
+    pub public_url: String,
+}
+
+impl WebhookRequest {
+    /// A request with no public URL yet (the router fills it in).
+    pub fn new(
+        method: Method,
+        path: impl Into<String>,
+        query: Option<String>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> WebhookRequest {
+        WebhookRequest {
+            method,
+            path: path.into(),
+            query: query.filter(|q| !q.is_empty()),
+            headers,
+            body,
+            public_url: String::new(),
+        }
+    }
+
+    /// A header as text; `None` when absent or not visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The media type of the body, lower-cased and without parameters.
+    pub fn media_type(&self) -> Option<String> {
+        self.header("content-type").map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+}
+
+/// One channel's webhook endpoint: its providers, the store, and the public URL.
+pub struct WebhookService {
+    channel: Channel,
+    providers: Vec<Box<dyn Provider>>,
+    store: Store,
+    public_base_url: Url,
+}
+
+impl WebhookService {
+    /// A service for `channel` with the given providers (all must be of that channel).
+    pub fn new(
+        channel: Channel,
+        providers: Vec<Box<dyn Provider>>,
+        store: Store,
+        public_base_url: Url,
+    ) -> WebhookService {
+        debug_assert!(providers.iter().all(|p| p.channel() == channel));
+        WebhookService {
+            channel,
+            providers,
+            store,
+            public_base_url,
+        }
+    }
+
+    /// The channel this service serves.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// The route paths this service answers, e.g. `/sms/twilio`.
+    pub fn routes(&self) -> Vec<String> {
+        self.providers
+            .iter()
+            .map(|p| format!("/{}/{}", self.channel, p.name()))
+            .collect()
+    }
+
+    /// Handles one request and always answers: errors become their status and JSON body.
+    pub async fn handle(&self, req: WebhookRequest) -> Reply {
+        let started = Instant::now();
+        let route = req.path.clone();
+        match self.process(req, Timestamp::now()).await {
+            Ok((reply, provider, summary)) => {
+                tracing::info!(
+                    channel = %self.channel,
+                    provider,
+                    status = reply.status,
+                    messages = summary.messages,
+                    new_tickets = summary.new_tickets,
+                    duplicates = summary.duplicates,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "webhook accepted"
+                );
+                reply
+            }
+            Err(err) => {
+                let reply = Reply::from_error(&err);
+                if reply.status >= 500 {
+                    tracing::error!(channel = %self.channel, route, code = err.code(), error = %err, "webhook failed");
+                } else {
+                    tracing::warn!(channel = %self.channel, route, code = err.code(), status = reply.status, "webhook refused");
+                }
+                reply
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        mut req: WebhookRequest,
+        now: Timestamp,
+    ) -> Result<(Reply, &'static str, Summary), WebhookError> {
+        let provider = self.route(&req.path)?;
+        if req.body.len() > provider.max_body_bytes() {
+            return Err(WebhookError::PayloadTooLarge {
+                limit: provider.max_body_bytes(),
+            });
+        }
+        req.public_url = self.public_url(provider, req.query.as_deref());
+        if let Some(answer) = provider.handshake(&req) {
+            return answer.map(|reply| (reply, provider.name(), Summary::default()));
+        }
+        if req.method != Method::POST {
+            return Err(WebhookError::MethodNotAllowed);
+        }
+        provider.verify(&req, now)?;
+        let messages = provider.parse(&req, now)?;
+        let mut summary = Summary {
+            messages: messages.len(),
+            ..Summary::default()
+        };
+        for message in &messages {
+            match self.store.ingest(message).await? {
+                IngestOutcome::Duplicate => summary.duplicates += 1,
+                IngestOutcome::Stored { new_ticket, .. } => {
+                    summary.new_tickets += usize::from(new_ticket)
+                }
+                IngestOutcome::ContactUpdated => {}
+            }
+        }
+        Ok((provider.accepted(), provider.name(), summary))
+    }
+
+    /// Finds the provider from the last two path segments, so a stage prefix
+    /// (`/prod/sms/twilio`) routes the same as `/sms/twilio`.
+    fn route(&self, path: &str) -> Result<&dyn Provider, WebhookError> {
+        let mut segments = path.trim_end_matches('/').rsplit('/');
+        let (Some(name), Some(channel)) = (segments.next(), segments.next()) else {
+            return Err(WebhookError::UnknownRoute);
+        };
+        if channel != self.channel.as_str() {
+            return Err(WebhookError::UnknownRoute);
+        }
+        self.providers
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.as_ref())
+            .ok_or(WebhookError::UnknownRoute)
+    }
+
+    fn public_url(&self, provider: &dyn Provider, query: Option<&str>) -> String {
+        let mut url = format!(
+            "{}/{}/{}",
+            self.public_base_url.as_str().trim_end_matches('/'),
+            self.channel,
+            provider.name()
+        );
+        if let Some(q) = query {
+            url.push('?');
+            url.push_str(q);
+        }
+        url
+    }
+}
+
+#[derive(Debug, Default)]
+struct Summary {
+    messages: usize,
+    new_tickets: usize,
+    duplicates: usize,
+}
