@@ -1,1 +1,315 @@
-fn main() {}
+//! `intake`: the local stack, a webhook simulator and a ticket inspector.
+
+use clap::{Args, Parser, Subcommand};
+use intake::store::Store;
+use intake_dev::DevResult;
+use intake_dev::dotenv::{self, var_or};
+use intake_dev::recorder;
+use intake_dev::simulate::{self, TwilioSms};
+use intake_dev::stack::{Stack, StackOptions};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "intake",
+    version,
+    about = "Intake developer tool: local stack, simulator, inspector"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole stack locally (DynamoDB Local, webhooks on INTAKE_PORT, acknowledger,
+    /// recorder) in the foreground until Ctrl-C.
+    Dev,
+    /// Send a realistic, signed provider webhook to a running stack.
+    #[command(subcommand)]
+    Simulate(Simulate),
+    /// Inspect tickets in the table.
+    #[command(subcommand)]
+    Tickets(Tickets),
+    /// Inspect what the functions sent to provider APIs (the local recorder).
+    #[command(subcommand)]
+    Outbox(Outbox),
+}
+
+#[derive(Subcommand)]
+enum Simulate {
+    /// An inbound SMS through Twilio.
+    Twilio(TwilioArgs),
+}
+
+#[derive(Args)]
+struct TwilioArgs {
+    /// The customer's number (E.164).
+    #[arg(long, default_value = "+6281234567890")]
+    from: String,
+    /// Our number the customer writes to.
+    #[arg(long, default_value = "+6221555000")]
+    to: String,
+    /// Message text.
+    #[arg(long)]
+    body: String,
+    /// MessageSid to use (repeat one to see deduplication); fresh by default.
+    #[arg(long)]
+    sid: Option<String>,
+    /// A media URL (MMS); repeatable.
+    #[arg(long)]
+    media: Vec<String>,
+    /// Base URL of the stack (default PUBLIC_BASE_URL).
+    #[arg(long)]
+    url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Tickets {
+    /// Every ticket, newest first.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ticket with its messages.
+    Show {
+        /// Ticket id or reference (K7F3Q2).
+        id: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Outbox {
+    /// Every request the recorder received.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    dotenv::load();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dev => dev().await,
+        Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
+        Command::Tickets(Tickets::List { json }) => tickets_list(json).await,
+        Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
+        Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("intake: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dev() -> DevResult<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn")),
+        )
+        .init();
+    let options = StackOptions::from_env()?;
+    let stack = Stack::start(options).await?;
+    println!("Intake is running:");
+    println!(
+        "  webhooks   {}/sms/twilio  (health: {}/health)",
+        stack.url(),
+        stack.url()
+    );
+    println!(
+        "  dynamodb   {}  table {}",
+        stack.dynamo.endpoint(),
+        stack.store.table()
+    );
+    println!(
+        "  recorder   {}  (intake outbox list)",
+        stack.recorder.url()
+    );
+    println!("Try: intake simulate twilio --body \"Halo, pesanan saya belum sampai\"");
+    println!("Ctrl-C stops everything.");
+    wait_for_shutdown().await;
+    println!("stopping");
+    let mut stack = stack;
+    stack.dynamo.stop().await;
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
+    let base = args
+        .url
+        .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"));
+    let token = std::env::var("TWILIO_AUTH_TOKEN").map_err(|_| "TWILIO_AUTH_TOKEN is not set")?;
+    let account = var_or("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000");
+    let sms = TwilioSms {
+        from: args.from,
+        to: args.to,
+        body: args.body,
+        message_sid: args.sid,
+        media: args
+            .media
+            .into_iter()
+            .map(|url| {
+                let kind = if url.ends_with(".pdf") {
+                    "application/pdf"
+                } else {
+                    "image/jpeg"
+                };
+                (url, kind.to_owned())
+            })
+            .collect(),
+    };
+    let signed = simulate::sign_twilio(&base, &token, &account, &sms);
+    let (status, body) = simulate::post(&reqwest::Client::new(), &signed).await?;
+    println!("{status} {body}");
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("the webhook answered {status}").into())
+    }
+}
+
+async fn store() -> DevResult<Store> {
+    let config = intake::Config::from_env()?;
+    Ok(Store::from_sdk_config(
+        &intake::aws::load().await,
+        &config.table_name,
+    ))
+}
+
+async fn tickets_list(json: bool) -> DevResult<()> {
+    let tickets = store().await?.all_tickets().await?;
+    if json {
+        for t in &tickets {
+            println!("{}", serde_json::to_string(t)?);
+        }
+        return Ok(());
+    }
+    println!(
+        "{:<26}  {:<6}  {:<6}  {:<8}  {:<16}  {:<6}  {:>4}  {:<8}  {}",
+        "ID", "REF", "CHAN", "PROVIDER", "CONTACT", "STATUS", "MSGS", "ACK", "CREATED"
+    );
+    for t in &tickets {
+        println!(
+            "{:<26}  {:<6}  {:<6}  {:<8}  {:<16}  {:<6}  {:>4}  {:<8}  {}",
+            t.id,
+            t.reference,
+            t.channel,
+            t.provider,
+            t.contact,
+            t.status,
+            t.message_count,
+            t.ack_status,
+            t.created_at
+        );
+    }
+    Ok(())
+}
+
+async fn tickets_show(id: &str, json: bool) -> DevResult<()> {
+    let store = store().await?;
+    let id = if intake::ids::is_reference(&id.to_ascii_uppercase()) {
+        store
+            .ticket_id_of_reference(id)
+            .await?
+            .ok_or_else(|| format!("no ticket with reference {id}"))?
+    } else {
+        id.to_owned()
+    };
+    let ticket = store
+        .ticket(&id)
+        .await?
+        .ok_or_else(|| format!("no ticket {id}"))?;
+    let messages = store.messages(&id).await?;
+    if json {
+        let mut value = serde_json::to_value(&ticket)?;
+        value["messages"] = serde_json::to_value(&messages)?;
+        println!("{value}");
+        return Ok(());
+    }
+    println!("Ticket #{} ({})", ticket.reference, ticket.id);
+    println!("  channel   {} via {}", ticket.channel, ticket.provider);
+    println!("  contact   {}", ticket.contact);
+    println!("  status    {}", ticket.status);
+    println!(
+        "  ack       {}{}",
+        ticket.ack_status,
+        ticket
+            .ack_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    println!("  created   {}", ticket.created_at);
+    for m in &messages {
+        println!(
+            "\n  [{}] {} ({})",
+            m.received_at, m.from, m.provider_message_id
+        );
+        println!("    {}", m.body);
+        for a in &m.attachments {
+            println!("    attachment: {}", a.url.as_deref().unwrap_or("-"));
+        }
+    }
+    Ok(())
+}
+
+async fn outbox_list(json: bool) -> DevResult<()> {
+    let url = format!(
+        "http://127.0.0.1:{}",
+        var_or("INTAKE_RECORDER_PORT", "3001")
+    );
+    let requests = recorder::fetch(&url).await?;
+    if json {
+        for r in &requests {
+            println!("{}", serde_json::to_string(r)?);
+        }
+        return Ok(());
+    }
+    println!(
+        "{:<30}  {:<6}  {:<8}  {:>6}  {:<16}  {}",
+        "TIME", "CHAN", "PROVIDER", "STATUS", "TO", "BODY"
+    );
+    for r in &requests {
+        println!(
+            "{:<30}  {:<6}  {:<8}  {:>6}  {:<16}  {}",
+            r.time,
+            r.channel,
+            r.provider,
+            r.status,
+            r.to.as_deref().unwrap_or("-"),
+            r.body.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}

@@ -12,6 +12,12 @@ use std::time::Duration;
 /// DynamoDB that does not answer is better reported as 503 (the provider retries) than
 /// waited on until the provider gives up.
 pub async fn load() -> aws_config::SdkConfig {
+    loader().load().await
+}
+
+/// The loader behind [`load`], for tools that set region, credentials or endpoint
+/// themselves (the local stack).
+pub fn loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -21,6 +27,4 @@ pub async fn load() -> aws_config::SdkConfig {
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
 }

@@ -3,8 +3,27 @@
 use bytes::Bytes;
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use crate::model::Channel;
 use crate::reply::Reply;
-use crate::webhook::WebhookRequest;
+use crate::store::Store;
+use crate::webhook::{WebhookRequest, WebhookService};
+use crate::{Config, aws, telemetry};
+
+/// The whole `main` of a channel's webhook function: configuration, clients and providers
+/// built once, then every invocation routed through [`WebhookService::handle`].
+pub async fn serve_channel(channel: Channel) -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let store = Store::from_sdk_config(&aws::load().await, &config.table_name);
+    let service = WebhookService::from_config(channel, &config, store)?;
+    tracing::info!(channel = %channel, routes = ?service.routes(), "cold start complete");
+    let service = &service;
+    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
+        let reply = service.handle(to_webhook_request(req)).await;
+        Ok::<_, std::convert::Infallible>(to_response(reply))
+    }))
+    .await
+}
 
 /// Converts an API Gateway / Function URL request. `lambda_http` has already decoded
 /// base64-encoded bodies (`isBase64Encoded`), so the bytes are what the provider sent.

@@ -21,6 +21,7 @@ pub mod providers;
 pub mod reply;
 pub mod sms;
 pub mod store;
+pub mod telemetry;
 pub mod verify;
 pub mod webhook;
 

@@ -90,6 +90,26 @@ impl WebhookService {
         }
     }
 
+    /// The service of `channel` with every provider configured in `config`.
+    pub fn from_config(
+        channel: Channel,
+        config: &crate::Config,
+        store: Store,
+    ) -> Result<WebhookService, crate::config::ConfigError> {
+        let base = config
+            .public_base_url
+            .clone()
+            .ok_or(crate::config::ConfigError::Missing("PUBLIC_BASE_URL"))?;
+        let providers = crate::providers::inbound(channel, config);
+        if providers.is_empty() {
+            return Err(crate::config::ConfigError::Invalid {
+                name: "providers",
+                reason: format!("no {channel} provider is configured (set its secrets)"),
+            });
+        }
+        Ok(WebhookService::new(channel, providers, store, base))
+    }
+
     /// The channel this service serves.
     pub fn channel(&self) -> Channel {
         self.channel

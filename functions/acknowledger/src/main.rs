@@ -1,1 +1,19 @@
-fn main() {}
+//! DynamoDB stream consumer: one acknowledgement per new ticket.
+
+use aws_lambda_events::event::dynamodb::Event;
+use intake::ack::Acknowledger;
+use intake::store::Store;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    intake::telemetry::init();
+    let config = intake::Config::from_env()?;
+    let store = Store::from_sdk_config(&intake::aws::load().await, &config.table_name);
+    let acknowledger = Acknowledger::from_config(&config, store)?;
+    let acknowledger = &acknowledger;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
+        Ok::<_, lambda_runtime::Error>(acknowledger.handle_event(event.payload).await)
+    }))
+    .await
+}

@@ -54,6 +54,22 @@ impl Acknowledger {
         Acknowledger { store, senders }
     }
 
+    /// The acknowledger with every sender configured in `config`.
+    pub fn from_config(
+        config: &crate::Config,
+        store: Store,
+    ) -> Result<Acknowledger, crate::config::ConfigError> {
+        let http =
+            crate::providers::http_client().map_err(|e| crate::config::ConfigError::Invalid {
+                name: "http client",
+                reason: e.to_string(),
+            })?;
+        Ok(Acknowledger::new(
+            store,
+            crate::providers::senders(config, &http),
+        ))
+    }
+
     /// Handles one batch of stream records as Lambda delivers it. Records whose ack failed
     /// temporarily are reported back (`ReportBatchItemFailures`) so Lambda retries them.
     pub async fn handle_event(&self, event: Event) -> DynamoDbEventResponse {

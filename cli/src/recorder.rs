@@ -1,0 +1,203 @@
+//! The recorder: a local stand-in for provider APIs (Twilio's Messages API, ...). It answers
+//! as the provider would, keeps every request for `intake outbox list` and the tests, and
+//! can be told to fail the next requests to exercise retries.
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::Full;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+use crate::DevResult;
+use crate::server::{self, Handler};
+
+/// One request a function sent to a provider API.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Recorded {
+    /// RFC 3339 time it arrived.
+    pub time: String,
+    /// Which fake answered: `twilio`, or `unknown`.
+    pub provider: String,
+    /// The channel of that provider.
+    pub channel: String,
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Recipient.
+    pub to: Option<String>,
+    /// Sender.
+    pub from: Option<String>,
+    /// Message text.
+    pub body: Option<String>,
+    /// Whether the request carried credentials.
+    pub authenticated: bool,
+    /// Status the recorder answered with.
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Vec<Recorded>,
+    failures: VecDeque<u16>,
+}
+
+/// A running recorder.
+pub struct Recorder {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    /// Starts on `port` (0 for any free port).
+    pub async fn start(port: u16) -> DevResult<Recorder> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let task = server::spawn(listener, handler(state));
+        Ok(Recorder { addr, task })
+    }
+
+    /// `http://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn json(status: u16, value: serde_json::Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn handler(state: Arc<Mutex<State>>) -> Handler {
+    Arc::new(move |req: Request<Bytes>| {
+        let state = state.clone();
+        Box::pin(async move {
+            let path = req.uri().path().to_owned();
+            let mut st = match state.lock() {
+                Ok(st) => st,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match (req.method(), path.as_str()) {
+                (&Method::GET, "/__recorder/requests") => {
+                    return json(200, serde_json::to_value(&st.requests).unwrap_or_default());
+                }
+                (&Method::POST, "/__recorder/reset") => {
+                    st.requests.clear();
+                    st.failures.clear();
+                    return json(200, serde_json::json!({}));
+                }
+                (&Method::POST, "/__recorder/fail") => {
+                    let mut status = 503;
+                    let mut count = 1;
+                    for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                    {
+                        match k.as_ref() {
+                            "status" => status = v.parse().unwrap_or(503),
+                            "count" => count = v.parse().unwrap_or(1),
+                            _ => {}
+                        }
+                    }
+                    st.failures.extend(std::iter::repeat_n(status, count));
+                    return json(200, serde_json::json!({ "queued": st.failures.len() }));
+                }
+                _ => {}
+            }
+            let status = st.failures.pop_front();
+            let (recorded, response) = fake_provider(&req, status);
+            st.requests.push(recorded);
+            response
+        })
+    })
+}
+
+/// Answers as the provider whose API the path belongs to.
+fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Response<Full<Bytes>>) {
+    let path = req.uri().path();
+    let authenticated = req.headers().contains_key("authorization");
+    let mut recorded = Recorded {
+        time: jiff::Timestamp::now().to_string(),
+        provider: "unknown".into(),
+        channel: "unknown".into(),
+        method: req.method().to_string(),
+        path: path.to_owned(),
+        to: None,
+        from: None,
+        body: None,
+        authenticated,
+        status: 404,
+    };
+    if path.starts_with("/2010-04-01/Accounts/") && path.ends_with("/Messages.json") {
+        let form: Vec<(String, String)> = form_urlencoded::parse(req.body())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        recorded.provider = "twilio".into();
+        recorded.channel = "sms".into();
+        recorded.to = field("To");
+        recorded.from = field("From");
+        recorded.body = field("Body");
+        let (status, answer) = match failure {
+            _ if !authenticated => (
+                401,
+                serde_json::json!({"code": 20003, "message": "Authenticate", "status": 401}),
+            ),
+            Some(status) => (
+                status,
+                serde_json::json!({"code": if status == 400 { 21211 } else { 20500 }, "message": format!("recorder told to fail with {status}"), "status": status}),
+            ),
+            None => (
+                201,
+                serde_json::json!({
+                    "sid": crate::simulate::new_message_sid(),
+                    "status": "queued",
+                    "to": recorded.to,
+                    "from": recorded.from,
+                    "body": recorded.body,
+                }),
+            ),
+        };
+        recorded.status = status;
+        return (recorded, json(status, answer));
+    }
+    (
+        recorded,
+        json(
+            404,
+            serde_json::json!({"error": "no fake provider at this path"}),
+        ),
+    )
+}
+
+/// Reads what a recorder at `url` has received.
+pub async fn fetch(url: &str) -> DevResult<Vec<Recorded>> {
+    Ok(reqwest::get(format!("{url}/__recorder/requests"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// Tells the recorder at `url` to answer the next `count` provider requests with `status`.
+pub async fn fail_next(url: &str, status: u16, count: usize) -> DevResult<()> {
+    reqwest::Client::new()
+        .post(format!(
+            "{url}/__recorder/fail?status={status}&count={count}"
+        ))
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The whole system on one machine: what `intake dev` runs and what the tests start.
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+use intake::ack::Acknowledger;
+use intake::store::{Store, schema};
+use intake::{Channel, Config, WebhookService};
+
+use crate::dotenv::var_or;
+use crate::dynamo_local::DynamoLocal;
+use crate::poller::StreamPoller;
+use crate::recorder::Recorder;
+use crate::{DevResult, free_port, server};
+
+/// Where each part listens and what the functions are configured with.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Port of the webhook server (`INTAKE_PORT`, 3000).
+    pub port: u16,
+    /// Port of the recorder (`INTAKE_RECORDER_PORT`, 3001).
+    pub recorder_port: u16,
+    /// Port of DynamoDB Local (from `AWS_ENDPOINT_URL_DYNAMODB`, 8000).
+    pub dynamodb_port: u16,
+    /// Where DynamoDB Local keeps its data (`INTAKE_DATA_DIR`, `.local/dynamodb`); `None`
+    /// keeps it in memory.
+    pub data_dir: Option<PathBuf>,
+    /// The functions' configuration.
+    pub config: Config,
+}
+
+impl StackOptions {
+    /// From the environment (after [`crate::dotenv::load`]), with the documented defaults.
+    pub fn from_env() -> DevResult<StackOptions> {
+        let port: u16 = var_or("INTAKE_PORT", "3000").parse()?;
+        let recorder_port: u16 = var_or("INTAKE_RECORDER_PORT", "3001").parse()?;
+        let endpoint = var_or("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000");
+        let dynamodb_port = url::Url::parse(&endpoint)?
+            .port_or_known_default()
+            .ok_or("AWS_ENDPOINT_URL_DYNAMODB has no port")?;
+        let defaults = [
+            ("TABLE_NAME", "intake-local".to_owned()),
+            ("PUBLIC_BASE_URL", format!("http://127.0.0.1:{port}")),
+            (
+                "TWILIO_API_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
+        ];
+        let config = Config::from_lookup(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .or_else(|| {
+                    defaults
+                        .iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.clone())
+                })
+        })?;
+        Ok(StackOptions {
+            port,
+            recorder_port,
+            dynamodb_port,
+            data_dir: Some(PathBuf::from(var_or("INTAKE_DATA_DIR", ".local/dynamodb"))),
+            config,
+        })
+    }
+
+    /// Free ports, data in `data_dir` (or memory), a Twilio account with `TEST_AUTH_TOKEN`:
+    /// for tests, which may run several stacks at once.
+    pub fn ephemeral(data_dir: Option<PathBuf>) -> DevResult<StackOptions> {
+        let port = free_port()?;
+        let recorder_port = free_port()?;
+        let dynamodb_port = free_port()?;
+        let config = Config::from_lookup(|name| {
+            Some(match name {
+                "TABLE_NAME" => "intake-test".to_owned(),
+                "PUBLIC_BASE_URL" => format!("http://127.0.0.1:{port}"),
+                "TWILIO_AUTH_TOKEN" => TEST_AUTH_TOKEN.to_owned(),
+                "TWILIO_ACCOUNT_SID" => TEST_ACCOUNT_SID.to_owned(),
+                "TWILIO_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
+                _ => return None,
+            })
+        })?;
+        Ok(StackOptions {
+            port,
+            recorder_port,
+            dynamodb_port,
+            data_dir,
+            config,
+        })
+    }
+}
+
+/// Twilio auth token of test stacks.
+pub const TEST_AUTH_TOKEN: &str = "test-twilio-auth-token";
+/// Twilio account SID of test stacks.
+pub const TEST_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+
+/// A running stack. Dropping it stops every part.
+pub struct Stack {
+    /// DynamoDB Local (tests stop and restart it).
+    pub dynamo: DynamoLocal,
+    /// The provider API stand-in.
+    pub recorder: Recorder,
+    /// The store the functions use.
+    pub store: Store,
+    /// The acknowledger the poller feeds (tests may call it directly).
+    pub acknowledger: Arc<Acknowledger>,
+    /// What it was started with.
+    pub options: StackOptions,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Stack {
+    /// Starts DynamoDB Local, creates the table, then the recorder, the acknowledger's
+    /// stream poller and the webhook server; returns once `GET /health` would answer.
+    pub async fn start(options: StackOptions) -> DevResult<Stack> {
+        let dynamo = DynamoLocal::start(options.dynamodb_port, options.data_dir.as_deref()).await?;
+        let sdk = local_sdk_config(&dynamo.endpoint()).await;
+        let store = Store::from_sdk_config(&sdk, &options.config.table_name);
+        schema::create_table_if_missing(store.client(), store.table()).await?;
+        let recorder = Recorder::start(options.recorder_port).await?;
+        let acknowledger = Arc::new(Acknowledger::from_config(&options.config, store.clone())?);
+        let poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone());
+        let services: Vec<WebhookService> = Channel::ALL
+            .into_iter()
+            .filter_map(|c| WebhookService::from_config(c, &options.config, store.clone()).ok())
+            .collect();
+        if services.is_empty() {
+            return Err(
+                "no provider is configured: set TWILIO_AUTH_TOKEN and TWILIO_ACCOUNT_SID".into(),
+            );
+        }
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+        let tasks = vec![
+            tokio::spawn(poller.run()),
+            server::spawn(listener, server::webhook_handler(services)),
+        ];
+        Ok(Stack {
+            dynamo,
+            recorder,
+            store,
+            acknowledger,
+            options,
+            tasks,
+        })
+    }
+
+    /// The webhook server's base URL (what `PUBLIC_BASE_URL` says).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.options.port)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// SDK configuration for DynamoDB Local: any region and credentials do (it runs with
+/// `-sharedDb`), the endpoint is the local one, timeouts as in the cloud.
+pub async fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    intake::aws::loader()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "intake-local",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await
+}

@@ -1,0 +1,230 @@
+//! Bad input gets a clear status and a JSON error body, and nothing is stored.
+
+use intake::providers::twilio;
+use intake_dev::simulate::{self, TwilioSms};
+use intake_dev::stack::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use intake_tests::{Endpoints, OUR_NUMBER, http, new_number, own_stack, shared_stack};
+
+/// Posts raw bytes with headers; returns status and the parsed JSON error body.
+async fn raw(
+    method: reqwest::Method,
+    url: &str,
+    content_type: &str,
+    signature: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let mut req = http()
+        .request(method, url)
+        .header("content-type", content_type)
+        .body(body);
+    if let Some(sig) = signature {
+        req = req.header("x-twilio-signature", sig);
+    }
+    let response = req.send().await.expect("stack reachable");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"));
+    (status, json)
+}
+
+/// A correctly signed post of an arbitrary form.
+fn signed_form(stack: &Endpoints, form: &[(&str, &str)]) -> (String, String) {
+    let url = format!("{}/sms/twilio", stack.url);
+    let pairs: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (
+        simulate::encode(&pairs),
+        twilio::signature(TEST_AUTH_TOKEN, &url, &pairs),
+    )
+}
+
+async fn assert_nothing_stored(stack: &Endpoints, customer: &str, sid: Option<&str>) {
+    assert!(
+        !stack.any_key_contains(customer).await,
+        "something was stored for {customer}"
+    );
+    if let Some(sid) = sid {
+        assert!(
+            !stack.any_key_contains(sid).await,
+            "a dedup key was stored for {sid}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tampered_body_is_refused_and_the_table_is_unchanged() {
+    let stack = own_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    // Something stored first, so "unchanged" means more than "empty".
+    assert_eq!(
+        endpoints
+            .send(&TwilioSms::new(&new_number(), OUR_NUMBER, "hi"))
+            .await
+            .0,
+        200
+    );
+    let before = endpoints.item_count().await;
+
+    let customer = new_number();
+    let mut post = endpoints.sign(&TwilioSms::new(&customer, OUR_NUMBER, "Refund Rp100.000"));
+    post.body = post.body.replace("100.000", "900.000");
+    let (status, body) = endpoints.post(&post).await;
+    assert_eq!(status, 403, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+    assert_eq!(json["code"], "bad_signature");
+    assert!(json["error"].is_string());
+    assert_eq!(endpoints.item_count().await, before);
+}
+
+#[tokio::test]
+async fn signature_for_another_url_or_token_is_refused() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let sms = TwilioSms::new(&customer, OUR_NUMBER, "Halo");
+    let wrong_url = simulate::sign_twilio(
+        "https://attacker.example.com",
+        TEST_AUTH_TOKEN,
+        TEST_ACCOUNT_SID,
+        &sms,
+    );
+    let mut post = stack.sign(&sms);
+    post.signature = wrong_url.signature;
+    assert_eq!(stack.post(&post).await.0, 403);
+    let wrong_token = simulate::sign_twilio(&stack.url, "not-the-token", TEST_ACCOUNT_SID, &sms);
+    assert_eq!(stack.post(&wrong_token).await.0, 403);
+    assert_nothing_stored(stack, &customer, None).await;
+}
+
+#[tokio::test]
+async fn missing_signature_is_403() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let post = stack.sign(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"));
+    let (status, json) = raw(
+        reqwest::Method::POST,
+        &post.url,
+        "application/x-www-form-urlencoded",
+        None,
+        post.body.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(json["code"], "missing_signature");
+    assert_nothing_stored(stack, &customer, None).await;
+}
+
+#[tokio::test]
+async fn missing_from_or_message_sid_is_400() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let sid = simulate::new_message_sid();
+    for form in [
+        vec![
+            ("MessageSid", sid.as_str()),
+            ("To", OUR_NUMBER),
+            ("Body", "Halo"),
+        ],
+        vec![
+            ("From", customer.as_str()),
+            ("To", OUR_NUMBER),
+            ("Body", "Halo"),
+        ],
+    ] {
+        let (body, signature) = signed_form(stack, &form);
+        let (status, json) = raw(
+            reqwest::Method::POST,
+            &format!("{}/sms/twilio", stack.url),
+            "application/x-www-form-urlencoded",
+            Some(&signature),
+            body.into_bytes(),
+        )
+        .await;
+        assert_eq!(status, 400, "{json}");
+        assert_eq!(json["code"], "missing_field");
+    }
+    assert_nothing_stored(stack, &customer, Some(&sid)).await;
+}
+
+#[tokio::test]
+async fn malformed_form_body_is_400() {
+    let stack = shared_stack();
+    let url = format!("{}/sms/twilio", stack.url);
+    // Raw bytes that are not UTF-8, signed over exactly what form decoding sees, so the
+    // request passes verification and is refused by the parser.
+    let body = b"MessageSid=SM1&From=\xff\xfe&To=%2B1&Body=x".to_vec();
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let signature = twilio::signature(TEST_AUTH_TOKEN, &url, &pairs);
+    let (status, json) = raw(
+        reqwest::Method::POST,
+        &url,
+        "application/x-www-form-urlencoded",
+        Some(&signature),
+        body,
+    )
+    .await;
+    assert_eq!(status, 400, "{json}");
+    assert_eq!(json["code"], "malformed_body");
+}
+
+#[tokio::test]
+async fn body_over_256_kib_is_413() {
+    let stack = shared_stack();
+    let body = format!("Body={}", "a".repeat(256 * 1024));
+    let (status, json) = raw(
+        reqwest::Method::POST,
+        &format!("{}/sms/twilio", stack.url),
+        "application/x-www-form-urlencoded",
+        Some("irrelevant"),
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(json["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_and_unknown_routes_are_404() {
+    let stack = shared_stack();
+    let (status, json) = raw(
+        reqwest::Method::GET,
+        &format!("{}/sms/twilio", stack.url),
+        "application/x-www-form-urlencoded",
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 405);
+    assert_eq!(json["code"], "method_not_allowed");
+    for path in ["/sms/nexmo", "/fax/twilio", "/sms", "/"] {
+        let (status, json) = raw(
+            reqwest::Method::POST,
+            &format!("{}{path}", stack.url),
+            "application/x-www-form-urlencoded",
+            None,
+            b"a=b".to_vec(),
+        )
+        .await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(json["code"], "unknown_route", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_415() {
+    let stack = shared_stack();
+    let (status, json) = raw(
+        reqwest::Method::POST,
+        &format!("{}/sms/twilio", stack.url),
+        "application/json",
+        Some("x"),
+        br#"{"From":"+1"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 415);
+    assert_eq!(json["code"], "unsupported_media_type");
+}
