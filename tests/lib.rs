@@ -131,13 +131,13 @@ impl Endpoints {
     /// Waits (bounded) until the ticket's ack is no longer pending or being sent.
     pub async fn settled_ticket(&self, contact: &str) -> Ticket {
         for _ in 0..200 {
-            if let Some(t) = self.tickets_of(contact).await.into_iter().next() {
-                if !matches!(
+            if let Some(t) = self.tickets_of(contact).await.into_iter().next()
+                && !matches!(
                     t.ack_status,
                     intake::model::AckStatus::Pending | intake::model::AckStatus::Sending
-                ) {
-                    return t;
-                }
+                )
+            {
+                return t;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

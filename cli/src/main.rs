@@ -216,8 +216,8 @@ async fn tickets_list(json: bool) -> DevResult<()> {
         return Ok(());
     }
     println!(
-        "{:<26}  {:<6}  {:<6}  {:<8}  {:<16}  {:<6}  {:>4}  {:<8}  {}",
-        "ID", "REF", "CHAN", "PROVIDER", "CONTACT", "STATUS", "MSGS", "ACK", "CREATED"
+        "{:<26}  {:<6}  {:<6}  {:<8}  {:<16}  {:<6}  {:>4}  {:<8}  CREATED",
+        "ID", "REF", "CHAN", "PROVIDER", "CONTACT", "STATUS", "MSGS", "ACK"
     );
     for t in &tickets {
         println!(
@@ -297,8 +297,8 @@ async fn outbox_list(json: bool) -> DevResult<()> {
         return Ok(());
     }
     println!(
-        "{:<30}  {:<6}  {:<8}  {:>6}  {:<16}  {}",
-        "TIME", "CHAN", "PROVIDER", "STATUS", "TO", "BODY"
+        "{:<30}  {:<6}  {:<8}  {:>6}  {:<16}  BODY",
+        "TIME", "CHAN", "PROVIDER", "STATUS", "TO"
     );
     for r in &requests {
         println!(

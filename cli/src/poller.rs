@@ -60,10 +60,10 @@ impl StreamPoller {
         let mut finished: HashSet<String> = HashSet::new();
         let mut tick = 0u64;
         loop {
-            if tick % 20 == 0 {
-                if let Err(e) = self.discover(&mut shards, &finished).await {
-                    tracing::debug!(error = %e, "stream discovery failed; retrying");
-                }
+            if tick.is_multiple_of(20)
+                && let Err(e) = self.discover(&mut shards, &finished).await
+            {
+                tracing::debug!(error = %e, "stream discovery failed; retrying");
             }
             tick += 1;
             let ids: Vec<String> = shards.keys().cloned().collect();

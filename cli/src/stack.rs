@@ -24,8 +24,8 @@ pub struct StackOptions {
     pub recorder_port: u16,
     /// Port of DynamoDB Local (from `AWS_ENDPOINT_URL_DYNAMODB`, 8000).
     pub dynamodb_port: u16,
-    /// Where DynamoDB Local keeps its data (`INTAKE_DATA_DIR`, `.local/dynamodb`); `None`
-    /// keeps it in memory.
+    /// Where DynamoDB Local keeps its data (`INTAKE_DATA_DIR`, `.local/dynamodb`; the value
+    /// `:memory:` keeps it in memory).
     pub data_dir: Option<PathBuf>,
     /// The functions' configuration.
     pub config: Config,
@@ -63,7 +63,10 @@ impl StackOptions {
             port,
             recorder_port,
             dynamodb_port,
-            data_dir: Some(PathBuf::from(var_or("INTAKE_DATA_DIR", ".local/dynamodb"))),
+            data_dir: match var_or("INTAKE_DATA_DIR", ".local/dynamodb").as_str() {
+                ":memory:" => None,
+                dir => Some(PathBuf::from(dir)),
+            },
             config,
         })
     }

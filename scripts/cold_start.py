@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Cold start of the sms-webhook Lambda binary: time from process start to the first
+handled request, with a real DynamoDB write.
+
+A minimal Lambda Runtime API (the HTTP interface the real service offers the function) runs
+here on loopback and hands the function one signed Twilio webhook as an API Gateway HTTP API
+event; the clock stops when the function posts its response. DynamoDB Local comes from a
+local stack (`intake dev`) started by this script on free ports.
+
+Usage: python3 scripts/cold_start.py [runs]   (after `cargo build --release -p sms-webhook -p intake-cli`)
+"""
+
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+TOKEN = "cold-start-token"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def twilio_event(base_url, n):
+    sid = "SM%032x" % (int(time.time() * 1e6) + n)
+    form = [("MessageSid", sid), ("SmsSid", sid), ("AccountSid", "AC" + "0" * 32),
+            ("From", "+628123%07d" % n), ("To", "+6221555000"), ("Body", "Halo, pesanan saya belum sampai"),
+            ("NumMedia", "0"), ("NumSegments", "1"), ("SmsStatus", "received"), ("ApiVersion", "2010-04-01")]
+    url = base_url + "/sms/twilio"
+    data = url + "".join(k + v for k, v in sorted(form))
+    signature = base64.b64encode(hmac.new(TOKEN.encode(), data.encode(), hashlib.sha1).digest()).decode()
+    body = base64.b64encode(urllib.parse.urlencode(form).encode()).decode()
+    return {
+        "version": "2.0", "routeKey": "POST /sms/{provider}", "rawPath": "/sms/twilio", "rawQueryString": "",
+        "headers": {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature},
+        "requestContext": {"accountId": "123456789012", "apiId": "local", "domainName": "localhost",
+                           "domainPrefix": "local", "requestId": "r%d" % n, "routeKey": "POST /sms/{provider}",
+                           "stage": "$default", "time": "22/Nov/2026:08:00:00 +0000", "timeEpoch": 0,
+                           "http": {"method": "POST", "path": "/sms/twilio", "protocol": "HTTP/1.1",
+                                    "sourceIp": "127.0.0.1", "userAgent": "TwilioProxy/1.1"}},
+        "body": body, "isBase64Encoded": True,
+    }
+
+
+class RuntimeApi(http.server.BaseHTTPRequestHandler):
+    event = None
+    done = threading.Event()
+    response = None
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.endswith("/invocation/next"):
+            if RuntimeApi.done.is_set():
+                time.sleep(5)  # the function waits here until it is killed
+            payload = json.dumps(RuntimeApi.event).encode()
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", "req-1")
+            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+            self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:local:0:function:sms-webhook")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        self.send_response(202)
+        self.end_headers()
+        RuntimeApi.response = (self.path, body)
+        RuntimeApi.done.set()
+
+
+def main():
+    ports = {k: free_port() for k in ("INTAKE_PORT", "INTAKE_RECORDER_PORT", "DDB")}
+    base = "http://127.0.0.1:%d" % ports["INTAKE_PORT"]
+    env = dict(os.environ, INTAKE_PORT=str(ports["INTAKE_PORT"]), INTAKE_RECORDER_PORT=str(ports["INTAKE_RECORDER_PORT"]),
+               AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:%d" % ports["DDB"], INTAKE_DATA_DIR=":memory:",
+               TABLE_NAME="intake-cold-start", PUBLIC_BASE_URL=base, TWILIO_AUTH_TOKEN=TOKEN,
+               TWILIO_ACCOUNT_SID="AC" + "0" * 32, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="local",
+               AWS_SECRET_ACCESS_KEY="local", RUST_LOG="warn")
+    stack = subprocess.Popen([os.path.join(ROOT, "target/release/intake"), "dev"], env=env, cwd=ROOT,
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            sys.exit("the local stack did not start")
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        fn_env = dict(env, AWS_LAMBDA_RUNTIME_API="127.0.0.1:%d" % server.server_address[1],
+                      AWS_LAMBDA_FUNCTION_NAME="sms-webhook", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="256",
+                      AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_STREAM_NAME="local",
+                      AWS_LAMBDA_LOG_GROUP_NAME="local")
+        times = []
+        for n in range(RUNS):
+            RuntimeApi.event = twilio_event(base, n)
+            RuntimeApi.done.clear()
+            start = time.perf_counter()
+            fn = subprocess.Popen([os.path.join(ROOT, "target/release/sms-webhook")], env=fn_env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if not RuntimeApi.done.wait(30):
+                fn.kill()
+                sys.exit("the function did not answer")
+            elapsed = (time.perf_counter() - start) * 1000
+            fn.kill()
+            fn.wait()
+            path, body = RuntimeApi.response
+            status = json.loads(body).get("statusCode")
+            if "/response" not in path or status != 200:
+                sys.exit("unexpected answer: %s %s" % (path, body[:200]))
+            times.append(elapsed)
+        times.sort()
+        print("sms-webhook cold start to first handled request (%d runs, ingest into DynamoDB Local):" % RUNS)
+        print("  median %.1f ms, p90 %.1f ms, min %.1f ms, max %.1f ms" % (
+            statistics.median(times), times[int(len(times) * 0.9) - 1], times[0], times[-1]))
+    finally:
+        stack.stdin.close()
+        stack.terminate()
+        stack.wait(10)
+
+
+if __name__ == "__main__":
+    main()
