@@ -97,35 +97,35 @@ impl Endpoints {
             .expect("get")
     }
 
-    /// Every item in the table (for "nothing was stored").
-    pub async fn item_count(&self) -> usize {
+    /// The partition key of every item in the table.
+    pub async fn all_keys(&self) -> Vec<String> {
         let store = self.store().await;
-        let out = store
+        let mut pages = store
             .client()
             .scan()
             .table_name(store.table())
             .consistent_read(true)
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .send()
-            .await
-            .expect("scan");
-        out.count() as usize
+            .projection_expression("pk")
+            .into_paginator()
+            .items()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(item) = pages.next().await {
+            if let Some(AttributeValue::S(pk)) = item.expect("scan").get("pk") {
+                keys.push(pk.clone());
+            }
+        }
+        keys
+    }
+
+    /// How many items the table holds (for "nothing was stored").
+    pub async fn item_count(&self) -> usize {
+        self.all_keys().await.len()
     }
 
     /// Whether any item mentions `value` in its partition key.
     pub async fn any_key_contains(&self, value: &str) -> bool {
-        let store = self.store().await;
-        let out = store
-            .client()
-            .scan()
-            .table_name(store.table())
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("scan");
-        out.items()
-            .iter()
-            .any(|item| matches!(item.get("pk"), Some(AttributeValue::S(pk)) if pk.contains(value)))
+        self.all_keys().await.iter().any(|pk| pk.contains(value))
     }
 
     /// Waits (bounded) until the ticket's ack is no longer pending or being sent.

@@ -83,6 +83,20 @@ fn bench(c: &mut Criterion) {
     c.bench_function("twilio/parse", |b| {
         b.iter(|| twilio.parse(black_box(&req), now))
     });
+    let message = twilio.parse(&req, now).expect("parses").remove(0);
+    c.bench_function("store/plan_new_ticket", |b| {
+        b.iter(|| {
+            let target = Target::New {
+                ids: TicketIds::generate(),
+                replaces_closed: None,
+            };
+            plan("intake", black_box(&message), &target, now)
+        })
+    });
+    let kilobyte = [0x5au8; 1024];
+    c.bench_function("reference/hmac_sha1_1KiB", |b| {
+        b.iter(|| intake::verify::hmac_sha1(black_box(b"token"), &[black_box(&kilobyte)]))
+    });
     c.bench_function("twilio/verify+parse+transaction", |b| {
         b.iter(|| {
             twilio.verify(black_box(&req), now).expect("verifies");

@@ -216,7 +216,7 @@ fn put(table: &str, item: Item) -> TransactWriteItem {
 }
 
 fn message_item(message: &InboundMessage, ticket_id: &str, sk: &str, now: &str) -> Item {
-    let mut item = Item::new();
+    let mut item = Item::with_capacity(20);
     item.insert(PK.into(), s(keys::ticket(ticket_id)));
     item.insert(SK.into(), s(sk));
     item.insert("type".into(), s("message"));
@@ -276,7 +276,7 @@ fn ticket_item(
     message_sk: &str,
     now: &str,
 ) -> Item {
-    let mut item = Item::new();
+    let mut item = Item::with_capacity(20);
     item.insert(PK.into(), s(keys::ticket(&ids.id)));
     item.insert(SK.into(), s(keys::TICKET_SK));
     item.insert("type".into(), s("ticket"));

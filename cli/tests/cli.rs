@@ -1,0 +1,115 @@
+//! The `intake` binary as a developer uses it, against a running local stack.
+
+use std::process::Command;
+use std::time::Duration;
+
+use intake_dev::stack::{Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+
+fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_intake"))
+        .args(args)
+        // Outside the project, so only what is set here counts (no .env.example).
+        .current_dir(std::env::temp_dir())
+        .env("TABLE_NAME", stack.store.table())
+        .env("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("PUBLIC_BASE_URL", stack.url())
+        .env("TWILIO_AUTH_TOKEN", TEST_AUTH_TOKEN)
+        .env("TWILIO_ACCOUNT_SID", TEST_ACCOUNT_SID)
+        .env(
+            "INTAKE_RECORDER_PORT",
+            stack.options.recorder_port.to_string(),
+        )
+        .output()
+        .expect("intake runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[tokio::test]
+async fn simulate_then_inspect_tickets_and_outbox() {
+    let stack = Stack::start(StackOptions::ephemeral(None).expect("ports"))
+        .await
+        .expect("the local stack starts (run `npm ci` first)");
+    let customer = "+6281299990001";
+    let (ok, out) = intake(
+        &stack,
+        &[
+            "simulate",
+            "twilio",
+            "--from",
+            customer,
+            "--body",
+            "Halo, pesanan saya belum sampai",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.starts_with("200 "), "{out}");
+
+    let mut ticket = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (ok, out) = intake(&stack, &["tickets", "list", "--json"]);
+        assert!(ok);
+        if let Some(t) = json_lines(&out)
+            .into_iter()
+            .find(|t| t["contact"] == customer)
+            && t["ack_status"] == "sent"
+        {
+            ticket = t;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for key in [
+        "id",
+        "ref",
+        "channel",
+        "provider",
+        "contact",
+        "status",
+        "message_count",
+        "ack_status",
+        "created_at",
+    ] {
+        assert!(
+            !ticket[key].is_null(),
+            "tickets list --json lacks {key}: {ticket}"
+        );
+    }
+    assert_eq!(ticket["channel"], "sms");
+    assert_eq!(ticket["message_count"], 1);
+
+    let reference = ticket["ref"].as_str().expect("ref");
+    let (ok, out) = intake(&stack, &["tickets", "show", reference, "--json"]);
+    assert!(ok, "{out}");
+    let shown: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(shown["id"], ticket["id"]);
+    let message = &shown["messages"][0];
+    assert_eq!(message["body"], "Halo, pesanan saya belum sampai");
+    assert_eq!(message["from"], customer);
+    assert!(message["received_at"].is_string() && message["provider_message_id"].is_string());
+
+    let (ok, out) = intake(&stack, &["outbox", "list", "--json"]);
+    assert!(ok);
+    let sent: Vec<_> = json_lines(&out)
+        .into_iter()
+        .filter(|r| r["to"] == customer)
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["channel"], "sms");
+    assert!(sent[0]["body"].as_str().unwrap_or("").contains(reference));
+    assert!(sent[0]["time"].is_string());
+
+    let (ok, table) = intake(&stack, &["tickets", "list"]);
+    assert!(ok && table.contains(reference) && table.starts_with("ID"));
+}
