@@ -183,10 +183,29 @@ pub fn shared_stack() -> &'static Endpoints {
 /// A stack of the calling test alone, with data in a fresh directory (it survives a
 /// DynamoDB Local restart).
 pub async fn own_stack() -> Stack {
+    own_stack_with(|_| {}).await
+}
+
+/// [`own_stack`], with its options adjusted first (settings, clock).
+pub async fn own_stack_with(adjust: impl FnOnce(&mut StackOptions)) -> Stack {
     let dir = std::env::temp_dir().join(format!("intake-test-{}", ulid::Ulid::new()));
-    Stack::start(StackOptions::ephemeral(Some(dir)).expect("ports"))
+    let mut options = StackOptions::ephemeral(Some(dir)).expect("ports");
+    adjust(&mut options);
+    Stack::start(options)
         .await
         .expect("the local stack starts (run `npm ci` first)")
+}
+
+/// The acknowledgement settings of the test fixture `fixtures/intake.toml`.
+pub fn fixture_settings() -> intake::ack::AckSettings {
+    intake::ack::AckSettings::from_toml(include_str!("fixtures/intake.toml"))
+        .expect("fixture is valid")
+}
+
+/// A clock stopped at `rfc3339`.
+pub fn stopped_clock(rfc3339: &'static str) -> intake::ack::Clock {
+    let at: jiff::Timestamp = rfc3339.parse().expect("timestamp");
+    std::sync::Arc::new(move || at)
 }
 
 /// Polls `check` until it is true (bounded), then gives a last chance to be false:

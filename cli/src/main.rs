@@ -34,6 +34,19 @@ enum Command {
     /// Inspect what the functions sent to provider APIs (the local recorder).
     #[command(subcommand)]
     Outbox(Outbox),
+    /// Check the acknowledgement configuration (intake.toml).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate it offline and preview every template for each channel, language and
+    /// opening state.
+    Check {
+        /// The file (default: $INTAKE_CONFIG, else intake.toml).
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,6 +115,7 @@ async fn main() -> ExitCode {
         Command::Tickets(Tickets::List { json }) => tickets_list(json).await,
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
+        Command::Config(ConfigCommand::Check { file }) => config_check(file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -310,6 +324,78 @@ async fn outbox_list(json: bool) -> DevResult<()> {
             r.to.as_deref().unwrap_or("-"),
             r.body.as_deref().unwrap_or("")
         );
+    }
+    Ok(())
+}
+
+fn config_check(file: Option<std::path::PathBuf>) -> DevResult<()> {
+    use intake::ack::settings::STATES;
+    use intake::ack::{AckSettings, Language};
+    use intake::model::Channel;
+
+    let path = file
+        .or_else(|| std::env::var_os("INTAKE_CONFIG").map(Into::into))
+        .unwrap_or_else(|| "intake.toml".into());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let settings = AckSettings::from_toml(&text)?;
+    let limits = &settings.limits;
+    println!("{}: valid", path.display());
+    println!(
+        "limits: {} acks per contact per day, quiet period {} min, SMS at most {} segment(s); acks on for: {}",
+        limits.per_contact_per_day,
+        limits.quiet_period_minutes,
+        limits.sms_max_segments,
+        limits
+            .enabled
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let now = jiff::Timestamp::now();
+    for brand in &settings.brands {
+        println!(
+            "\n== brand {} ({}) · {} · default language {} · reply within {} min · addresses: {}",
+            brand.id,
+            brand.name,
+            brand.hours.time_zone.iana_name().unwrap_or("?"),
+            brand.default_language,
+            brand.reply_within_minutes,
+            if brand.addresses.is_empty() {
+                "(default)".to_owned()
+            } else {
+                brand.addresses.join(", ")
+            }
+        );
+        println!("   now: {}", brand.hours.state(now).key());
+        for channel in Channel::ALL {
+            for language in Language::ALL {
+                for state in STATES {
+                    let Some((text, html)) = brand.sample(channel, language, state, now) else {
+                        continue;
+                    };
+                    let length = if channel == Channel::Sms {
+                        let m = intake::sms::measure(&text);
+                        format!(
+                            "  [{} segment(s), {} {}]",
+                            m.segments,
+                            m.units,
+                            if m.gsm7 { "GSM-7" } else { "UCS-2" }
+                        )
+                    } else {
+                        String::new()
+                    };
+                    println!("\n-- {channel} · {language} · {state}{length}");
+                    for line in text.lines() {
+                        println!("   {line}");
+                    }
+                    if let Some(html) = html {
+                        println!("   (html) {html}");
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -127,6 +127,7 @@ pub async fn post(client: &reqwest::Client, post: &SignedPost) -> DevResult<(u16
         .header("x-twilio-signature", &post.signature)
         .header("i-twilio-idempotency-token", ulid::Ulid::new().to_string())
         .body(post.body.clone())
+        .timeout(std::time::Duration::from_secs(30))
         .send()
         .await?;
     let status = response.status().as_u16();

@@ -16,7 +16,7 @@ use crate::recorder::Recorder;
 use crate::{DevResult, free_port, server};
 
 /// Where each part listens and what the functions are configured with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StackOptions {
     /// Port of the webhook server (`INTAKE_PORT`, 3000).
     pub port: u16,
@@ -29,6 +29,8 @@ pub struct StackOptions {
     pub data_dir: Option<PathBuf>,
     /// The functions' configuration.
     pub config: Config,
+    /// The acknowledger's clock (the system clock when `None`).
+    pub clock: Option<intake::ack::Clock>,
 }
 
 impl StackOptions {
@@ -63,6 +65,7 @@ impl StackOptions {
             port,
             recorder_port,
             dynamodb_port,
+            clock: None,
             data_dir: match var_or("INTAKE_DATA_DIR", ".local/dynamodb").as_str() {
                 ":memory:" => None,
                 dir => Some(PathBuf::from(dir)),
@@ -93,6 +96,7 @@ impl StackOptions {
             dynamodb_port,
             data_dir,
             config,
+            clock: None,
         })
     }
 }
@@ -126,7 +130,11 @@ impl Stack {
         let store = Store::from_sdk_config(&sdk, &options.config.table_name);
         schema::create_table_if_missing(store.client(), store.table()).await?;
         let recorder = Recorder::start(options.recorder_port).await?;
-        let acknowledger = Arc::new(Acknowledger::from_config(&options.config, store.clone())?);
+        let mut acknowledger = Acknowledger::from_config(&options.config, store.clone())?;
+        if let Some(clock) = options.clock.clone() {
+            acknowledger = acknowledger.with_clock(clock);
+        }
+        let acknowledger = Arc::new(acknowledger);
         let poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone());
         let services: Vec<WebhookService> = Channel::ALL
             .into_iter()

@@ -1,11 +1,12 @@
 //! The `intake` binary as a developer uses it, against a running local stack.
 
-use std::process::Command;
 use std::time::Duration;
+use tokio::process::Command;
 
 use intake_dev::stack::{Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
-fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
+/// Runs `intake` without blocking the runtime that serves the stack.
+async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_intake"))
         .args(args)
         // Outside the project, so only what is set here counts (no .env.example).
@@ -22,7 +23,11 @@ fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
             "INTAKE_RECORDER_PORT",
             stack.options.recorder_port.to_string(),
         )
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("intake finishes")
         .expect("intake runs");
     (
         out.status.success(),
@@ -52,13 +57,14 @@ async fn simulate_then_inspect_tickets_and_outbox() {
             "--body",
             "Halo, pesanan saya belum sampai",
         ],
-    );
+    )
+    .await;
     assert!(ok, "{out}");
     assert!(out.starts_with("200 "), "{out}");
 
     let mut ticket = serde_json::Value::Null;
     for _ in 0..100 {
-        let (ok, out) = intake(&stack, &["tickets", "list", "--json"]);
+        let (ok, out) = intake(&stack, &["tickets", "list", "--json"]).await;
         assert!(ok);
         if let Some(t) = json_lines(&out)
             .into_iter()
@@ -90,7 +96,7 @@ async fn simulate_then_inspect_tickets_and_outbox() {
     assert_eq!(ticket["message_count"], 1);
 
     let reference = ticket["ref"].as_str().expect("ref");
-    let (ok, out) = intake(&stack, &["tickets", "show", reference, "--json"]);
+    let (ok, out) = intake(&stack, &["tickets", "show", reference, "--json"]).await;
     assert!(ok, "{out}");
     let shown: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(shown["id"], ticket["id"]);
@@ -99,7 +105,7 @@ async fn simulate_then_inspect_tickets_and_outbox() {
     assert_eq!(message["from"], customer);
     assert!(message["received_at"].is_string() && message["provider_message_id"].is_string());
 
-    let (ok, out) = intake(&stack, &["outbox", "list", "--json"]);
+    let (ok, out) = intake(&stack, &["outbox", "list", "--json"]).await;
     assert!(ok);
     let sent: Vec<_> = json_lines(&out)
         .into_iter()
@@ -110,6 +116,46 @@ async fn simulate_then_inspect_tickets_and_outbox() {
     assert!(sent[0]["body"].as_str().unwrap_or("").contains(reference));
     assert!(sent[0]["time"].is_string());
 
-    let (ok, table) = intake(&stack, &["tickets", "list"]);
+    let (ok, table) = intake(&stack, &["tickets", "list"]).await;
     assert!(ok && table.contains(reference) && table.starts_with("ID"));
+}
+
+#[tokio::test]
+async fn config_check_previews_a_valid_file_and_lists_every_problem_of_a_bad_one() {
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
+            .args(["config", "check"])
+            .arg(file)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("intake runs")
+    };
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../intake.example.toml");
+    let out = run(&example);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("valid"));
+    assert!(
+        text.contains("-- sms · id · closed  [1 segment(s)"),
+        "{text}"
+    );
+    // The preview uses the real next opening, so only its shape is fixed.
+    assert!(
+        text.contains("Kami sedang tutup dan membalas mulai") && text.contains(" WIB."),
+        "{text}"
+    );
+
+    let bad = std::env::temp_dir().join(format!("intake-bad-{}.toml", std::process::id()));
+    std::fs::write(
+        &bad,
+        "[[brand]]\nid = \"x\"\ntime_zone = \"Asia/Jakrta\"\n[brand.hours]\nmonday = [\"08:00-12:00\", \"11:00-13:00\"]\n[brand.templates.sms.id]\nopen = \"Tiket {nomor}\"\n",
+    )
+    .expect("write");
+    let out = run(&bad);
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    for expected in ["Asia/Jakrta", "overlap", "unknown placeholder {nomor}"] {
+        assert!(errors.contains(expected), "{expected}: {errors}");
+    }
+    let _ = std::fs::remove_file(bad);
 }

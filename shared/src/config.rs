@@ -7,6 +7,8 @@
 use std::fmt;
 use url::Url;
 
+use crate::ack::settings::{AckSettings, SettingsError};
+
 /// A secret value. Its `Debug` never shows it, so it cannot reach a log by accident.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -35,6 +37,9 @@ pub enum ConfigError {
     /// A required variable is not set.
     #[error("{0} is not set")]
     Missing(&'static str),
+    /// The acknowledgement configuration is invalid.
+    #[error(transparent)]
+    Ack(SettingsError),
     /// A variable is set to something unusable.
     #[error("{name} is invalid: {reason}")]
     Invalid {
@@ -66,6 +71,9 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// Twilio, when `TWILIO_AUTH_TOKEN` is set.
     pub twilio: Option<TwilioConfig>,
+    /// Acknowledgement settings: from `INTAKE_CONFIG` (a path) or `INTAKE_CONFIG_TOML` (the
+    /// document itself), else the built-in ones.
+    pub ack: AckSettings,
 }
 
 impl Config {
@@ -93,10 +101,22 @@ impl Config {
                 )?,
             }),
         };
+        let ack = match (lookup("INTAKE_CONFIG_TOML"), lookup("INTAKE_CONFIG")) {
+            (Some(text), _) => AckSettings::from_toml(&text).map_err(ConfigError::Ack)?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                    name: "INTAKE_CONFIG",
+                    reason: format!("cannot read {path}: {e}"),
+                })?;
+                AckSettings::from_toml(&text).map_err(ConfigError::Ack)?
+            }
+            (None, None) => AckSettings::builtin(),
+        };
         Ok(Config {
             table_name,
             public_base_url,
             twilio,
+            ack,
         })
     }
 }

@@ -215,6 +215,8 @@ pub struct StoredMessage {
     pub received_at: String,
     /// Compliance keyword, if the message was one.
     pub keyword: Option<Keyword>,
+    /// Language tag the platform reported, if any.
+    pub language: Option<String>,
 }
 
 /// A customer on one channel.
@@ -232,4 +234,7 @@ pub struct Contact {
     pub opted_out: bool,
     /// The ticket new messages currently join.
     pub open_ticket: Option<String>,
+    /// When this contact was last sent acks (the last 24 hours' worth).
+    #[serde(default)]
+    pub recent_acks: Vec<Timestamp>,
 }

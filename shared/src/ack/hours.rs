@@ -24,10 +24,13 @@ impl Range {
         let (a, b) = text
             .split_once('-')
             .ok_or_else(|| format!("{text:?} is not a range like 08:00-17:00"))?;
-        let start = parse_time(a.trim()).ok_or_else(|| format!("{a:?} is not a time like 08:00"))?;
+        let start =
+            parse_time(a.trim()).ok_or_else(|| format!("{a:?} is not a time like 08:00"))?;
         let end = match b.trim() {
             "24:00" => None,
-            other => Some(parse_time(other).ok_or_else(|| format!("{other:?} is not a time like 17:00"))?),
+            other => Some(
+                parse_time(other).ok_or_else(|| format!("{other:?} is not a time like 17:00"))?,
+            ),
         };
         if end.is_some_and(|end| end <= start) {
             return Err(format!("{text:?} ends before it starts"));
@@ -201,7 +204,10 @@ mod tests {
             time_zone: TimeZone::get("Asia/Jakarta").unwrap(),
             weekly,
             holidays: vec![(date(2026, 12, 25), "Natal".into())],
-            exceptions: vec![(date(2026, 12, 24), vec![Range::parse("08:00-12:00").unwrap()])],
+            exceptions: vec![(
+                date(2026, 12, 24),
+                vec![Range::parse("08:00-12:00").unwrap()],
+            )],
         }
     }
 
@@ -232,7 +238,12 @@ mod tests {
     #[test]
     fn next_opening() {
         let h = jakarta_office();
-        let next = |when| h.next_open(at(when)).unwrap().strftime("%Y-%m-%d %H:%M %Z").to_string();
+        let next = |when| {
+            h.next_open(at(when))
+                .unwrap()
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        };
         assert_eq!(next("2026-11-28T03:00:00Z"), "2026-11-30 08:00 WIB"); // Sat → Mon
         assert_eq!(next("2026-11-23T05:30:00Z"), "2026-11-23 13:00 WIB"); // lunch
         assert_eq!(next("2026-11-23T12:00:00Z"), "2026-11-24 08:00 WIB"); // evening

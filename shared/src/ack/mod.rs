@@ -14,9 +14,18 @@ use crate::providers::{OutboundMessage, SendError, Sender};
 use crate::store::keys;
 use crate::store::{AckRecord, Store, StoreError};
 
+pub mod hours;
+pub mod language;
 pub mod policy;
+pub mod settings;
+pub mod templates;
 
-pub use policy::{Decision, decide};
+pub use language::Language;
+pub use policy::{Decision, Rendered, decide};
+pub use settings::AckSettings;
+
+/// Where the acknowledger reads the time (tests set a Saturday in Jakarta).
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
 
 /// What the acknowledger did with one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +55,25 @@ pub enum AckError {
 pub struct Acknowledger {
     store: Store,
     senders: Vec<Arc<dyn Sender>>,
+    settings: AckSettings,
+    clock: Clock,
 }
 
 impl Acknowledger {
-    /// With the store and every configured sender.
-    pub fn new(store: Store, senders: Vec<Arc<dyn Sender>>) -> Acknowledger {
-        Acknowledger { store, senders }
+    /// With the store, every configured sender, and the settings.
+    pub fn new(store: Store, senders: Vec<Arc<dyn Sender>>, settings: AckSettings) -> Acknowledger {
+        Acknowledger {
+            store,
+            senders,
+            settings,
+            clock: Arc::new(jiff::Timestamp::now),
+        }
+    }
+
+    /// The same acknowledger reading time from `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Acknowledger {
+        self.clock = clock;
+        self
     }
 
     /// The acknowledger with every sender configured in `config`.
@@ -67,6 +89,7 @@ impl Acknowledger {
         Ok(Acknowledger::new(
             store,
             crate::providers::senders(config, &http),
+            config.ack.clone(),
         ))
     }
 
@@ -111,15 +134,31 @@ impl Acknowledger {
             .store
             .message(ticket_id, &ticket.first_message_sk)
             .await?;
-        let sender = self
+        let Some(sender) = self
             .senders
             .iter()
-            .find(|s| s.provider() == ticket.provider);
-        let decision = decide(&ticket, contact.as_ref(), first.as_ref(), sender.is_some());
-        let (text, sender) = match (decision, sender) {
-            (Decision::Send { text }, Some(sender)) => (text, sender),
-            (Decision::Send { .. }, None) => unreachable!("decide skips without a sender"),
-            (Decision::Skip { reason }, _) => {
+            .find(|s| s.provider() == ticket.provider)
+        else {
+            return self
+                .finish(
+                    ticket_id,
+                    AckStatus::Pending,
+                    AckStatus::Skipped,
+                    "no_sender_configured",
+                    None,
+                )
+                .await;
+        };
+        let now = (self.clock)();
+        let rendered = match decide(
+            &ticket,
+            contact.as_ref(),
+            first.as_ref(),
+            &self.settings,
+            now,
+        ) {
+            Decision::Send(rendered) => rendered,
+            Decision::Skip { reason } => {
                 return self
                     .finish(
                         ticket_id,
@@ -146,7 +185,9 @@ impl Acknowledger {
         let message = OutboundMessage {
             to: ticket.contact.clone(),
             from: ticket.our_address.clone(),
-            body: text,
+            body: rendered.text,
+            html: rendered.html,
+            subject: ticket.subject.clone(),
             in_reply_to: first.map(|m| m.provider_message_id).unwrap_or_default(),
         };
         match sender.send(&message).await {
@@ -162,6 +203,22 @@ impl Acknowledger {
                         },
                     )
                     .await?;
+                let previous = contact.map(|c| c.recent_acks).unwrap_or_default();
+                // Sent is sent: a failure to note it on the contact only weakens the daily
+                // cap for this contact; it must not make the record retry.
+                if let Err(e) = self
+                    .store
+                    .record_contact_ack(
+                        ticket.channel,
+                        &ticket.contact,
+                        &previous,
+                        now,
+                        rendered.language.code(),
+                    )
+                    .await
+                {
+                    tracing::warn!(ticket_id, error = %e, "ack sent but not noted on the contact");
+                }
                 Ok(AckOutcome::Sent)
             }
             Err(SendError::Permanent { code, reason }) => {

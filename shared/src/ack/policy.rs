@@ -1,20 +1,37 @@
-//! Whether to acknowledge a new ticket, and with what text. Pure: tested without AWS.
+//! Whether to acknowledge a new ticket, and with what words. One pure function that every
+//! channel uses, so the rules are tested once, without AWS.
 
+use jiff::{SignedDuration, Timestamp};
+
+use super::language::Language;
+use super::settings::AckSettings;
+use super::templates::Values;
 use crate::keywords::Keyword;
-use crate::model::{Channel, Contact, StoredMessage, Ticket};
+use crate::model::{Contact, StoredMessage, Ticket};
 
-/// Default SMS acknowledgement. GSM-7 only and one segment long with any reference.
-pub const DEFAULT_SMS_ACK: &str =
-    "Thanks, we got your message. Your ticket is #{ref}. We will reply as soon as we can.";
+/// Names longer than this are cut in acks (an SMS must stay within its segments).
+pub const MAX_NAME_CHARS: usize = 20;
+
+/// A rendered acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Brand id it was rendered for.
+    pub brand: String,
+    /// Language chosen.
+    pub language: Language,
+    /// Opening state: `open`, `closed` or `holiday`.
+    pub state: &'static str,
+    /// Text.
+    pub text: String,
+    /// HTML variant (email).
+    pub html: Option<String>,
+}
 
 /// The acknowledger's decision for one ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Send this text.
-    Send {
-        /// Rendered text.
-        text: String,
-    },
+    /// Send this.
+    Send(Rendered),
     /// Do not send; the reason is stored on the ticket.
     Skip {
         /// Machine-readable reason.
@@ -22,117 +39,79 @@ pub enum Decision {
     },
 }
 
-/// Decides for a new ticket, given its contact and first message, and whether a sender for
-/// its provider is configured.
+/// Decides for a new ticket, given its contact, its first message, the settings, and now.
 pub fn decide(
     ticket: &Ticket,
     contact: Option<&Contact>,
-    first: Option<&StoredMessage>,
-    can_send: bool,
+    message: Option<&StoredMessage>,
+    settings: &AckSettings,
+    now: Timestamp,
 ) -> Decision {
-    if contact.is_some_and(|c| c.opted_out) {
-        return Decision::Skip {
-            reason: "opted_out",
-        };
+    let skip = |reason| Decision::Skip { reason };
+    if !settings.enabled(ticket.channel) {
+        return skip("channel_disabled");
     }
-    match first.and_then(|m| m.keyword) {
+    if contact.is_some_and(|c| c.opted_out) {
+        return skip("opted_out");
+    }
+    match message.and_then(|m| m.keyword) {
         // Carriers and providers answer HELP themselves; a second answer is noise.
-        Some(Keyword::Help) => {
-            return Decision::Skip {
-                reason: "help_keyword",
-            };
-        }
-        Some(Keyword::Stop) => {
-            return Decision::Skip {
-                reason: "opted_out",
-            };
-        }
+        Some(Keyword::Help) => return skip("help_keyword"),
+        Some(Keyword::Stop) => return skip("opted_out"),
         _ => {}
     }
-    if !can_send {
-        return Decision::Skip {
-            reason: "no_sender_configured",
-        };
-    }
-    let text = match ticket.channel {
-        Channel::Sms | Channel::Email | Channel::Social => {
-            DEFAULT_SMS_ACK.replace("{ref}", &ticket.reference)
+    if let Some(contact) = contact {
+        let day_ago = now - SignedDuration::from_hours(24);
+        let today = contact.recent_acks.iter().filter(|t| **t > day_ago).count();
+        if today >= settings.limits.per_contact_per_day as usize {
+            return skip("contact_daily_cap");
         }
+        let quiet = SignedDuration::from_mins(i64::from(settings.limits.quiet_period_minutes));
+        if contact.recent_acks.iter().any(|t| *t + quiet > now) {
+            return skip("quiet_period");
+        }
+    }
+    let brand = settings.brand_for(&ticket.our_address);
+    let language = Language::choose(
+        message.and_then(|m| m.language.as_deref()),
+        contact.and_then(|c| c.language.as_deref()),
+        message.map(|m| m.body.as_str()).unwrap_or(""),
+        brand.default_language,
+    );
+    let state = brand.hours.state(now);
+    let local_now = now.to_zoned(brand.hours.time_zone.clone());
+    let next_open = brand
+        .hours
+        .next_open(now)
+        .map(|at| language.opening(&at, &local_now))
+        .unwrap_or_else(|| language.soon().to_owned());
+    let name = ticket
+        .contact_name
+        .as_deref()
+        .or(contact.and_then(|c| c.name.as_deref()))
+        .map(|n| n.trim().chars().take(MAX_NAME_CHARS).collect::<String>())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| language.unnamed().to_owned());
+    let values = Values {
+        reference: ticket.reference.clone(),
+        name,
+        next_open,
+        reply_within: language.duration(brand.reply_within_minutes),
+        channel: language.channel_name(ticket.channel).to_owned(),
+        brand: brand.name.clone(),
     };
-    Decision::Send { text }
+    let Some(template) = brand.template(ticket.channel, language, state.key()) else {
+        return skip("no_template");
+    };
+    Decision::Send(Rendered {
+        brand: brand.id.clone(),
+        language,
+        state: state.key(),
+        text: template.text.render(&values),
+        html: template.html.as_ref().map(|h| h.render_html(&values)),
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::AckStatus;
-    use crate::sms::measure;
-
-    fn ticket() -> Ticket {
-        Ticket {
-            id: "01J0000000000000000000000".into(),
-            reference: "K7F3Q2".into(),
-            channel: Channel::Sms,
-            provider: "twilio".into(),
-            contact: "+6281234567890".into(),
-            contact_name: None,
-            our_address: "+6221555000".into(),
-            subject: None,
-            status: "open".into(),
-            message_count: 1,
-            ack_status: AckStatus::Pending,
-            ack_reason: None,
-            ack_provider_message_id: None,
-            first_message_sk: "MSG#x".into(),
-            created_at: "2026-01-01T00:00:00.000Z".into(),
-            updated_at: "2026-01-01T00:00:00.000Z".into(),
-        }
-    }
-
-    fn message(body: &str) -> StoredMessage {
-        StoredMessage {
-            ticket_id: "t".into(),
-            provider: "twilio".into(),
-            provider_message_id: "SM1".into(),
-            from: "+6281234567890".into(),
-            from_name: None,
-            to: "+6221555000".into(),
-            subject: None,
-            body: body.into(),
-            attachments: vec![],
-            received_at: "2026-01-01T00:00:00.000Z".into(),
-            keyword: Keyword::classify(body),
-        }
-    }
-
-    #[test]
-    fn default_ack_names_the_ticket_and_fits_one_gsm7_segment() {
-        let Decision::Send { text } = decide(&ticket(), None, Some(&message("Halo")), true) else {
-            panic!("expected send");
-        };
-        assert!(text.contains("#K7F3Q2"));
-        let length = measure(&text);
-        assert!(length.gsm7 && length.segments == 1, "{length:?}");
-    }
-
-    #[test]
-    fn skips() {
-        let opted_out = Contact {
-            opted_out: true,
-            ..Contact::default()
-        };
-        let cases = [
-            (Some(&opted_out), "Halo", true, "opted_out"),
-            (None, "HELP", true, "help_keyword"),
-            (None, "help", true, "help_keyword"),
-            (None, "Halo", false, "no_sender_configured"),
-        ];
-        for (contact, body, can_send, reason) in cases {
-            assert_eq!(
-                decide(&ticket(), contact, Some(&message(body)), can_send),
-                Decision::Skip { reason },
-                "{body}"
-            );
-        }
-    }
-}
+#[path = "policy_tests.rs"]
+mod tests;

@@ -56,6 +56,10 @@ pub struct OutboundMessage {
     pub from: String,
     /// Rendered text.
     pub body: String,
+    /// Rendered HTML (email).
+    pub html: Option<String>,
+    /// Subject (email).
+    pub subject: Option<String>,
     /// The provider's id of the message we answer (for threaded replies).
     pub in_reply_to: String,
 }

@@ -5,10 +5,12 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use jiff::Timestamp;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::attrs::{s, time};
 use super::keys::{self, PK, SK};
 use super::{Store, StoreError, classify};
-use crate::model::AckStatus;
+use crate::model::{AckStatus, Channel};
 
 /// Details recorded with an ack transition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,5 +67,42 @@ impl Store {
             }
             Err(e) => Err(classify(e)),
         }
+    }
+}
+
+impl Store {
+    /// Records on the contact that an ack went out at `now` (keeping the last 24 hours, for
+    /// the daily cap and the quiet period) and, if it has none yet, the language used.
+    pub async fn record_contact_ack(
+        &self,
+        channel: Channel,
+        address: &str,
+        previous: &[Timestamp],
+        now: Timestamp,
+        language: &str,
+    ) -> Result<(), StoreError> {
+        let day_ago = now - jiff::SignedDuration::from_hours(24);
+        let recent: Vec<AttributeValue> = previous
+            .iter()
+            .filter(|t| **t > day_ago)
+            .chain(std::iter::once(&now))
+            .map(|t| s(time(*t)))
+            .collect();
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::contact(channel, address)))
+            .key(SK, s(keys::CONTACT_SK))
+            .update_expression(
+                "SET recent_acks = :recent, last_ack_at = :now, #language = if_not_exists(#language, :language)",
+            )
+            .expression_attribute_names("#language", "language")
+            .expression_attribute_values(":recent", AttributeValue::L(recent))
+            .expression_attribute_values(":now", s(time(now)))
+            .expression_attribute_values(":language", s(language))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
     }
 }

@@ -62,6 +62,7 @@ fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
         attachments,
         received_at: req_s(item, "received_at")?,
         keyword: opt_s(item, "keyword").and_then(|k| Keyword::parse(&k)),
+        language: opt_s(item, "language"),
     })
 }
 
@@ -150,6 +151,13 @@ impl Store {
                 language: opt_s(&i, "language"),
                 opted_out: get_bool(&i, "opted_out"),
                 open_ticket: opt_s(&i, "open_ticket"),
+                recent_acks: match i.get("recent_acks") {
+                    Some(AttributeValue::L(list)) => list
+                        .iter()
+                        .filter_map(|v| v.as_s().ok()?.parse().ok())
+                        .collect(),
+                    _ => Vec::new(),
+                },
             }))
     }
 
