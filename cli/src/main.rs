@@ -37,6 +37,8 @@ enum Command {
     /// Check the acknowledgement configuration (intake.toml).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What a deployment must provide: functions, routes, environment (for infra checks).
+    Manifest,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +118,13 @@ async fn main() -> ExitCode {
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
         Command::Config(ConfigCommand::Check { file }) => config_check(file),
+        Command::Manifest => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&intake::manifest::functions()).unwrap_or_default()
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

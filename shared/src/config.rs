@@ -77,6 +77,50 @@ pub struct Config {
 }
 
 impl Config {
+    /// Reads the process environment, fetching secrets from SSM Parameter Store where the
+    /// deployment names a parameter instead of a value: for a secret such as
+    /// `TWILIO_AUTH_TOKEN`, `TWILIO_AUTH_TOKEN_PARAM=/intake/twilio-auth-token` makes the
+    /// function read that SecureString, decrypted, once at cold start.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let wanted: Vec<(&'static str, String)> = crate::manifest::PROVIDER_ENV
+            .iter()
+            .flat_map(|(_, vars)| vars.iter())
+            .filter(|v| v.secret && env(v.name).is_none())
+            .filter_map(|v| Some((v.name, env(&format!("{}_PARAM", v.name))?)))
+            .collect();
+        let mut fetched = std::collections::HashMap::new();
+        if !wanted.is_empty() {
+            let ssm = aws_sdk_ssm::Client::new(sdk);
+            for chunk in wanted.chunks(10) {
+                let out = ssm
+                    .get_parameters()
+                    .set_names(Some(chunk.iter().map(|(_, p)| p.clone()).collect()))
+                    .with_decryption(true)
+                    .send()
+                    .await
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "SSM parameters",
+                        reason: aws_sdk_ssm::error::DisplayErrorContext(&e).to_string(),
+                    })?;
+                if let Some(missing) = out.invalid_parameters().first() {
+                    return Err(ConfigError::Invalid {
+                        name: "SSM parameters",
+                        reason: format!("parameter {missing} does not exist"),
+                    });
+                }
+                for p in out.parameters() {
+                    if let (Some(name), Some(value)) = (p.name(), p.value())
+                        && let Some((var, _)) = chunk.iter().find(|(_, param)| param == name)
+                    {
+                        fetched.insert(*var, value.to_owned());
+                    }
+                }
+            }
+        }
+        Config::from_lookup(|name| env(name).or_else(|| fetched.get(name).cloned()))
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))

@@ -13,8 +13,9 @@ use crate::{Config, aws, telemetry};
 /// built once, then every invocation routed through [`WebhookService::handle`].
 pub async fn serve_channel(channel: Channel) -> Result<(), lambda_http::Error> {
     telemetry::init();
-    let config = Config::from_env()?;
-    let store = Store::from_sdk_config(&aws::load().await, &config.table_name);
+    let sdk = aws::load().await;
+    let config = Config::load(&sdk).await?;
+    let store = Store::from_sdk_config(&sdk, &config.table_name);
     let service = WebhookService::from_config(channel, &config, store)?;
     tracing::info!(channel = %channel, routes = ?service.routes(), "cold start complete");
     let service = &service;

@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod keywords;
 pub mod lambda;
+pub mod manifest;
 pub mod model;
 pub mod providers;
 pub mod reply;

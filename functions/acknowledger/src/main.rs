@@ -8,8 +8,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     intake::telemetry::init();
-    let config = intake::Config::from_env()?;
-    let store = Store::from_sdk_config(&intake::aws::load().await, &config.table_name);
+    let sdk = intake::aws::load().await;
+    let config = intake::Config::load(&sdk).await?;
+    let store = Store::from_sdk_config(&sdk, &config.table_name);
     let acknowledger = Acknowledger::from_config(&config, store)?;
     let acknowledger = &acknowledger;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {

@@ -1,0 +1,185 @@
+//! What a deployment must provide: every function, the routes it serves, and the environment
+//! it reads. `intake manifest --json` prints it; the SAM template and the CDK app are checked
+//! against it, so a provider added here but not wired there fails the build.
+
+use serde::Serialize;
+
+use crate::model::Channel;
+
+/// A provider route: `/{channel}/{provider}` and the methods it accepts.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Route {
+    /// Channel segment.
+    pub channel: Channel,
+    /// Provider segment.
+    pub provider: &'static str,
+    /// HTTP methods (GET where the provider handshakes).
+    pub methods: &'static [&'static str],
+}
+
+/// Every provider route Intake serves. One line per provider.
+pub const ROUTES: &[Route] = &[Route {
+    channel: Channel::Sms,
+    provider: "twilio",
+    methods: &["POST"],
+}];
+
+/// An environment variable a function reads.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EnvVar {
+    /// Its name.
+    pub name: &'static str,
+    /// A secret: deployments set `<NAME>_PARAM` (an SSM SecureString parameter name) instead,
+    /// and the function reads the parameter once at cold start.
+    pub secret: bool,
+    /// Whether the function refuses to start without it.
+    pub required: bool,
+}
+
+const fn var(name: &'static str) -> EnvVar {
+    EnvVar {
+        name,
+        secret: false,
+        required: true,
+    }
+}
+
+const fn optional(name: &'static str) -> EnvVar {
+    EnvVar {
+        name,
+        secret: false,
+        required: false,
+    }
+}
+
+const fn secret(name: &'static str) -> EnvVar {
+    EnvVar {
+        name,
+        secret: true,
+        required: false,
+    }
+}
+
+/// Variables of each provider, by the provider's route name.
+pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[(
+    "twilio",
+    &[
+        optional("TWILIO_ACCOUNT_SID"),
+        secret("TWILIO_AUTH_TOKEN"),
+        optional("TWILIO_API_BASE_URL"),
+    ],
+)];
+
+/// What triggers a function.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// HTTP API routes of a channel.
+    Http(Channel),
+    /// The table's DynamoDB stream.
+    TableStream,
+}
+
+/// One Lambda function of the workspace.
+#[derive(Debug, Clone, Serialize)]
+pub struct Function {
+    /// Crate and binary name under `functions/`.
+    pub name: &'static str,
+    /// What invokes it.
+    pub trigger: Trigger,
+    /// Routes it serves (HTTP functions).
+    pub routes: Vec<Route>,
+    /// Environment it reads.
+    pub env: Vec<EnvVar>,
+}
+
+/// Every function with its routes and environment.
+pub fn functions() -> Vec<Function> {
+    let common = [
+        var("TABLE_NAME"),
+        optional("INTAKE_CONFIG"),
+        optional("INTAKE_CONFIG_TOML"),
+        optional("RUST_LOG"),
+    ];
+    let provider_env = |routes: &[Route]| -> Vec<EnvVar> {
+        routes
+            .iter()
+            .flat_map(|r| {
+                PROVIDER_ENV
+                    .iter()
+                    .filter(move |(p, _)| *p == r.provider)
+                    .flat_map(|(_, vars)| vars.iter().copied())
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (name, channel) in [
+        ("sms-webhook", Channel::Sms),
+        ("email-webhook", Channel::Email),
+        ("social-webhook", Channel::Social),
+    ] {
+        let routes: Vec<Route> = ROUTES
+            .iter()
+            .copied()
+            .filter(|r| r.channel == channel)
+            .collect();
+        if routes.is_empty() {
+            continue;
+        }
+        let mut env = common.to_vec();
+        env.push(var("PUBLIC_BASE_URL"));
+        env.extend(provider_env(&routes));
+        out.push(Function {
+            name,
+            trigger: Trigger::Http(channel),
+            routes,
+            env,
+        });
+    }
+    let mut env = common.to_vec();
+    env.extend(provider_env(ROUTES));
+    out.push(Function {
+        name: "acknowledger",
+        trigger: Trigger::TableStream,
+        routes: Vec::new(),
+        env,
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_function_crate_exists_and_every_route_has_a_provider() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions");
+        for f in functions() {
+            assert!(
+                root.join(f.name).join("Cargo.toml").is_file(),
+                "functions/{} is missing",
+                f.name
+            );
+        }
+        let config = crate::Config::from_lookup(|name| {
+            Some(match name {
+                "TABLE_NAME" => "t".to_owned(),
+                "TWILIO_AUTH_TOKEN" => "x".to_owned(),
+                "TWILIO_ACCOUNT_SID" => "AC1".to_owned(),
+                _ => return None,
+            })
+        })
+        .expect("config");
+        for route in ROUTES {
+            let served = crate::providers::inbound(route.channel, &config);
+            assert!(
+                served.iter().any(|p| p.name() == route.provider),
+                "{route:?} has no provider"
+            );
+            assert!(
+                PROVIDER_ENV.iter().any(|(p, _)| *p == route.provider),
+                "{route:?} has no env"
+            );
+        }
+    }
+}
