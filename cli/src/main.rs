@@ -55,6 +55,65 @@ enum ConfigCommand {
 enum Simulate {
     /// An inbound SMS through Twilio.
     Twilio(TwilioArgs),
+    /// A Messenger, Instagram or WhatsApp message through Meta's webhook.
+    Meta(MetaArgs),
+    /// A Telegram private-chat message.
+    Telegram(SocialArgs),
+    /// A LINE message event.
+    Line(SocialArgs),
+}
+
+#[derive(Args)]
+struct MetaArgs {
+    /// Which app the message comes from.
+    #[arg(long, value_enum, default_value = "messenger")]
+    app: simulate::MetaApp,
+    #[command(flatten)]
+    message: SocialArgs,
+}
+
+#[derive(Args)]
+struct SocialArgs {
+    /// The customer's platform id (PSID, IGSID, WhatsApp number, Telegram or LINE user id).
+    #[arg(long, default_value = "6281234567890")]
+    from: String,
+    /// Our id on the platform (page, account, phone number id, LINE bot id).
+    #[arg(long, default_value = "100000000000001")]
+    to: String,
+    /// Message text.
+    #[arg(long)]
+    body: String,
+    /// The customer's display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// The language the platform reports (Telegram `language_code`).
+    #[arg(long)]
+    language: Option<String>,
+    /// Message id to use (repeat one to see deduplication); fresh by default.
+    #[arg(long)]
+    id: Option<String>,
+    /// Base URL of the stack (default PUBLIC_BASE_URL).
+    #[arg(long)]
+    url: Option<String>,
+}
+
+impl SocialArgs {
+    fn message(&self) -> simulate::SocialMessage {
+        simulate::SocialMessage {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            body: self.body.clone(),
+            name: self.name.clone(),
+            language: self.language.clone(),
+            id: self.id.clone(),
+        }
+    }
+
+    fn base(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"))
+    }
 }
 
 #[derive(Args)]
@@ -114,6 +173,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dev => dev().await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
+        Command::Simulate(other) => simulate_social(other).await,
         Command::Tickets(Tickets::List { json }) => tickets_list(json).await,
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
@@ -214,6 +274,41 @@ async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
     };
     let signed = simulate::sign_twilio(&base, &token, &account, &sms);
     let (status, body) = simulate::post(&reqwest::Client::new(), &signed).await?;
+    println!("{status} {body}");
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("the webhook answered {status}").into())
+    }
+}
+
+fn secret(name: &str) -> DevResult<String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set").into())
+}
+
+async fn simulate_social(which: Simulate) -> DevResult<()> {
+    let post = match &which {
+        Simulate::Meta(args) => simulate::sign_meta(
+            &args.message.base(),
+            &secret("META_APP_SECRET")?,
+            simulate::meta_payload(args.app, &[args.message.message()]),
+        ),
+        Simulate::Telegram(args) => {
+            let update_id = jiff::Timestamp::now().as_millisecond() % 1_000_000_000;
+            simulate::sign_telegram(
+                &args.base(),
+                &secret("TELEGRAM_SECRET_TOKEN")?,
+                simulate::telegram_payload(update_id, &args.message()),
+            )
+        }
+        Simulate::Line(args) => simulate::sign_line(
+            &args.base(),
+            &secret("LINE_CHANNEL_SECRET")?,
+            simulate::line_payload(&args.to, &[args.message()]),
+        ),
+        Simulate::Twilio(_) => unreachable!("handled by simulate_twilio"),
+    };
+    let (status, body) = simulate::post_json(&reqwest::Client::new(), &post).await?;
     println!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())

@@ -31,8 +31,13 @@ pub struct Recorded {
     pub to: Option<String>,
     /// Sender.
     pub from: Option<String>,
-    /// Message text.
+    /// Message text (`template:<name>` for a WhatsApp template).
     pub body: Option<String>,
+    /// What the message answers: WhatsApp `context.message_id`, Telegram
+    /// `reply_parameters.message_id`, LINE `replyToken`.
+    pub reply_to: Option<String>,
+    /// The API used: `message`, `template`, `reply`, `push`, ...
+    pub kind: Option<String>,
     /// Whether the request carried credentials.
     pub authenticated: bool,
     /// Status the recorder answered with.
@@ -126,7 +131,6 @@ fn handler(state: Arc<Mutex<State>>) -> Handler {
 /// Answers as the provider whose API the path belongs to.
 fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Response<Full<Bytes>>) {
     let path = req.uri().path();
-    let authenticated = req.headers().contains_key("authorization");
     let mut recorded = Recorded {
         time: jiff::Timestamp::now().to_string(),
         provider: "unknown".into(),
@@ -136,10 +140,16 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
         to: None,
         from: None,
         body: None,
-        authenticated,
+        reply_to: None,
+        kind: None,
+        authenticated: req.headers().contains_key("authorization"),
         status: 404,
     };
-    if path.starts_with("/2010-04-01/Accounts/") && path.ends_with("/Messages.json") {
+    let json_body: serde_json::Value = serde_json::from_slice(req.body()).unwrap_or_default();
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let (status, answer) = if path.starts_with("/2010-04-01/Accounts/")
+        && path.ends_with("/Messages.json")
+    {
         let form: Vec<(String, String)> = form_urlencoded::parse(req.body())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -149,8 +159,9 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
         recorded.to = field("To");
         recorded.from = field("From");
         recorded.body = field("Body");
-        let (status, answer) = match failure {
-            _ if !authenticated => (
+        recorded.kind = Some("message".into());
+        match failure {
+            _ if !recorded.authenticated => (
                 401,
                 serde_json::json!({"code": 20003, "message": "Authenticate", "status": 401}),
             ),
@@ -160,25 +171,98 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
             ),
             None => (
                 201,
-                serde_json::json!({
-                    "sid": crate::simulate::new_message_sid(),
-                    "status": "queued",
-                    "to": recorded.to,
-                    "from": recorded.from,
-                    "body": recorded.body,
-                }),
+                serde_json::json!({"sid": crate::simulate::new_message_sid(), "status": "queued", "to": recorded.to, "body": recorded.body}),
             ),
+        }
+    } else if path.starts_with("/v") && path.ends_with("/messages") {
+        // Graph API: /{version}/{page, account or phone number id}/messages
+        recorded.provider = "meta".into();
+        recorded.channel = "social".into();
+        recorded.from = path.split('/').nth(2).map(str::to_owned);
+        let whatsapp = json_body["messaging_product"] == "whatsapp";
+        recorded.to = if whatsapp {
+            text(&json_body["to"])
+        } else {
+            text(&json_body["recipient"]["id"])
         };
-        recorded.status = status;
-        return (recorded, json(status, answer));
-    }
-    (
-        recorded,
-        json(
+        recorded.kind = text(&json_body["type"]).or(Some("message".into()));
+        recorded.body = text(&json_body["message"]["text"])
+            .or_else(|| text(&json_body["text"]["body"]))
+            .or_else(|| text(&json_body["template"]["name"]).map(|n| format!("template:{n}")));
+        recorded.reply_to = text(&json_body["context"]["message_id"]);
+        let id = ulid::Ulid::new().to_string();
+        match failure {
+            _ if !recorded.authenticated => (
+                401,
+                serde_json::json!({"error": {"message": "Invalid OAuth access token", "type": "OAuthException", "code": 190}}),
+            ),
+            Some(status) => (
+                status,
+                serde_json::json!({"error": {"message": format!("recorder told to fail with {status}"), "type": "OAuthException", "code": if status == 400 { 100 } else { 2 }, "fbtrace_id": "local"}}),
+            ),
+            None if whatsapp => (
+                200,
+                serde_json::json!({"messaging_product": "whatsapp", "contacts": [{"input": recorded.to, "wa_id": recorded.to}], "messages": [{"id": format!("wamid.{id}")}]}),
+            ),
+            None => (
+                200,
+                serde_json::json!({"recipient_id": recorded.to, "message_id": format!("m_{id}")}),
+            ),
+        }
+    } else if path.starts_with("/bot") && path.ends_with("/sendMessage") {
+        recorded.provider = "telegram".into();
+        recorded.channel = "social".into();
+        // The bot token is in the path: keep it out of the record.
+        recorded.authenticated = path.len() > "/bot/sendMessage".len() && path.contains(':');
+        recorded.path = "/bot***/sendMessage".into();
+        recorded.to = json_body["chat_id"]
+            .as_i64()
+            .map(|c| c.to_string())
+            .or_else(|| text(&json_body["chat_id"]));
+        recorded.body = text(&json_body["text"]);
+        recorded.reply_to = json_body["reply_parameters"]["message_id"]
+            .as_i64()
+            .map(|m| m.to_string());
+        recorded.kind = Some("message".into());
+        match failure {
+            Some(status) => (
+                status,
+                serde_json::json!({"ok": false, "error_code": status, "description": format!("Bad Request: recorder told to fail with {status}")}),
+            ),
+            None => (
+                200,
+                serde_json::json!({"ok": true, "result": {"message_id": 1000 + (ulid::Ulid::new().random() % 100_000) as u64, "chat": {"id": json_body["chat_id"]}, "text": recorded.body}}),
+            ),
+        }
+    } else if path == "/v2/bot/message/reply" || path == "/v2/bot/message/push" {
+        recorded.provider = "line".into();
+        recorded.channel = "social".into();
+        let reply = path.ends_with("reply");
+        recorded.kind = Some(if reply { "reply" } else { "push" }.into());
+        recorded.to = text(&json_body["to"]);
+        recorded.reply_to = text(&json_body["replyToken"]);
+        recorded.body = text(&json_body["messages"][0]["text"]);
+        match failure {
+            _ if !recorded.authenticated => {
+                (401, serde_json::json!({"message": "Authentication failed"}))
+            }
+            Some(status) => (
+                status,
+                serde_json::json!({"message": format!("recorder told to fail with {status}")}),
+            ),
+            None => (
+                200,
+                serde_json::json!({"sentMessages": [{"id": (ulid::Ulid::new().random() % 1_000_000_000).to_string(), "quoteToken": "q"}]}),
+            ),
+        }
+    } else {
+        (
             404,
             serde_json::json!({"error": "no fake provider at this path"}),
-        ),
-    )
+        )
+    };
+    recorded.status = status;
+    (recorded, json(status, answer))
 }
 
 /// Reads what a recorder at `url` has received.

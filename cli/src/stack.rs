@@ -87,6 +87,17 @@ impl StackOptions {
                 "TWILIO_AUTH_TOKEN" => TEST_AUTH_TOKEN.to_owned(),
                 "TWILIO_ACCOUNT_SID" => TEST_ACCOUNT_SID.to_owned(),
                 "TWILIO_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
+                "META_APP_SECRET" => TEST_META_APP_SECRET.to_owned(),
+                "META_VERIFY_TOKEN" => TEST_META_VERIFY_TOKEN.to_owned(),
+                "META_PAGE_ACCESS_TOKEN" => "test-page-token".to_owned(),
+                "META_WHATSAPP_TOKEN" => "test-whatsapp-token".to_owned(),
+                "META_GRAPH_BASE_URL" | "TELEGRAM_API_BASE_URL" | "LINE_API_BASE_URL" => {
+                    format!("http://127.0.0.1:{recorder_port}")
+                }
+                "TELEGRAM_BOT_TOKEN" => TEST_TELEGRAM_BOT_TOKEN.to_owned(),
+                "TELEGRAM_SECRET_TOKEN" => TEST_TELEGRAM_SECRET.to_owned(),
+                "LINE_CHANNEL_SECRET" => TEST_LINE_CHANNEL_SECRET.to_owned(),
+                "LINE_CHANNEL_ACCESS_TOKEN" => "test-line-token".to_owned(),
                 _ => return None,
             })
         })?;
@@ -103,6 +114,16 @@ impl StackOptions {
 
 /// Twilio auth token of test stacks.
 pub const TEST_AUTH_TOKEN: &str = "test-twilio-auth-token";
+/// Meta App Secret of test stacks.
+pub const TEST_META_APP_SECRET: &str = "test-meta-app-secret";
+/// Meta verify token of test stacks.
+pub const TEST_META_VERIFY_TOKEN: &str = "test-meta-verify-token";
+/// Telegram bot token of test stacks (bot id 7000000001).
+pub const TEST_TELEGRAM_BOT_TOKEN: &str = "7000000001:TEST-telegram-bot-token";
+/// Telegram webhook secret of test stacks.
+pub const TEST_TELEGRAM_SECRET: &str = "test-telegram-secret";
+/// LINE channel secret of test stacks.
+pub const TEST_LINE_CHANNEL_SECRET: &str = "test-line-channel-secret";
 /// Twilio account SID of test stacks.
 pub const TEST_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 
@@ -118,6 +139,8 @@ pub struct Stack {
     pub acknowledger: Arc<Acknowledger>,
     /// What it was started with.
     pub options: StackOptions,
+    /// The webhook routes served (`/sms/twilio`, ...).
+    pub routes: Vec<String>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -145,6 +168,7 @@ impl Stack {
                 "no provider is configured: set TWILIO_AUTH_TOKEN and TWILIO_ACCOUNT_SID".into(),
             );
         }
+        let routes = services.iter().flat_map(|s| s.routes()).collect();
         let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
         let tasks = vec![
             tokio::spawn(poller.run()),
@@ -156,6 +180,7 @@ impl Stack {
             store,
             acknowledger,
             options,
+            routes,
             tasks,
         })
     }

@@ -61,6 +61,47 @@ pub struct TwilioConfig {
     pub api_base_url: Url,
 }
 
+/// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
+#[derive(Debug, Clone)]
+pub struct MetaConfig {
+    /// App Secret: signs `X-Hub-Signature-256`.
+    pub app_secret: Secret,
+    /// The verify token typed into the webhook settings, for the GET handshake.
+    pub verify_token: Secret,
+    /// Page access token: sends on Messenger and Instagram.
+    pub page_access_token: Option<Secret>,
+    /// WhatsApp Cloud API access token.
+    pub whatsapp_token: Option<Secret>,
+    /// Graph API base URL; the local stack points it at its recorder.
+    pub graph_base_url: Url,
+    /// Graph API version path segment, e.g. `v21.0`.
+    pub graph_version: String,
+    /// Approved WhatsApp template for acks outside the 24-hour window: `(name, language)`.
+    pub whatsapp_template: Option<(String, String)>,
+}
+
+/// Telegram bot settings.
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    /// Bot token (`123456:ABC...`): sends messages; its number is the bot's id.
+    pub bot_token: Secret,
+    /// The `secret_token` given to `setWebhook`, echoed in every call.
+    pub secret_token: Secret,
+    /// Bot API base URL; the local stack points it at its recorder.
+    pub api_base_url: Url,
+}
+
+/// LINE Messaging API channel settings.
+#[derive(Debug, Clone)]
+pub struct LineConfig {
+    /// Channel secret: signs `x-line-signature`.
+    pub channel_secret: Secret,
+    /// Channel access token: sends replies and pushes.
+    pub access_token: Secret,
+    /// API base URL; the local stack points it at its recorder.
+    pub api_base_url: Url,
+}
+
 /// Everything a function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -71,6 +112,12 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// Twilio, when `TWILIO_AUTH_TOKEN` is set.
     pub twilio: Option<TwilioConfig>,
+    /// Meta, when `META_APP_SECRET` is set.
+    pub meta: Option<MetaConfig>,
+    /// Telegram, when `TELEGRAM_BOT_TOKEN` is set.
+    pub telegram: Option<TelegramConfig>,
+    /// LINE, when `LINE_CHANNEL_SECRET` is set.
+    pub line: Option<LineConfig>,
     /// Acknowledgement settings: from `INTAKE_CONFIG` (a path) or `INTAKE_CONFIG_TOML` (the
     /// document itself), else the built-in ones.
     pub ack: AckSettings,
@@ -145,6 +192,59 @@ impl Config {
                 )?,
             }),
         };
+        let base = |name: &'static str, default: &str| {
+            service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
+        };
+        let required = |name: &'static str| lookup(name).ok_or(ConfigError::Missing(name));
+        let meta = match lookup("META_APP_SECRET") {
+            None => None,
+            Some(secret) => Some(MetaConfig {
+                app_secret: Secret::new(secret),
+                verify_token: Secret::new(required("META_VERIFY_TOKEN")?),
+                page_access_token: lookup("META_PAGE_ACCESS_TOKEN").map(Secret::new),
+                whatsapp_token: lookup("META_WHATSAPP_TOKEN").map(Secret::new),
+                graph_base_url: base("META_GRAPH_BASE_URL", "https://graph.facebook.com")?,
+                graph_version: lookup("META_GRAPH_VERSION").unwrap_or_else(|| "v21.0".to_owned()),
+                whatsapp_template: match lookup("META_WHATSAPP_TEMPLATE") {
+                    None => None,
+                    Some(v) => Some(
+                        v.split_once(':')
+                            .map(|(n, l)| (n.trim().to_owned(), l.trim().to_owned()))
+                            .filter(|(n, l)| !n.is_empty() && !l.is_empty())
+                            .ok_or(ConfigError::Invalid {
+                                name: "META_WHATSAPP_TEMPLATE",
+                                reason: "must be name:language, e.g. ticket_received:id".into(),
+                            })?,
+                    ),
+                },
+            }),
+        };
+        let telegram = match lookup("TELEGRAM_BOT_TOKEN") {
+            None => None,
+            Some(token) => {
+                if !token.split_once(':').is_some_and(|(id, rest)| {
+                    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
+                }) {
+                    return Err(ConfigError::Invalid {
+                        name: "TELEGRAM_BOT_TOKEN",
+                        reason: "must look like 123456789:AA... (from @BotFather)".into(),
+                    });
+                }
+                Some(TelegramConfig {
+                    bot_token: Secret::new(token),
+                    secret_token: Secret::new(required("TELEGRAM_SECRET_TOKEN")?),
+                    api_base_url: base("TELEGRAM_API_BASE_URL", "https://api.telegram.org")?,
+                })
+            }
+        };
+        let line = match lookup("LINE_CHANNEL_SECRET") {
+            None => None,
+            Some(secret) => Some(LineConfig {
+                channel_secret: Secret::new(secret),
+                access_token: Secret::new(required("LINE_CHANNEL_ACCESS_TOKEN")?),
+                api_base_url: base("LINE_API_BASE_URL", "https://api.line.me")?,
+            }),
+        };
         let ack = match (lookup("INTAKE_CONFIG_TOML"), lookup("INTAKE_CONFIG")) {
             (Some(text), _) => AckSettings::from_toml(&text).map_err(ConfigError::Ack)?,
             (None, Some(path)) => {
@@ -160,6 +260,9 @@ impl Config {
             table_name,
             public_base_url,
             twilio,
+            meta,
+            telegram,
+            line,
             ack,
         })
     }

@@ -29,6 +29,9 @@ pub enum WebhookError {
     /// The signature does not match the request.
     #[error("signature does not match")]
     BadSignature,
+    /// A subscription handshake with the wrong verify token.
+    #[error("verify token does not match")]
+    HandshakeRefused,
     /// The signed timestamp is outside the replay window.
     #[error("request timestamp is outside the accepted window")]
     Stale,
@@ -54,6 +57,7 @@ impl WebhookError {
             WebhookError::MissingSignature(_) => "missing_signature",
             WebhookError::BadSignature => "bad_signature",
             WebhookError::Stale => "stale_request",
+            WebhookError::HandshakeRefused => "handshake_refused",
             WebhookError::Malformed(_) => "malformed_body",
             WebhookError::MissingField(_) => "missing_field",
             WebhookError::Store(e) if e.is_retryable() => "store_unavailable",
@@ -70,7 +74,8 @@ impl WebhookError {
             WebhookError::UnsupportedMediaType { .. } => 415,
             WebhookError::MissingSignature(_)
             | WebhookError::BadSignature
-            | WebhookError::Stale => 403,
+            | WebhookError::Stale
+            | WebhookError::HandshakeRefused => 403,
             WebhookError::Malformed(_) | WebhookError::MissingField(_) => 400,
             // 503 tells the provider to retry; the dedup key makes the retry harmless.
             WebhookError::Store(e) if e.is_retryable() => 503,

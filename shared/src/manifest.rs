@@ -18,11 +18,28 @@ pub struct Route {
 }
 
 /// Every provider route Intake serves. One line per provider.
-pub const ROUTES: &[Route] = &[Route {
-    channel: Channel::Sms,
-    provider: "twilio",
-    methods: &["POST"],
-}];
+pub const ROUTES: &[Route] = &[
+    Route {
+        channel: Channel::Sms,
+        provider: "twilio",
+        methods: &["POST"],
+    },
+    Route {
+        channel: Channel::Social,
+        provider: "meta",
+        methods: &["GET", "POST"],
+    },
+    Route {
+        channel: Channel::Social,
+        provider: "telegram",
+        methods: &["POST"],
+    },
+    Route {
+        channel: Channel::Social,
+        provider: "line",
+        methods: &["POST"],
+    },
+];
 
 /// An environment variable a function reads.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -61,14 +78,44 @@ const fn secret(name: &'static str) -> EnvVar {
 }
 
 /// Variables of each provider, by the provider's route name.
-pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[(
-    "twilio",
-    &[
-        optional("TWILIO_ACCOUNT_SID"),
-        secret("TWILIO_AUTH_TOKEN"),
-        optional("TWILIO_API_BASE_URL"),
-    ],
-)];
+pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
+    (
+        "twilio",
+        &[
+            optional("TWILIO_ACCOUNT_SID"),
+            secret("TWILIO_AUTH_TOKEN"),
+            optional("TWILIO_API_BASE_URL"),
+        ],
+    ),
+    (
+        "meta",
+        &[
+            secret("META_APP_SECRET"),
+            secret("META_VERIFY_TOKEN"),
+            secret("META_PAGE_ACCESS_TOKEN"),
+            secret("META_WHATSAPP_TOKEN"),
+            optional("META_GRAPH_BASE_URL"),
+            optional("META_GRAPH_VERSION"),
+            optional("META_WHATSAPP_TEMPLATE"),
+        ],
+    ),
+    (
+        "telegram",
+        &[
+            secret("TELEGRAM_BOT_TOKEN"),
+            secret("TELEGRAM_SECRET_TOKEN"),
+            optional("TELEGRAM_API_BASE_URL"),
+        ],
+    ),
+    (
+        "line",
+        &[
+            secret("LINE_CHANNEL_SECRET"),
+            secret("LINE_CHANNEL_ACCESS_TOKEN"),
+            optional("LINE_API_BASE_URL"),
+        ],
+    ),
+];
 
 /// What triggers a function.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -166,6 +213,10 @@ mod tests {
                 "TABLE_NAME" => "t".to_owned(),
                 "TWILIO_AUTH_TOKEN" => "x".to_owned(),
                 "TWILIO_ACCOUNT_SID" => "AC1".to_owned(),
+                "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
+                "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
+                "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),
+                "LINE_CHANNEL_SECRET" | "LINE_CHANNEL_ACCESS_TOKEN" => "l".to_owned(),
                 _ => return None,
             })
         })

@@ -102,6 +102,8 @@ pub struct InboundMessage {
     pub received_at: Timestamp,
     /// A compliance keyword (STOP, START, HELP) when the whole message is one.
     pub keyword: Option<Keyword>,
+    /// A short-lived token the platform accepts for a reply (LINE `replyToken`).
+    pub reply_token: Option<String>,
 }
 
 /// Whether the customer's automatic acknowledgement has gone out.
@@ -217,6 +219,9 @@ pub struct StoredMessage {
     pub keyword: Option<Keyword>,
     /// Language tag the platform reported, if any.
     pub language: Option<String>,
+    /// Reply token the platform gave with the message, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_token: Option<String>,
 }
 
 /// A customer on one channel.

@@ -172,7 +172,12 @@ impl WebhookService {
             return Err(WebhookError::MethodNotAllowed);
         }
         provider.verify(&req, now)?;
-        let messages = provider.parse(&req, now)?;
+        let mut messages = provider.parse(&req, now)?;
+        // Messages of one batch arrive in order: a microsecond apart, they keep it in the
+        // ticket (message sort keys start with the receive time).
+        for (i, message) in messages.iter_mut().enumerate() {
+            message.received_at += jiff::SignedDuration::from_micros(i as i64);
+        }
         let mut summary = Summary {
             messages: messages.len(),
             ..Summary::default()
@@ -186,7 +191,7 @@ impl WebhookService {
                 IngestOutcome::ContactUpdated => {}
             }
         }
-        Ok((provider.accepted(), provider.name(), summary))
+        Ok((provider.accepted_for(&messages), provider.name(), summary))
     }
 
     /// Finds the provider from the last two path segments, so a stage prefix

@@ -188,7 +188,14 @@ impl Acknowledger {
             body: rendered.text,
             html: rendered.html,
             subject: ticket.subject.clone(),
+            customer_wrote_at: first
+                .as_ref()
+                .and_then(|m| m.received_at.parse().ok())
+                .unwrap_or(now),
+            reply_token: first.as_ref().and_then(|m| m.reply_token.clone()),
             in_reply_to: first.map(|m| m.provider_message_id).unwrap_or_default(),
+            ticket_reference: ticket.reference.clone(),
+            now,
         };
         match sender.send(&message).await {
             Ok(receipt) => {
@@ -220,6 +227,16 @@ impl Acknowledger {
                     tracing::warn!(ticket_id, error = %e, "ack sent but not noted on the contact");
                 }
                 Ok(AckOutcome::Sent)
+            }
+            Err(SendError::NotAllowed(reason)) => {
+                self.finish(
+                    ticket_id,
+                    AckStatus::Sending,
+                    AckStatus::Skipped,
+                    &reason,
+                    None,
+                )
+                .await
             }
             Err(SendError::Permanent { code, reason }) => {
                 let reason = format!("{code}: {reason}");

@@ -48,6 +48,7 @@ fn message(body: &str, language: Option<&str>) -> StoredMessage {
         received_at: "2026-11-28T03:00:00.000Z".into(),
         keyword: Keyword::classify(body),
         language: language.map(str::to_owned),
+        reply_token: None,
     }
 }
 

@@ -14,6 +14,9 @@ use crate::model::{Channel, InboundMessage};
 use crate::reply::Reply;
 use crate::webhook::WebhookRequest;
 
+pub mod line;
+pub mod meta;
+pub mod telegram;
 pub mod twilio;
 
 /// A boxed future, so senders can live behind `dyn`.
@@ -45,6 +48,11 @@ pub trait Provider: Send + Sync {
     fn accepted(&self) -> Reply {
         Reply::empty_ok()
     }
+    /// What the provider expects back for these messages (Telegram can carry a reply
+    /// method in the webhook's answer); [`Provider::accepted`] by default.
+    fn accepted_for(&self, _messages: &[InboundMessage]) -> Reply {
+        self.accepted()
+    }
 }
 
 /// An acknowledgement ready to go out.
@@ -62,6 +70,14 @@ pub struct OutboundMessage {
     pub subject: Option<String>,
     /// The provider's id of the message we answer (for threaded replies).
     pub in_reply_to: String,
+    /// The ticket's short reference (templates that carry it as a parameter).
+    pub ticket_reference: String,
+    /// The platform's reply token for that message, if it gave one.
+    pub reply_token: Option<String>,
+    /// When the customer's message arrived (platforms limit how late a free reply may be).
+    pub customer_wrote_at: Timestamp,
+    /// Now, as the acknowledger sees it.
+    pub now: Timestamp,
 }
 
 /// What the provider said when it accepted a message.
@@ -77,6 +93,10 @@ pub enum SendError {
     /// Worth trying again later: timeouts, 5xx, 429.
     #[error("temporary failure: {0}")]
     Retryable(String),
+    /// The platform's rules forbid this message now (e.g. outside Meta's 24-hour window
+    /// with no approved template): recorded as skipped with the reason.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
     /// Will never work as it is: 4xx such as an invalid or unsubscribed number.
     #[error("rejected ({code}): {reason}")]
     Permanent {
@@ -104,6 +124,9 @@ pub fn inbound(channel: Channel, config: &Config) -> Vec<Box<dyn Provider>> {
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)));
     }
+    if let Some(c) = &config.meta {
+        all.push(Box::new(meta::Meta::new(c)));
+    }
     all.retain(|p| p.channel() == channel);
     all
 }
@@ -113,6 +136,9 @@ pub fn senders(config: &Config, http: &reqwest::Client) -> Vec<Arc<dyn Sender>> 
     let mut all: Vec<Arc<dyn Sender>> = Vec::new();
     if let Some(c) = &config.twilio {
         all.push(Arc::new(twilio::TwilioSender::new(c, http.clone())));
+    }
+    if let Some(c) = &config.meta {
+        all.push(Arc::new(meta::MetaSender::new(c, http.clone())));
     }
     all
 }

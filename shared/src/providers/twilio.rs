@@ -122,6 +122,7 @@ impl Provider for Twilio {
             attachments,
             language: None,
             received_at: now,
+            reply_token: None,
         }])
     }
 

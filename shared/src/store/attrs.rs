@@ -16,9 +16,9 @@ pub(crate) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-/// RFC 3339 UTC with milliseconds: fixed width, so it sorts as text.
+/// RFC 3339 UTC with microseconds: fixed width, so it sorts as text.
 pub(crate) fn time(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 pub(crate) fn opt_s(item: &Item, name: &str) -> Option<String> {

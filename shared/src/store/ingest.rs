@@ -265,6 +265,9 @@ fn message_item(message: &InboundMessage, ticket_id: &str, sk: &str, now: &str) 
     if let Some(k) = message.keyword {
         item.insert("keyword".into(), s(k.as_str()));
     }
+    if let Some(token) = &message.reply_token {
+        item.insert("reply_token".into(), s(token));
+    }
     item.insert("received_at".into(), s(now));
     item
 }

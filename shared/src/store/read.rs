@@ -63,6 +63,7 @@ fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
         received_at: req_s(item, "received_at")?,
         keyword: opt_s(item, "keyword").and_then(|k| Keyword::parse(&k)),
         language: opt_s(item, "language"),
+        reply_token: opt_s(item, "reply_token"),
     })
 }
 
