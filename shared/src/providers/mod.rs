@@ -127,6 +127,12 @@ pub fn inbound(channel: Channel, config: &Config) -> Vec<Box<dyn Provider>> {
     if let Some(c) = &config.meta {
         all.push(Box::new(meta::Meta::new(c)));
     }
+    if let Some(c) = &config.telegram {
+        all.push(Box::new(telegram::Telegram::new(c, &config.ack)));
+    }
+    if let Some(c) = &config.line {
+        all.push(Box::new(line::Line::new(c)));
+    }
     all.retain(|p| p.channel() == channel);
     all
 }
@@ -139,6 +145,12 @@ pub fn senders(config: &Config, http: &reqwest::Client) -> Vec<Arc<dyn Sender>> 
     }
     if let Some(c) = &config.meta {
         all.push(Arc::new(meta::MetaSender::new(c, http.clone())));
+    }
+    if let Some(c) = &config.telegram {
+        all.push(Arc::new(telegram::TelegramSender::new(c, http.clone())));
+    }
+    if let Some(c) = &config.line {
+        all.push(Arc::new(line::LineSender::new(c, http.clone())));
     }
     all
 }
