@@ -135,3 +135,43 @@ async fn a_new_ticket_within_the_quiet_period_is_stored_but_not_acknowledged() {
     quiet_period().await;
     assert_eq!(endpoints.sent_to(&customer).await.len(), 1);
 }
+
+#[tokio::test]
+async fn social_on_saturday_in_jakarta_gets_the_indonesian_closed_text_too() {
+    use intake_dev::simulate::{self, SocialMessage};
+    let stack = own_stack_with(|o| {
+        o.config.ack = fixture_settings();
+        o.clock = Some(stopped_clock(SATURDAY_10_WIB));
+    })
+    .await;
+    let endpoints = Endpoints::of(&stack);
+    // Telegram, the platform saying the user writes Indonesian.
+    let user = (100_000_000 + ulid::Ulid::new().random() % 900_000_000).to_string();
+    let mut message = SocialMessage::new(&user, "", "Hello there");
+    message.language = Some("id".into());
+    message.name = Some("Sari".into());
+    let post = simulate::sign_telegram(
+        &endpoints.url,
+        intake_dev::stack::TEST_TELEGRAM_SECRET,
+        simulate::telegram_payload(7, &message),
+    );
+    assert_eq!(
+        simulate::post_json(&intake_tests::http(), &post)
+            .await
+            .expect("reachable")
+            .0,
+        200
+    );
+    let ticket = endpoints.settled_ticket(&format!("telegram:{user}")).await;
+    let body = endpoints.sent_to(&user).await[0]
+        .body
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(
+        body,
+        format!(
+            "Halo Sari, terima kasih atas pesannya! Nomor tiket Anda #{}. Saat ini kami sedang tutup dan akan membalas di sini mulai Senin, 08.00 WIB.",
+            ticket.reference
+        )
+    );
+}
