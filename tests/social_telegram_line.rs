@@ -21,12 +21,16 @@ async fn telegram(stack: &Endpoints, update_id: i64, message: &SocialMessage) ->
         TEST_TELEGRAM_SECRET,
         simulate::telegram_payload(update_id, message),
     );
-    simulate::post_json(&http(), &post).await.expect("stack reachable")
+    simulate::post_json(&http(), &post)
+        .await
+        .expect("stack reachable")
 }
 
 async fn line(stack: &Endpoints, body: String) -> (u16, String) {
     let post = simulate::sign_line(&stack.url, TEST_LINE_CHANNEL_SECRET, body);
-    simulate::post_json(&http(), &post).await.expect("stack reachable")
+    simulate::post_json(&http(), &post)
+        .await
+        .expect("stack reachable")
 }
 
 fn update_id() -> i64 {
@@ -49,8 +53,14 @@ async fn telegram_message_gets_a_reply_in_the_users_language() {
     assert_eq!(sent[0].provider, "telegram");
     assert_eq!(sent[0].reply_to.as_deref(), Some("4242"));
     let text = sent[0].body.clone().unwrap_or_default();
-    assert!(text.starts_with("Halo Budi") && text.contains(&ticket.reference), "{text}");
-    assert!(!sent[0].path.contains("TEST-telegram"), "the bot token is not recorded");
+    assert!(
+        text.starts_with("Halo Budi") && text.contains(&ticket.reference),
+        "{text}"
+    );
+    assert!(
+        !sent[0].path.contains("TEST-telegram"),
+        "the bot token is not recorded"
+    );
 }
 
 #[tokio::test]
@@ -64,9 +74,17 @@ async fn telegram_start_is_greeted_in_the_webhook_answer_and_opens_no_ticket() {
     let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON method");
     assert_eq!(answer["method"], "sendMessage");
     assert_eq!(answer["chat_id"].to_string(), user);
-    assert!(answer["text"].as_str().unwrap_or("").starts_with("Halo!"), "{answer}");
+    assert!(
+        answer["text"].as_str().unwrap_or("").starts_with("Halo!"),
+        "{answer}"
+    );
     quiet_period().await;
-    assert!(stack.tickets_of(&format!("telegram:{user}")).await.is_empty());
+    assert!(
+        stack
+            .tickets_of(&format!("telegram:{user}"))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -87,7 +105,9 @@ async fn telegram_retry_is_stored_once_and_a_wrong_secret_is_refused() {
         "not-the-secret",
         simulate::telegram_payload(update_id(), &SocialMessage::new(&other, "", "Halo")),
     );
-    let (status, body) = simulate::post_json(&http(), &post).await.expect("reachable");
+    let (status, body) = simulate::post_json(&http(), &post)
+        .await
+        .expect("reachable");
     assert_eq!(status, 403, "{body}");
     assert!(!stack.any_key_contains(&other).await);
 }
@@ -103,12 +123,13 @@ async fn line_events_of_one_body_are_all_stored_and_acked_with_the_reply_token()
             SocialMessage::new(&b, LINE_BOT, "Hello, is my order shipped?"),
         ],
     );
-    let tokens: Vec<String> = serde_json::from_str::<serde_json::Value>(&body).expect("json")["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["replyToken"].as_str().unwrap_or("").to_owned())
-        .collect();
+    let tokens: Vec<String> =
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["replyToken"].as_str().unwrap_or("").to_owned())
+            .collect();
     assert_eq!(line(stack, body).await.0, 200);
     for user in [&a, &b] {
         let ticket = stack.settled_ticket(&format!("line:{user}")).await;
@@ -122,13 +143,21 @@ async fn line_events_of_one_body_are_all_stored_and_acked_with_the_reply_token()
         .filter(|r| r.reply_to.as_ref().is_some_and(|t| tokens.contains(t)))
         .collect();
     assert_eq!(replies.len(), 2);
-    assert!(replies.iter().all(|r| r.kind.as_deref() == Some("reply") && r.authenticated));
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.kind.as_deref() == Some("reply") && r.authenticated)
+    );
 }
 
 #[tokio::test]
 async fn line_verify_request_and_tampering() {
     let stack = shared_stack();
-    let (status, body) = line(stack, format!(r#"{{"destination":"{LINE_BOT}","events":[]}}"#)).await;
+    let (status, body) = line(
+        stack,
+        format!(r#"{{"destination":"{LINE_BOT}","events":[]}}"#),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let user = fresh_line_user();
     let mut post = simulate::sign_line(
@@ -137,7 +166,9 @@ async fn line_verify_request_and_tampering() {
         simulate::line_payload(LINE_BOT, &[SocialMessage::new(&user, LINE_BOT, "Halo")]),
     );
     post.body = post.body.replacen("Halo", "Hala", 1);
-    let (status, _) = simulate::post_json(&http(), &post).await.expect("reachable");
+    let (status, _) = simulate::post_json(&http(), &post)
+        .await
+        .expect("reachable");
     assert_eq!(status, 403);
     assert!(!stack.any_key_contains(&user).await);
 }

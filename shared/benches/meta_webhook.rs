@@ -68,7 +68,13 @@ fn bench(c: &mut Criterion) {
         "x-hub-signature-256",
         HeaderValue::from_str(&format!("sha256={signature}")).expect("header"),
     );
-    let req = WebhookRequest::new(Method::POST, "/social/meta", None, headers, Bytes::from(body));
+    let req = WebhookRequest::new(
+        Method::POST,
+        "/social/meta",
+        None,
+        headers,
+        Bytes::from(body),
+    );
     let now = Timestamp::now();
     assert!(meta.verify(&req, now).is_ok());
     assert_eq!(meta.parse(&req, now).expect("parses").len(), 10);
