@@ -9,6 +9,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// `Ok` when the signature the caller claims equals the one we computed (constant time),
+/// else [`WebhookError::BadSignature`].
+pub fn check_signature(expected: &[u8], claimed: &[u8]) -> Result<(), crate::WebhookError> {
+    if constant_time_eq(expected, claimed) {
+        Ok(())
+    } else {
+        Err(crate::WebhookError::BadSignature)
+    }
+}
+
 /// HMAC-SHA1 of the concatenated parts (Twilio).
 pub fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");

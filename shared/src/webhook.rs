@@ -53,6 +53,15 @@ impl WebhookRequest {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Refuses a body that is not of the `expected` media type (415).
+    pub fn require_media_type(&self, expected: &'static str) -> Result<(), WebhookError> {
+        if self.media_type().as_deref() == Some(expected) {
+            Ok(())
+        } else {
+            Err(WebhookError::UnsupportedMediaType { expected })
+        }
+    }
+
     /// The media type of the body, lower-cased and without parameters.
     pub fn media_type(&self) -> Option<String> {
         self.header("content-type").map(|ct| {

@@ -30,7 +30,7 @@ use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender
 use crate::config::{LineConfig, Secret};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
-use crate::verify::{constant_time_eq, hmac_sha256};
+use crate::verify::{check_signature, hmac_sha256};
 use crate::webhook::WebhookRequest;
 
 const PROVIDER: &str = "line";
@@ -78,9 +78,7 @@ impl Provider for Line {
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {
-        if req.media_type().as_deref() != Some(JSON) {
-            return Err(WebhookError::UnsupportedMediaType { expected: JSON });
-        }
+        req.require_media_type(JSON)?;
         let header = req
             .headers
             .get(SIGNATURE_HEADER)
@@ -89,11 +87,7 @@ impl Provider for Line {
             .decode(header.as_bytes().trim_ascii())
             .map_err(|_| WebhookError::BadSignature)?;
         let expected = hmac_sha256(self.channel_secret.expose().as_bytes(), &[&req.body]);
-        if constant_time_eq(&expected, &claimed) {
-            Ok(())
-        } else {
-            Err(WebhookError::BadSignature)
-        }
+        check_signature(&expected, &claimed)
     }
 
     fn parse(

@@ -20,7 +20,7 @@ use crate::config::{MetaConfig, Secret};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
-use crate::verify::{constant_time_eq, hmac_sha256};
+use crate::verify::{check_signature, constant_time_eq, hmac_sha256};
 use crate::webhook::WebhookRequest;
 
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -90,9 +90,7 @@ impl Provider for Meta {
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {
-        if req.media_type().as_deref() != Some(JSON) {
-            return Err(WebhookError::UnsupportedMediaType { expected: JSON });
-        }
+        req.require_media_type(JSON)?;
         let header = req
             .header(SIGNATURE_HEADER)
             .ok_or(WebhookError::MissingSignature("X-Hub-Signature-256"))?;
@@ -102,11 +100,7 @@ impl Provider for Meta {
             .and_then(decode_hex)
             .ok_or(WebhookError::BadSignature)?;
         let expected = hmac_sha256(self.app_secret.expose().as_bytes(), &[&req.body]);
-        if constant_time_eq(&expected, &claimed) {
-            Ok(())
-        } else {
-            Err(WebhookError::BadSignature)
-        }
+        check_signature(&expected, &claimed)
     }
 
     fn parse(

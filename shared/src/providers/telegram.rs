@@ -31,7 +31,7 @@ use crate::error::WebhookError;
 use crate::keywords::Keyword;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
-use crate::verify::constant_time_eq;
+use crate::verify::check_signature;
 use crate::webhook::WebhookRequest;
 
 const PROVIDER: &str = "telegram";
@@ -114,20 +114,14 @@ impl Provider for Telegram {
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {
-        if req.media_type().as_deref() != Some(JSON) {
-            return Err(WebhookError::UnsupportedMediaType { expected: JSON });
-        }
+        req.require_media_type(JSON)?;
         let claimed = req
             .headers
             .get(SECRET_HEADER)
             .ok_or(WebhookError::MissingSignature(
                 "X-Telegram-Bot-Api-Secret-Token",
             ))?;
-        if constant_time_eq(&Sha256::digest(claimed.as_bytes()), &self.secret_digest) {
-            Ok(())
-        } else {
-            Err(WebhookError::BadSignature)
-        }
+        check_signature(&Sha256::digest(claimed.as_bytes()), &self.secret_digest)
     }
 
     fn parse(

@@ -49,9 +49,7 @@ impl Provider for Twilio {
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {
-        if req.media_type().as_deref() != Some(FORM) {
-            return Err(WebhookError::UnsupportedMediaType { expected: FORM });
-        }
+        req.require_media_type(FORM)?;
         let claimed = req
             .header(SIGNATURE_HEADER)
             .ok_or(WebhookError::MissingSignature("X-Twilio-Signature"))?;
