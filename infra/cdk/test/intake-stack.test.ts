@@ -1,0 +1,411 @@
+// Assertions on the synthesized IntakeStack: the resources and permissions the issue asks for.
+// Run with `npm test` (node's built-in test runner on the compiled JavaScript). Synthesizes
+// without building the Rust functions (bundling skipped), so cargo-lambda is not needed.
+
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
+import { ACCESS_LOG_FORMAT, IntakeStack } from '../lib/intake-stack';
+import { FunctionSpec, loadManifest, parseManifest, pascal, workspaceRoot } from '../lib/manifest';
+
+const CDK_DIR = path.join(workspaceRoot(), 'infra', 'cdk');
+
+function synth(manifest: FunctionSpec[]): Template {
+  const cdkJson = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'cdk.json'), 'utf8'));
+  const app = new App({ context: { ...cdkJson.context, [BUNDLING_STACKS]: [] } });
+  return Template.fromStack(new IntakeStack(app, 'IntakeStack', { manifest }));
+}
+
+const MANIFEST = loadManifest();
+const template = synth(MANIFEST);
+const resources = template.toJSON().Resources as Record<string, any>;
+
+/** Logical id of the function deployed for a manifest function (tagged `intake:function`). */
+function functionId(t: Record<string, any>, name: string): string {
+  const ids = Object.entries(t)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+    .filter(([, r]) => (r.Properties.Tags ?? []).some((tag: any) => tag.Key === 'intake:function' && tag.Value === name))
+    .map(([id]) => id);
+  assert.equal(ids.length, 1, `one function tagged intake:function=${name}, found ${ids.length}`);
+  return ids[0];
+}
+
+function roleId(t: Record<string, any>, fnId: string): string {
+  return t[fnId].Properties.Role['Fn::GetAtt'][0];
+}
+
+/** Every statement that applies to a role: its DefaultPolicy and every policy attached to it. */
+function statements(t: Record<string, any>, role: string): any[] {
+  return Object.values(t)
+    .filter((r: any) => r.Type === 'AWS::IAM::Policy')
+    .filter((r: any) => r.Properties.Roles.some((x: any) => x.Ref === role))
+    .flatMap((r: any) => r.Properties.PolicyDocument.Statement.map((s: any) => ({ ...s, condition: r.Condition })));
+}
+
+const list = (x: unknown): any[] => (Array.isArray(x) ? x : [x]);
+
+function actionsOn(t: Record<string, any>, role: string, resource: unknown): string[] {
+  return statements(t, role)
+    .filter((s) => list(s.Resource).some((r) => JSON.stringify(r) === JSON.stringify(resource)))
+    .flatMap((s) => list(s.Action))
+    .sort();
+}
+
+const tableId = Object.keys(resources).find((id) => resources[id].Type === 'AWS::DynamoDB::Table')!;
+const TABLE_ARN = { 'Fn::GetAtt': [tableId, 'Arn'] };
+const STREAM_ARN = { 'Fn::GetAtt': [tableId, 'StreamArn'] };
+const webhooks = MANIFEST.filter((f) => typeof f.trigger === 'object');
+const MANIFEST_ROUTE_KEYS = webhooks.flatMap((f) => f.routes.flatMap((r) => r.methods.map((m) => `${m} /${r.channel}/${r.provider}`)));
+const acknowledger = MANIFEST.find((f) => f.trigger === 'table_stream')!;
+
+describe('table', () => {
+  it('is on-demand, streamed, TTL, PITR, protected, retained and encrypted, with the by_contact index', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+          { AttributeName: 'contact_key', AttributeType: 'S' },
+          { AttributeName: 'created_at', AttributeType: 'S' },
+        ]),
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'by_contact',
+            KeySchema: [
+              { AttributeName: 'contact_key', KeyType: 'HASH' },
+              { AttributeName: 'created_at', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+        TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+});
+
+describe('functions', () => {
+  it('deploys exactly the functions of the manifest', () => {
+    template.resourceCountIs('AWS::Lambda::Function', MANIFEST.length);
+    for (const f of MANIFEST) functionId(resources, f.name);
+  });
+
+  it('are provided.al2023 on arm64, JSON logs in their own group, sized as explained', () => {
+    for (const f of MANIFEST) {
+      const fn = resources[functionId(resources, f.name)].Properties;
+      assert.equal(fn.Runtime, 'provided.al2023');
+      assert.deepEqual(fn.Architectures, ['arm64']);
+      assert.equal(fn.Handler, 'bootstrap');
+      assert.equal(fn.MemorySize, 256);
+      assert.equal(fn.Timeout, f.trigger === 'table_stream' ? 90 : 15);
+      assert.equal(fn.LoggingConfig.LogFormat, 'JSON');
+      const group = resources[fn.LoggingConfig.LogGroup.Ref];
+      assert.equal(group.Type, 'AWS::Logs::LogGroup');
+      assert.deepEqual(group.Properties.RetentionInDays, { Ref: 'LogRetentionInDays' });
+      assert.deepEqual(fn.TracingConfig.Mode, { 'Fn::If': ['TracingEnabled', 'Active', 'PassThrough'] });
+      assert.deepEqual(fn.ReservedConcurrentExecutions, {
+        'Fn::If': [`Has${pascal(f.name)}ReservedConcurrency`, { Ref: `${pascal(f.name)}ReservedConcurrency` }, { Ref: 'AWS::NoValue' }],
+      });
+    }
+  });
+
+  it('get secrets as SSM parameter names, never values, and every variable they need', () => {
+    for (const f of MANIFEST) {
+      const vars = resources[functionId(resources, f.name)].Properties.Environment.Variables;
+      for (const v of f.env.filter((v) => v.secret)) {
+        assert.equal(vars[v.name], undefined, `${f.name}: ${v.name} must not be in the environment`);
+        const wired = vars[`${v.name}_PARAM`];
+        assert.ok(wired, `${f.name}: ${v.name}_PARAM is not set`);
+        assert.equal(wired['Fn::If'][2].Ref, 'AWS::NoValue');
+        const param = template.toJSON().Parameters[wired['Fn::If'][1].Ref];
+        assert.equal(param.Default, '', 'providers are enabled by naming their parameters');
+        assert.equal(param.AllowedPattern, '^(/[A-Za-z0-9_.\\-/]+)?$');
+      }
+      assert.deepEqual(vars.TABLE_NAME, { Ref: tableId });
+      assert.deepEqual(vars.RUST_LOG, { Ref: 'LogLevel' });
+    }
+    for (const f of webhooks) {
+      const vars = resources[functionId(resources, f.name)].Properties.Environment.Variables;
+      const apiId = Object.keys(resources).find((id) => resources[id].Type === 'AWS::ApiGatewayV2::Api');
+      assert.deepEqual(vars.PUBLIC_BASE_URL, {
+        'Fn::If': [
+          'HasPublicBaseUrl',
+          { Ref: 'PublicBaseUrl' },
+          {
+            'Fn::Sub': ['https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}', { Api: { Ref: apiId } }],
+          },
+        ],
+      });
+    }
+    const ack = resources[functionId(resources, acknowledger.name)].Properties.Environment.Variables;
+    assert.deepEqual(ack.INTAKE_CONFIG_TOML, {
+      'Fn::If': [
+        'HasAckConfig',
+        { 'Fn::Sub': ['{{resolve:ssm:${AckConfigParameterName}}}', { AckConfigParameterName: { Ref: 'AckConfigParameterName' } }] },
+        { Ref: 'AWS::NoValue' },
+      ],
+    });
+  });
+});
+
+describe('HTTP API', () => {
+  it('has one route per provider and method, each to its channel function', () => {
+    const routes = Object.values(resources).filter((r: any) => r.Type === 'AWS::ApiGatewayV2::Route');
+    const expected = webhooks.flatMap((f) =>
+      f.routes.flatMap((r) => r.methods.map((m) => `${m} /${r.channel}/${r.provider} -> ${f.name}`)),
+    );
+    const actual = routes.map((r: any) => {
+      const integration = resources[r.Properties.Target['Fn::Join'][1][1].Ref].Properties;
+      assert.equal(integration.IntegrationType, 'AWS_PROXY');
+      assert.equal(integration.PayloadFormatVersion, '2.0');
+      const fnId = integration.IntegrationUri['Fn::GetAtt'][0];
+      const name = resources[fnId].Properties.Tags.find((t: any) => t.Key === 'intake:function').Value;
+      return `${r.Properties.RouteKey} -> ${name}`;
+    });
+    assert.deepEqual(actual.sort(), expected.sort());
+    assert.ok(expected.includes('POST /sms/twilio -> sms-webhook'));
+  });
+
+  it('throttles and writes access logs on its default stage', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: { Ref: 'ApiThrottlingRateLimit' },
+        ThrottlingBurstLimit: { Ref: 'ApiThrottlingBurstLimit' },
+      },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApiAccessLogs'), 'Arn'] }, Format: ACCESS_LOG_FORMAT },
+    });
+    assert.doesNotThrow(() => JSON.parse(ACCESS_LOG_FORMAT));
+  });
+
+  it('outputs the webhook URL of every provider', () => {
+    const outputs = template.toJSON().Outputs;
+    for (const f of webhooks) {
+      for (const r of f.routes) {
+        const id = `WebhookUrl${pascal(r.channel)}${pascal(r.provider)}`;
+        assert.ok(outputs[id], `output ${id}`);
+        assert.ok(JSON.stringify(outputs[id].Value).includes(`/${r.channel}/${r.provider}`));
+      }
+    }
+    assert.ok(outputs.ApiUrl);
+  });
+});
+
+describe('acknowledger stream', () => {
+  it('reports batch item failures, bisects, bounds retries and age, dead-letters to SQS, filters ticket INSERTs', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    const queue = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SQS::Queue')!;
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: functionId(resources, acknowledger.name) },
+      EventSourceArn: STREAM_ARN,
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      MaximumRecordAgeInSeconds: 3600,
+      BatchSize: 5,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+    });
+    const esm = Object.values(resources).find((r: any) => r.Type === 'AWS::Lambda::EventSourceMapping') as any;
+    assert.deepEqual(JSON.parse(esm.Properties.FilterCriteria.Filters[0].Pattern), {
+      eventName: ['INSERT'],
+      dynamodb: { Keys: { pk: { S: [{ prefix: 'TICKET#' }] }, sk: { S: ['META'] } } },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+  });
+
+  it('alarms on the dead-letter queue, errors, throttles and iterator age, to the alarm topic', () => {
+    const topic = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SNS::Topic')!;
+    const alarms = Object.values(resources)
+      .filter((r: any) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map((r: any) => r.Properties);
+    for (const a of alarms) {
+      assert.deepEqual(a.AlarmActions, [{ Ref: topic }]);
+      assert.equal(a.TreatMissingData, 'notBreaching');
+    }
+    const on = (metric: string, dimension: unknown) =>
+      alarms.filter((a) => a.MetricName === metric && JSON.stringify(a.Dimensions[0].Value) === JSON.stringify(dimension));
+    const queue = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SQS::Queue')!;
+    assert.equal(on('ApproximateNumberOfMessagesVisible', { 'Fn::GetAtt': [queue, 'QueueName'] }).length, 1);
+    for (const f of MANIFEST) {
+      const fn = { Ref: functionId(resources, f.name) };
+      assert.equal(on('Errors', fn).length, 1, `${f.name} errors alarm`);
+      assert.equal(on('Throttles', fn).length, 1, `${f.name} throttles alarm`);
+    }
+    assert.equal(on('IteratorAge', { Ref: functionId(resources, acknowledger.name) }).length, 1);
+    template.hasResource('AWS::SNS::Subscription', {
+      Condition: 'HasAlarmEmail',
+      Properties: { Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' } },
+    });
+  });
+});
+
+describe('least privilege', () => {
+  const unconditional = (t: Record<string, any>, role: string) => statements(t, role).filter((s) => !s.condition);
+
+  it('webhooks get GetItem/PutItem/UpdateItem on the table, nothing on the stream', () => {
+    for (const f of webhooks) {
+      const role = roleId(resources, functionId(resources, f.name));
+      assert.deepEqual(actionsOn(resources, role, TABLE_ARN), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      assert.deepEqual(actionsOn(resources, role, STREAM_ARN), []);
+    }
+  });
+
+  it('the acknowledger gets GetItem/UpdateItem on the table and reads the stream', () => {
+    const role = roleId(resources, functionId(resources, acknowledger.name));
+    assert.deepEqual(actionsOn(resources, role, TABLE_ARN), ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual(actionsOn(resources, role, STREAM_ARN), [
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+    ]);
+    const queue = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SQS::Queue')!;
+    assert.ok(actionsOn(resources, role, { 'Fn::GetAtt': [queue, 'Arn'] }).includes('sqs:SendMessage'));
+  });
+
+  it('"*" only where AWS has no narrower resource (ListStreams; X-Ray behind its condition)', () => {
+    for (const f of MANIFEST) {
+      const role = roleId(resources, functionId(resources, f.name));
+      const starred = unconditional(resources, role).filter((s) => list(s.Resource).includes('*'));
+      assert.deepEqual(
+        starred.flatMap((s) => list(s.Action)),
+        f.trigger === 'table_stream' ? ['dynamodb:ListStreams'] : [],
+      );
+      for (const s of statements(resources, role)) {
+        for (const a of list(s.Action)) assert.ok(!a.endsWith('*'), `${f.name}: wildcard action ${a}`);
+      }
+    }
+    template.hasResource('AWS::IAM::Policy', {
+      Condition: 'TracingEnabled',
+      Properties: {
+        PolicyDocument: {
+          Statement: [{ Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' }],
+        },
+      },
+    });
+  });
+
+  it('each secret: ssm:GetParameters on its parameter only, kms:Decrypt via SSM, for the functions reading it', () => {
+    const secrets = [...new Set(MANIFEST.flatMap((f) => f.env.filter((v) => v.secret).map((v) => v.name)))];
+    assert.ok(secrets.includes('TWILIO_AUTH_TOKEN'));
+    for (const secret of secrets) {
+      const param = pascal(secret);
+      const policy = resources[`${param}SecretPolicy`];
+      assert.ok(policy, `policy for ${secret}`);
+      assert.equal(policy.Condition, `Has${param}`);
+      assert.deepEqual(policy.Properties.PolicyDocument.Statement, [
+        {
+          Sid: 'ReadSecret',
+          Effect: 'Allow',
+          Action: 'ssm:GetParameters',
+          Resource: {
+            'Fn::Sub': [
+              'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${Name}',
+              { Name: { Ref: `${param}ParameterName` } },
+            ],
+          },
+        },
+        {
+          Sid: 'DecryptSecret',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*' },
+          Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'ssm.${AWS::Region}.${AWS::URLSuffix}' } } },
+        },
+      ]);
+      const readers = MANIFEST.filter((f) => f.env.some((v) => v.name === secret)).map((f) => ({
+        Ref: roleId(resources, functionId(resources, f.name)),
+      }));
+      assert.deepEqual(policy.Properties.Roles, readers);
+    }
+    // Nothing else reads SSM or decrypts.
+    for (const f of MANIFEST) {
+      const role = roleId(resources, functionId(resources, f.name));
+      const other = statements(resources, role).filter(
+        (s) => !s.condition && list(s.Action).some((a: string) => a.startsWith('ssm:') || a.startsWith('kms:')),
+      );
+      assert.deepEqual(other, []);
+    }
+  });
+
+  it('no output or parameter default carries a secret', () => {
+    const json = template.toJSON();
+    for (const [id, p] of Object.entries(json.Parameters as Record<string, any>)) {
+      if (/(Token|Secret)/.test(id)) assert.match(id, /ParameterName$/, `${id} would hold a secret value`);
+      if (typeof p.Default === 'string' && /(Token|Secret)/.test(id)) assert.match(p.Default, /^(\/[A-Za-z0-9_.\-/]+)?$/);
+    }
+    assert.ok(!JSON.stringify(json.Outputs).includes('ParameterName'));
+    assert.ok(!JSON.stringify(json).includes('resolve:ssm-secure'));
+  });
+});
+
+describe('generated from the manifest', () => {
+  const withProvider = (provider: string, env: FunctionSpec['env']): FunctionSpec[] =>
+    MANIFEST.map((f) =>
+      typeof f.trigger === 'object' && f.trigger.http === 'sms'
+        ? { ...f, routes: [...f.routes, { channel: 'sms', provider, methods: ['GET', 'POST'] }], env: [...f.env, ...env] }
+        : f.trigger === 'table_stream'
+          ? { ...f, env: [...f.env, ...env] }
+          : f,
+    );
+
+  it('a new provider gets its routes, output, parameters, secret policy', () => {
+    const t = synth(
+      withProvider('vonage', [
+        { name: 'VONAGE_API_KEY', secret: false, required: false },
+        { name: 'VONAGE_SIGNATURE_SECRET', secret: true, required: false },
+      ]),
+    );
+    const json = t.toJSON();
+    const r = json.Resources as Record<string, any>;
+    const keys = Object.values(r)
+      .filter((x: any) => x.Type === 'AWS::ApiGatewayV2::Route')
+      .map((x: any) => x.Properties.RouteKey)
+      .sort();
+    assert.deepEqual(keys, [...MANIFEST_ROUTE_KEYS, 'GET /sms/vonage', 'POST /sms/vonage'].sort());
+    assert.ok(json.Outputs.WebhookUrlSmsVonage);
+    assert.equal(json.Parameters.VonageApiKey.Default, '');
+    assert.match(json.Parameters.VonageSignatureSecretParameterName.Description, /\/intake\/vonage-signature-secret/);
+    const vars = r[functionId(r, 'sms-webhook')].Properties.Environment.Variables;
+    assert.deepEqual(vars.VONAGE_API_KEY, { Ref: 'VonageApiKey' });
+    assert.equal(vars.VONAGE_SIGNATURE_SECRET, undefined);
+    assert.equal(vars.VONAGE_SIGNATURE_SECRET_PARAM['Fn::If'][1].Ref, 'VonageSignatureSecretParameterName');
+    assert.equal(r.VonageSignatureSecretSecretPolicy.Properties.Roles.length, 2);
+  });
+
+  it('a variable the app cannot wire stops the synthesis', () => {
+    assert.throws(
+      () => synth(withProvider('vonage', [{ name: 'SOME_NEW_SETTING', secret: false, required: true }])),
+      /reads SOME_NEW_SETTING, which the CDK app does not know how to set/,
+    );
+  });
+
+  it('a malformed manifest is refused', () => {
+    assert.throws(() => parseManifest([]), /non-empty/);
+    assert.throws(() => parseManifest([{ name: 'x', trigger: 'cron', routes: [], env: [] }]), /unknown trigger/);
+    assert.throws(
+      () =>
+        parseManifest([
+          { name: 'x', trigger: { http: 'sms' }, routes: [{ channel: 'sms', provider: 'a', methods: ['PUT'] }], env: [] },
+        ]),
+      /methods/,
+    );
+  });
+});
