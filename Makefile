@@ -49,3 +49,33 @@ build-lambda:
 
 clean-local:
 	rm -rf .local
+
+## Infrastructure as code (infra/), checked offline with no AWS account: cfn-lint and
+## `sam validate` on the SAM template, its JSON form for tests/infra_consistency.rs, and the
+## CDK app compiled, synthesized without building the Rust functions, and tested.
+INFRA_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0 \
+	CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true
+
+.PHONY: infra-deps infra-test
+
+infra-deps: .venv/.infra-installed infra/cdk/node_modules/.installed
+
+.venv/.infra-installed: infra/requirements.txt infra/constraints.txt
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt -c infra/constraints.txt
+	@touch $@
+
+infra/cdk/node_modules/.installed: infra/cdk/package.json infra/cdk/package-lock.json
+	cd infra/cdk && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+infra-test: infra-deps
+	$(INFRA_ENV) .venv/bin/cfn-lint infra/template.yaml
+	$(INFRA_ENV) .venv/bin/sam validate --lint --template-file infra/template.yaml
+	$(INFRA_ENV) .venv/bin/sam validate --template-file infra/template.yaml
+	mkdir -p infra/.build
+	.venv/bin/cfn-flip --json infra/template.yaml infra/.build/template.json
+	cd infra/cdk && ./node_modules/.bin/tsc -p . && rm -rf cdk.out
+	cd infra/cdk && $(INFRA_ENV) ./node_modules/.bin/cdk synth --no-notices --quiet -c intake:bundle=false
+	$(INFRA_ENV) .venv/bin/cfn-lint --ignore-checks W3005 -- infra/cdk/cdk.out/IntakeStack.template.json
+	cd infra/cdk && node --test --test-reporter=spec dist/test/
