@@ -1,0 +1,503 @@
+//! The deployment templates against the Rust code: every function, route and environment
+//! variable the code declares (`intake::manifest::functions()`) is deployed by both the SAM
+//! template (`infra/template.yaml`) and the CDK app (`infra/cdk`), with secrets passed as SSM
+//! parameter names, and the two deploy the same table, stream consumer, API stage and
+//! permissions. A provider added to the code but not wired in the templates fails here.
+//!
+//! Reads JSON only: `make infra-test` converts the SAM template (cfn-flip) to
+//! `infra/.build/template.json` and synthesizes the CDK app to
+//! `infra/cdk/cdk.out/IntakeStack.template.json`. Run it before this test.
+
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Variables a deployment may leave unset: the acknowledgement configuration as a path
+/// (deployments pass the document, INTAKE_CONFIG_TOML, and only to the acknowledger), the log
+/// filter, and the provider API base URLs that only the local stack changes.
+const MAY_BE_UNSET: &[&str] = &[
+    "INTAKE_CONFIG",
+    "INTAKE_CONFIG_TOML",
+    "RUST_LOG",
+    "TWILIO_API_BASE_URL",
+    "META_GRAPH_BASE_URL",
+    "TELEGRAM_API_BASE_URL",
+    "LINE_API_BASE_URL",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A generated template, refusing a missing or stale one.
+fn generated(rel: &str, sources: &[&str]) -> Value {
+    let path = root().join(rel);
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let Some(made) = modified(&path) else {
+        panic!("{rel} is missing: run `make infra-test` first (it generates it)");
+    };
+    for source in sources {
+        let source_path = root().join(source);
+        if let Some(changed) = modified(&source_path) {
+            assert!(
+                changed <= made,
+                "{rel} is older than {source}: run `make infra-test` again"
+            );
+        }
+    }
+    let text = std::fs::read_to_string(&path).expect("read template");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn sam() -> Value {
+    generated(
+        "infra/.build/template.json",
+        &["infra/template.yaml", "infra/manifest.json"],
+    )
+}
+
+fn cdk() -> Value {
+    generated(
+        "infra/cdk/cdk.out/IntakeStack.template.json",
+        &[
+            "infra/manifest.json",
+            "infra/cdk/lib/intake-stack.ts",
+            "infra/cdk/lib/manifest.ts",
+            "infra/cdk/bin/intake.ts",
+        ],
+    )
+}
+
+fn manifest() -> Value {
+    serde_json::to_value(intake::manifest::functions()).expect("manifest serializes")
+}
+
+fn resources(t: &Value) -> &serde_json::Map<String, Value> {
+    t["Resources"].as_object().expect("Resources")
+}
+
+/// The functions of a template by manifest name (tag `intake:function`), with logical ids.
+fn functions(t: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (id, r) in resources(t) {
+        let ty = r["Type"].as_str().unwrap_or_default();
+        if ty != "AWS::Serverless::Function" && ty != "AWS::Lambda::Function" {
+            continue;
+        }
+        let tags = &r["Properties"]["Tags"];
+        let name = match tags {
+            // SAM: a map; CloudFormation: a list of Key/Value.
+            Value::Object(map) => map.get("intake:function").and_then(Value::as_str),
+            Value::Array(list) => list
+                .iter()
+                .find(|t| t["Key"] == "intake:function")
+                .and_then(|t| t["Value"].as_str()),
+            _ => None,
+        };
+        let name = name.unwrap_or_else(|| panic!("function {id} has no intake:function tag"));
+        assert!(
+            out.insert(name.to_owned(), id.clone()).is_none(),
+            "two functions are tagged {name}"
+        );
+    }
+    out
+}
+
+/// `true` if the value can resolve to `AWS::NoValue` (a conditional variable).
+fn may_be_absent(v: &Value) -> bool {
+    v.to_string().contains("AWS::NoValue")
+}
+
+/// The parameter a secret's `_PARAM` variable names: `Ref`, or `Fn::If [cond, Ref, NoValue]`.
+fn referenced_parameter(v: &Value) -> Option<&str> {
+    if let Some(name) = v["Ref"].as_str() {
+        return Some(name);
+    }
+    let branches = v["Fn::If"].as_array()?;
+    (branches.len() == 3 && branches[2] == json!({"Ref": "AWS::NoValue"}))
+        .then(|| branches[1]["Ref"].as_str())
+        .flatten()
+}
+
+fn env_errors(which: &str, t: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let fns = functions(t);
+    let params = t["Parameters"].as_object().cloned().unwrap_or_default();
+    let declared: BTreeSet<String> = manifest()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
+    for extra in fns.keys().filter(|n| !declared.contains(*n)) {
+        errors.push(format!(
+            "{which}: deploys {extra}, which the manifest does not have"
+        ));
+    }
+    for f in intake::manifest::functions() {
+        let Some(id) = fns.get(f.name) else {
+            errors.push(format!("{which}: function {} is not deployed", f.name));
+            continue;
+        };
+        let vars = resources(t)[id]["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut allowed = BTreeSet::new();
+        for v in &f.env {
+            let set_as = if v.secret {
+                format!("{}_PARAM", v.name)
+            } else {
+                v.name.to_owned()
+            };
+            allowed.insert(set_as.clone());
+            if v.secret && vars.contains_key(v.name) {
+                errors.push(format!(
+                    "{which}: {} gets the secret {} itself; set {}_PARAM (an SSM parameter name)",
+                    f.name, v.name, v.name
+                ));
+            }
+            match vars.get(&set_as) {
+                None if !MAY_BE_UNSET.contains(&v.name) => errors.push(format!(
+                    "{which}: {} reads {} but it is not wired (set {set_as})",
+                    f.name, v.name
+                )),
+                Some(value) if v.required && may_be_absent(value) => errors.push(format!(
+                    "{which}: {} requires {} but it is only set conditionally",
+                    f.name, v.name
+                )),
+                Some(value) if v.secret => match referenced_parameter(value) {
+                    Some(p) if params.contains_key(p) => {
+                        let default = params[p]["Default"].as_str().unwrap_or_default();
+                        if !(default.is_empty() || default.starts_with('/')) {
+                            errors.push(format!("{which}: {p} defaults to a value, not a name"));
+                        }
+                    }
+                    _ => errors.push(format!(
+                        "{which}: {}.{set_as} must name a stack parameter, not {value}",
+                        f.name
+                    )),
+                },
+                _ => {}
+            }
+        }
+        for name in vars.keys().filter(|n| !allowed.contains(*n)) {
+            errors.push(format!(
+                "{which}: {} sets {name}, which it does not read (not in the manifest)",
+                f.name
+            ));
+        }
+    }
+    errors
+}
+
+/// `METHOD /channel/provider -> function` for every route of the template's HTTP API.
+fn routes(t: &Value) -> BTreeSet<String> {
+    let by_id: BTreeMap<String, String> = functions(t).into_iter().map(|(n, i)| (i, n)).collect();
+    let r = resources(t);
+    let integration_of = |target: &Value| -> String {
+        // SAM: {"Fn::Sub": "integrations/${X}"}; CDK: {"Fn::Join": ["", ["integrations/", {"Ref": X}]]}.
+        if let Some(sub) = target["Fn::Sub"].as_str() {
+            return sub
+                .strip_prefix("integrations/${")
+                .and_then(|s| s.strip_suffix('}'))
+                .unwrap_or_else(|| panic!("route target {sub}"))
+                .to_owned();
+        }
+        let parts = &target["Fn::Join"][1];
+        assert_eq!(parts[0], "integrations/", "route target {target}");
+        parts[1]["Ref"]
+            .as_str()
+            .expect("integration ref")
+            .to_owned()
+    };
+    r.values()
+        .filter(|x| x["Type"] == "AWS::ApiGatewayV2::Route")
+        .map(|route| {
+            let integration = &r[&integration_of(&route["Properties"]["Target"])]["Properties"];
+            assert_eq!(integration["IntegrationType"], "AWS_PROXY");
+            assert_eq!(integration["PayloadFormatVersion"], "2.0");
+            let function = integration["IntegrationUri"]["Fn::GetAtt"][0]
+                .as_str()
+                .expect("integration uri is a function's GetAtt Arn");
+            format!(
+                "{} -> {}",
+                route["Properties"]["RouteKey"].as_str().unwrap(),
+                by_id.get(function).map_or("?", String::as_str)
+            )
+        })
+        .collect()
+}
+
+fn expected_routes() -> BTreeSet<String> {
+    intake::manifest::functions()
+        .iter()
+        .flat_map(|f| {
+            f.routes.iter().flat_map(move |r| {
+                r.methods
+                    .iter()
+                    .map(move |m| format!("{m} /{}/{} -> {}", r.channel, r.provider, f.name))
+            })
+        })
+        .collect()
+}
+
+fn pascal(s: &str) -> String {
+    s.split(['-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let w = w.to_ascii_lowercase();
+            w[..1].to_ascii_uppercase() + &w[1..]
+        })
+        .collect()
+}
+
+fn only(t: &Value, ty: &str) -> (String, Value) {
+    let found: Vec<_> = resources(t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .collect();
+    assert_eq!(found.len(), 1, "one {ty}");
+    (found[0].0.clone(), found[0].1.clone())
+}
+
+/// Every action granted to a function's role: inline policies and attached AWS::IAM::Policy.
+fn role_actions(t: &Value, function: &str) -> BTreeSet<String> {
+    let r = resources(t);
+    let role = r[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .expect("Role: GetAtt X.Arn")
+        .to_owned();
+    let mut statements: Vec<Value> = Vec::new();
+    for p in r[&role]["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        statements.extend(
+            p["PolicyDocument"]["Statement"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    for p in r.values().filter(|x| x["Type"] == "AWS::IAM::Policy") {
+        let attached = p["Properties"]["Roles"]
+            .as_array()
+            .is_some_and(|rs| rs.contains(&json!({"Ref": role})));
+        if attached {
+            statements.extend(
+                p["Properties"]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    statements
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Value::Array(a) => a.clone(),
+            a => vec![a.clone()],
+        })
+        .map(|a| a.as_str().expect("action").to_owned())
+        .collect()
+}
+
+#[test]
+fn committed_manifest_is_the_codes() {
+    let path = root().join("infra/manifest.json");
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("infra/manifest.json"))
+            .expect("infra/manifest.json is JSON");
+    assert_eq!(
+        committed,
+        manifest(),
+        "infra/manifest.json differs from intake::manifest::functions(): run \
+         scripts/update-infra-manifest.sh, then wire what changed in infra/template.yaml"
+    );
+}
+
+#[test]
+fn every_route_is_served_by_its_function_in_both_templates() {
+    let expected = expected_routes();
+    assert!(expected.contains("POST /sms/twilio -> sms-webhook"));
+    for (which, t) in [("SAM", sam()), ("CDK", cdk())] {
+        assert_eq!(
+            routes(&t),
+            expected,
+            "{which}: API routes differ from the manifest"
+        );
+        let outputs = t["Outputs"].as_object().expect("Outputs");
+        for f in intake::manifest::functions() {
+            for r in &f.routes {
+                let id = format!(
+                    "WebhookUrl{}{}",
+                    pascal(&r.channel.to_string()),
+                    pascal(r.provider)
+                );
+                let value = outputs
+                    .get(&id)
+                    .unwrap_or_else(|| panic!("{which}: no output {id}"))
+                    .get("Value")
+                    .expect("Value")
+                    .to_string();
+                assert!(
+                    value.contains(&format!("/{}/{}", r.channel, r.provider)),
+                    "{which}: {id} = {value}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_variable_is_wired_in_both_templates_and_secrets_only_by_name() {
+    let errors: Vec<String> = env_errors("SAM", &sam())
+        .into_iter()
+        .chain(env_errors("CDK", &cdk()))
+        .collect();
+    assert!(errors.is_empty(), "\n{}", errors.join("\n"));
+}
+
+#[test]
+fn a_provider_added_but_not_wired_fails() {
+    // What the SAM template would be if the manifest gained a provider: take the real template
+    // and drop one wiring; the check must notice. (A check that cannot fail proves nothing.)
+    let mut t = sam();
+    let sms = functions(&t)["sms-webhook"].clone();
+    t["Resources"][&sms]["Properties"]["Environment"]["Variables"]
+        .as_object_mut()
+        .unwrap()
+        .remove("TWILIO_AUTH_TOKEN_PARAM");
+    t["Resources"][&sms]["Properties"]["Environment"]["Variables"]["STRAY"] = json!("x");
+    t["Resources"][&sms]["Properties"]["Environment"]["Variables"]["TWILIO_AUTH_TOKEN"] =
+        json!("hunter2");
+    let errors = env_errors("SAM", &t).join("\n");
+    assert!(
+        errors.contains("reads TWILIO_AUTH_TOKEN but it is not wired"),
+        "{errors}"
+    );
+    assert!(errors.contains("sets STRAY"), "{errors}");
+    assert!(
+        errors.contains("gets the secret TWILIO_AUTH_TOKEN itself"),
+        "{errors}"
+    );
+    let mut t = sam();
+    let route = resources(&t)
+        .iter()
+        .find(|(_, r)| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    t["Resources"].as_object_mut().unwrap().remove(&route);
+    assert_ne!(routes(&t), expected_routes());
+}
+
+#[test]
+fn sam_and_cdk_deploy_the_same_table_stream_consumer_stage_and_functions() {
+    let (s, c) = (sam(), cdk());
+    let (_, st) = only(&s, "AWS::DynamoDB::Table");
+    let (_, ct) = only(&c, "AWS::DynamoDB::Table");
+    assert_eq!(st["Properties"], ct["Properties"], "table");
+    for t in [&st, &ct] {
+        assert_eq!(t["DeletionPolicy"], "Retain");
+        assert_eq!(t["UpdateReplacePolicy"], "Retain");
+        assert_eq!(t["Properties"]["DeletionProtectionEnabled"], true);
+        assert_eq!(
+            t["Properties"]["StreamSpecification"]["StreamViewType"],
+            "NEW_AND_OLD_IMAGES"
+        );
+        assert_eq!(
+            t["Properties"]["TimeToLiveSpecification"]["AttributeName"],
+            "expires_at"
+        );
+    }
+
+    let mapping = |t: &Value| {
+        let (_, m) = only(t, "AWS::Lambda::EventSourceMapping");
+        let mut p = m["Properties"].clone();
+        let p = p.as_object_mut().unwrap();
+        for differs_by_logical_id in ["FunctionName", "EventSourceArn", "DestinationConfig"] {
+            assert!(p.remove(differs_by_logical_id).is_some());
+        }
+        let filter = p.remove("FilterCriteria").unwrap();
+        let pattern: Value =
+            serde_json::from_str(filter["Filters"][0]["Pattern"].as_str().unwrap()).unwrap();
+        (Value::Object(p.clone()), pattern)
+    };
+    let (sm, sp) = mapping(&s);
+    assert_eq!(sm, mapping(&c).0, "event source mapping");
+    assert_eq!(sp, mapping(&c).1, "event filter");
+    assert_eq!(
+        sm["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(sm["BisectBatchOnFunctionError"], true);
+    assert_eq!(
+        sp,
+        json!({"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "TICKET#"}]}, "sk": {"S": ["META"]}}}})
+    );
+
+    let stage = |t: &Value| {
+        let (_, st) = only(t, "AWS::ApiGatewayV2::Stage");
+        let mut p = st["Properties"].clone();
+        p["AccessLogSettings"]
+            .as_object_mut()
+            .unwrap()
+            .remove("DestinationArn");
+        p.as_object_mut().unwrap().remove("ApiId");
+        p
+    };
+    assert_eq!(stage(&s), stage(&c), "API stage");
+
+    let params = |t: &Value| -> BTreeSet<String> {
+        t["Parameters"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "BootstrapVersion")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(params(&s), params(&c), "stack parameters");
+
+    let (sf, cf) = (functions(&s), functions(&c));
+    for (name, sid) in &sf {
+        let sp = &resources(&s)[sid]["Properties"];
+        let cp = &resources(&c)[&cf[name]]["Properties"];
+        for key in [
+            "Runtime",
+            "Architectures",
+            "Handler",
+            "MemorySize",
+            "Timeout",
+            "ReservedConcurrentExecutions",
+        ] {
+            assert_eq!(sp[key], cp[key], "{name}: {key}");
+        }
+        assert_eq!(
+            sp["Tracing"], cp["TracingConfig"]["Mode"],
+            "{name}: tracing"
+        );
+        for key in ["LogFormat", "ApplicationLogLevel"] {
+            assert_eq!(
+                sp["LoggingConfig"][key], cp["LoggingConfig"][key],
+                "{name}: {key}"
+            );
+        }
+        assert_eq!(sp["Runtime"], "provided.al2023");
+        assert_eq!(sp["Architectures"], json!(["arm64"]));
+        assert_eq!(sp["LoggingConfig"]["LogFormat"], "JSON");
+        let metadata = &resources(&s)[sid]["Metadata"];
+        assert_eq!(metadata["BuildMethod"], "rust-cargolambda");
+        assert_eq!(metadata["BuildProperties"]["Binary"], name.as_str());
+        assert_eq!(
+            role_actions(&s, sid),
+            role_actions(&c, &cf[name]),
+            "{name}: IAM actions"
+        );
+    }
+}
