@@ -264,8 +264,9 @@ fn only(t: &Value, ty: &str) -> (String, Value) {
     (found[0].0.clone(), found[0].1.clone())
 }
 
-/// Every action granted to a function's role: inline policies and attached AWS::IAM::Policy.
-fn role_actions(t: &Value, function: &str) -> BTreeSet<String> {
+/// Every action granted to a function's role (inline policies and attached AWS::IAM::Policy),
+/// and the stack parameters its statements name (the secrets it may read).
+fn role_grants(t: &Value, function: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let r = resources(t);
     let role = r[function]["Properties"]["Role"]["Fn::GetAtt"][0]
         .as_str()
@@ -297,14 +298,25 @@ fn role_actions(t: &Value, function: &str) -> BTreeSet<String> {
             );
         }
     }
-    statements
+    let actions = statements
         .iter()
         .flat_map(|s| match &s["Action"] {
             Value::Array(a) => a.clone(),
             a => vec![a.clone()],
         })
         .map(|a| a.as_str().expect("action").to_owned())
-        .collect()
+        .collect();
+    // `{"Ref": "P"}` (CDK) or `${P}` inside an Fn::Sub string (SAM), for parameters P.
+    let parameters = t["Parameters"].as_object().cloned().unwrap_or_default();
+    let text = Value::Array(statements).to_string();
+    let named = parameters
+        .keys()
+        .filter(|p| {
+            text.contains(&format!("{{\"Ref\":\"{p}\"}}")) || text.contains(&format!("${{{p}}}"))
+        })
+        .cloned()
+        .collect();
+    (actions, named)
 }
 
 #[test]
@@ -494,10 +506,22 @@ fn sam_and_cdk_deploy_the_same_table_stream_consumer_stage_and_functions() {
         let metadata = &resources(&s)[sid]["Metadata"];
         assert_eq!(metadata["BuildMethod"], "rust-cargolambda");
         assert_eq!(metadata["BuildProperties"]["Binary"], name.as_str());
+        let (sam_actions, sam_secrets) = role_grants(&s, sid);
+        let (cdk_actions, cdk_secrets) = role_grants(&c, &cf[name]);
+        assert_eq!(sam_actions, cdk_actions, "{name}: IAM actions");
         assert_eq!(
-            role_actions(&s, sid),
-            role_actions(&c, &cf[name]),
-            "{name}: IAM actions"
+            sam_secrets, cdk_secrets,
+            "{name}: parameters its policies name"
+        );
+        let reads: BTreeSet<String> = intake::manifest::functions()
+            .iter()
+            .filter(|f| f.name == name)
+            .flat_map(|f| f.env.iter().filter(|v| v.secret))
+            .map(|v| format!("{}ParameterName", pascal(v.name)))
+            .collect();
+        assert_eq!(
+            sam_secrets, reads,
+            "{name}: may read exactly its own secrets"
         );
     }
 }
