@@ -66,7 +66,7 @@ infra-deps: .venv/.infra-installed infra/cdk/node_modules/.installed
 	@touch $@
 
 infra/cdk/node_modules/.installed: infra/cdk/package.json infra/cdk/package-lock.json
-	cd infra/cdk && npm ci --no-audit --no-fund --loglevel=error
+	cd infra/cdk && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 	@touch $@
 
 infra-test: infra-deps
