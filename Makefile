@@ -16,8 +16,9 @@ node_modules/.installed: package.json package-lock.json
 dev: deps
 	$(CARGO) run --quiet -p intake-cli --bin intake -- dev
 
-## Every check CI runs: formatting, lints, unit, property and end-to-end tests.
-test: deps lint
+## Every check CI runs: formatting, lints, the offline infrastructure checks, then unit,
+## property, end-to-end and template-consistency tests.
+test: deps lint infra-test
 	$(CARGO) test --workspace --all-targets
 
 lint:
@@ -36,8 +37,8 @@ bench:
 
 ## Stripped release sizes of the Lambda binaries and their cold start (BENCHMARKS.md).
 sizes:
-	$(CARGO) build --release -p sms-webhook -p acknowledger
-	@ls -l target/release/sms-webhook target/release/acknowledger | awk '{printf "%-40s %6.2f MB\n", $$9, $$5/1048576}'
+	$(CARGO) build --release -p sms-webhook -p social-webhook -p acknowledger
+	@ls -l target/release/sms-webhook target/release/social-webhook target/release/acknowledger | awk '{printf "%-40s %6.2f MB\n", $$9, $$5/1048576}'
 
 cold-start: deps
 	$(CARGO) build --release -p sms-webhook -p intake-cli
