@@ -40,6 +40,21 @@ pub enum AckOutcome {
     AlreadyHandled,
 }
 
+impl AckOutcome {
+    /// A log-safe summary: our own reason codes, and for failures only the provider's code
+    /// (its text may quote the customer's address).
+    pub fn summary(&self) -> String {
+        match self {
+            AckOutcome::Sent => "sent".into(),
+            AckOutcome::Skipped(reason) => format!("skipped:{reason}"),
+            AckOutcome::Failed(reason) => {
+                format!("failed:{}", reason.split(':').next().unwrap_or(""))
+            }
+            AckOutcome::AlreadyHandled => "already_handled".into(),
+        }
+    }
+}
+
 /// Why a ticket must be tried again later (its stream record is reported as failed).
 #[derive(Debug, thiserror::Error)]
 pub enum AckError {
@@ -109,9 +124,13 @@ impl Acknowledger {
                 continue;
             };
             match self.acknowledge(ticket_id).await {
-                Ok(outcome) => tracing::info!(ticket_id, outcome = ?outcome, "ack decided"),
+                Ok(outcome) => {
+                    tracing::info!(ticket_id, outcome = outcome.summary(), "ack decided")
+                }
                 Err(err) => {
-                    tracing::warn!(ticket_id, error = %err, "ack will be retried");
+                    // Provider error texts can quote the customer's number: details at debug only.
+                    tracing::warn!(ticket_id, "ack will be retried");
+                    tracing::debug!(ticket_id, error = %err, "ack retry reason");
                     let mut failure = DynamoDbBatchItemFailure::default();
                     failure.item_identifier = record.change.sequence_number.clone();
                     response.batch_item_failures.push(failure);
@@ -291,5 +310,21 @@ impl Acknowledger {
             (true, AckStatus::Failed) => AckOutcome::Failed(reason.to_owned()),
             (true, _) => AckOutcome::Skipped(reason.to_owned()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AckOutcome;
+
+    #[test]
+    fn log_summaries_never_carry_provider_text() {
+        let failed =
+            AckOutcome::Failed("21211: The 'To' number +6281234567890 is not valid".into());
+        assert_eq!(failed.summary(), "failed:21211");
+        assert_eq!(
+            AckOutcome::Skipped("quiet_period".into()).summary(),
+            "skipped:quiet_period"
+        );
     }
 }
