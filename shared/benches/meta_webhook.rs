@@ -51,14 +51,15 @@ fn batch() -> String {
 
 fn bench(c: &mut Criterion) {
     let meta = Meta::new(&MetaConfig {
-        app_secret: Secret::new(SECRET),
-        verify_token: Secret::new("v"),
+        app_secret: Some(Secret::new(SECRET)),
+        verify_token: Some(Secret::new("v")),
         page_access_token: None,
         whatsapp_token: None,
         graph_base_url: url::Url::parse("https://graph.facebook.com").expect("url"),
         graph_version: "v21.0".into(),
         whatsapp_template: None,
-    });
+    })
+    .expect("webhook secrets configured");
     let body = batch();
     let mac = hmac_sha256(SECRET.as_bytes(), &[body.as_bytes()]);
     let signature: String = mac.iter().map(|b| format!("{b:02x}")).collect();

@@ -64,10 +64,10 @@ pub struct TwilioConfig {
 /// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
 #[derive(Debug, Clone)]
 pub struct MetaConfig {
-    /// App Secret: signs `X-Hub-Signature-256`.
-    pub app_secret: Secret,
-    /// The verify token typed into the webhook settings, for the GET handshake.
-    pub verify_token: Secret,
+    /// App Secret: signs `X-Hub-Signature-256` (webhook side).
+    pub app_secret: Option<Secret>,
+    /// The verify token typed into the webhook settings, for the GET handshake (webhook side).
+    pub verify_token: Option<Secret>,
     /// Page access token: sends on Messenger and Instagram.
     pub page_access_token: Option<Secret>,
     /// WhatsApp Cloud API access token.
@@ -85,8 +85,8 @@ pub struct MetaConfig {
 pub struct TelegramConfig {
     /// Bot token (`123456:ABC...`): sends messages; its number is the bot's id.
     pub bot_token: Secret,
-    /// The `secret_token` given to `setWebhook`, echoed in every call.
-    pub secret_token: Secret,
+    /// The `secret_token` given to `setWebhook`, echoed in every call (webhook side).
+    pub secret_token: Option<Secret>,
     /// Bot API base URL; the local stack points it at its recorder.
     pub api_base_url: Url,
 }
@@ -94,10 +94,10 @@ pub struct TelegramConfig {
 /// LINE Messaging API channel settings.
 #[derive(Debug, Clone)]
 pub struct LineConfig {
-    /// Channel secret: signs `x-line-signature`.
-    pub channel_secret: Secret,
-    /// Channel access token: sends replies and pushes.
-    pub access_token: Secret,
+    /// Channel secret: signs `x-line-signature` (webhook side).
+    pub channel_secret: Option<Secret>,
+    /// Channel access token: sends replies and pushes (acknowledger side).
+    pub access_token: Option<Secret>,
     /// API base URL; the local stack points it at its recorder.
     pub api_base_url: Url,
 }
@@ -112,11 +112,12 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// Twilio, when `TWILIO_AUTH_TOKEN` is set.
     pub twilio: Option<TwilioConfig>,
-    /// Meta, when `META_APP_SECRET` is set.
+    /// Meta, when its webhook secrets (`META_APP_SECRET` with `META_VERIFY_TOKEN`) or a send
+    /// token are set. Each function is given only the side it uses.
     pub meta: Option<MetaConfig>,
     /// Telegram, when `TELEGRAM_BOT_TOKEN` is set.
     pub telegram: Option<TelegramConfig>,
-    /// LINE, when `LINE_CHANNEL_SECRET` is set.
+    /// LINE, when `LINE_CHANNEL_SECRET` (webhook) or `LINE_CHANNEL_ACCESS_TOKEN` (acks) is set.
     pub line: Option<LineConfig>,
     /// Acknowledgement settings: from `INTAKE_CONFIG` (a path) or `INTAKE_CONFIG_TOML` (the
     /// document itself), else the built-in ones.
@@ -195,14 +196,25 @@ impl Config {
         let base = |name: &'static str, default: &str| {
             service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
         };
-        let required = |name: &'static str| lookup(name).ok_or(ConfigError::Missing(name));
-        let meta = match lookup("META_APP_SECRET") {
-            None => None,
-            Some(secret) => Some(MetaConfig {
-                app_secret: Secret::new(secret),
-                verify_token: Secret::new(required("META_VERIFY_TOKEN")?),
-                page_access_token: lookup("META_PAGE_ACCESS_TOKEN").map(Secret::new),
-                whatsapp_token: lookup("META_WHATSAPP_TOKEN").map(Secret::new),
+        let app_secret = lookup("META_APP_SECRET").map(Secret::new);
+        let verify_token = lookup("META_VERIFY_TOKEN").map(Secret::new);
+        if app_secret.is_some() && verify_token.is_none() {
+            return Err(ConfigError::Missing("META_VERIFY_TOKEN"));
+        }
+        if verify_token.is_some() && app_secret.is_none() {
+            return Err(ConfigError::Missing("META_APP_SECRET"));
+        }
+        let page_access_token = lookup("META_PAGE_ACCESS_TOKEN").map(Secret::new);
+        let whatsapp_token = lookup("META_WHATSAPP_TOKEN").map(Secret::new);
+        let meta_enabled =
+            app_secret.is_some() || page_access_token.is_some() || whatsapp_token.is_some();
+        let meta = match meta_enabled {
+            false => None,
+            true => Some(MetaConfig {
+                app_secret,
+                verify_token,
+                page_access_token,
+                whatsapp_token,
                 graph_base_url: base("META_GRAPH_BASE_URL", "https://graph.facebook.com")?,
                 graph_version: lookup("META_GRAPH_VERSION").unwrap_or_else(|| "v21.0".to_owned()),
                 whatsapp_template: match lookup("META_WHATSAPP_TEMPLATE") {
@@ -232,16 +244,18 @@ impl Config {
                 }
                 Some(TelegramConfig {
                     bot_token: Secret::new(token),
-                    secret_token: Secret::new(required("TELEGRAM_SECRET_TOKEN")?),
+                    secret_token: lookup("TELEGRAM_SECRET_TOKEN").map(Secret::new),
                     api_base_url: base("TELEGRAM_API_BASE_URL", "https://api.telegram.org")?,
                 })
             }
         };
-        let line = match lookup("LINE_CHANNEL_SECRET") {
-            None => None,
-            Some(secret) => Some(LineConfig {
-                channel_secret: Secret::new(secret),
-                access_token: Secret::new(required("LINE_CHANNEL_ACCESS_TOKEN")?),
+        let channel_secret = lookup("LINE_CHANNEL_SECRET").map(Secret::new);
+        let access_token = lookup("LINE_CHANNEL_ACCESS_TOKEN").map(Secret::new);
+        let line = match channel_secret.is_some() || access_token.is_some() {
+            false => None,
+            true => Some(LineConfig {
+                channel_secret,
+                access_token,
                 api_base_url: base("LINE_API_BASE_URL", "https://api.line.me")?,
             }),
         };
@@ -347,6 +361,42 @@ mod tests {
         }
         assert!(service_url("PUBLIC_BASE_URL", "http://127.0.0.1:3000").is_ok());
         assert!(service_url("PUBLIC_BASE_URL", "http://localhost:3000").is_ok());
+    }
+
+    #[test]
+    fn each_function_needs_only_its_side_of_a_provider() {
+        let ack_side = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("META_PAGE_ACCESS_TOKEN", "p"),
+            ("LINE_CHANNEL_ACCESS_TOKEN", "l"),
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
+        ]))
+        .unwrap();
+        let http = reqwest::Client::new();
+        assert_eq!(crate::providers::senders(&ack_side, &http).len(), 3);
+        assert!(crate::providers::inbound(crate::Channel::Social, &ack_side).is_empty());
+
+        let webhook_side = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("META_APP_SECRET", "s"),
+            ("META_VERIFY_TOKEN", "v"),
+            ("LINE_CHANNEL_SECRET", "c"),
+            ("TELEGRAM_BOT_TOKEN", "123:abc"),
+            ("TELEGRAM_SECRET_TOKEN", "x"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            crate::providers::inbound(crate::Channel::Social, &webhook_side).len(),
+            3
+        );
+        // Telegram sends with the bot token alone; Meta and LINE need their send tokens.
+        assert_eq!(crate::providers::senders(&webhook_side, &http).len(), 1);
+
+        let half = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("META_APP_SECRET", "s")]));
+        assert!(matches!(
+            half,
+            Err(ConfigError::Missing("META_VERIFY_TOKEN"))
+        ));
     }
 
     #[test]

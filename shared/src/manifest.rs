@@ -41,11 +41,26 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
+/// Which functions of a provider read a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The channel's webhook function (verifying).
+    Webhook,
+    /// The acknowledger (sending).
+    Acknowledger,
+    /// Both.
+    Both,
+}
+
 /// An environment variable a function reads.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct EnvVar {
     /// Its name.
     pub name: &'static str,
+    /// Which functions read it (not part of the deployment manifest: each function's list
+    /// already says).
+    #[serde(skip)]
+    pub side: Side,
     /// A secret: deployments set `<NAME>_PARAM` (an SSM SecureString parameter name) instead,
     /// and the function reads the parameter once at cold start.
     pub secret: bool,
@@ -56,6 +71,7 @@ pub struct EnvVar {
 const fn var(name: &'static str) -> EnvVar {
     EnvVar {
         name,
+        side: Side::Both,
         secret: false,
         required: true,
     }
@@ -64,6 +80,7 @@ const fn var(name: &'static str) -> EnvVar {
 const fn optional(name: &'static str) -> EnvVar {
     EnvVar {
         name,
+        side: Side::Both,
         secret: false,
         required: false,
     }
@@ -72,8 +89,25 @@ const fn optional(name: &'static str) -> EnvVar {
 const fn secret(name: &'static str) -> EnvVar {
     EnvVar {
         name,
+        side: Side::Both,
         secret: true,
         required: false,
+    }
+}
+
+/// Read by the webhook only.
+const fn webhook(v: EnvVar) -> EnvVar {
+    EnvVar {
+        side: Side::Webhook,
+        ..v
+    }
+}
+
+/// Read by the acknowledger only.
+const fn acknowledger(v: EnvVar) -> EnvVar {
+    EnvVar {
+        side: Side::Acknowledger,
+        ..v
     }
 }
 
@@ -84,35 +118,36 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
         &[
             optional("TWILIO_ACCOUNT_SID"),
             secret("TWILIO_AUTH_TOKEN"),
-            optional("TWILIO_API_BASE_URL"),
+            acknowledger(optional("TWILIO_API_BASE_URL")),
         ],
     ),
     (
         "meta",
         &[
-            secret("META_APP_SECRET"),
-            secret("META_VERIFY_TOKEN"),
-            secret("META_PAGE_ACCESS_TOKEN"),
-            secret("META_WHATSAPP_TOKEN"),
-            optional("META_GRAPH_BASE_URL"),
-            optional("META_GRAPH_VERSION"),
-            optional("META_WHATSAPP_TEMPLATE"),
+            webhook(secret("META_APP_SECRET")),
+            webhook(secret("META_VERIFY_TOKEN")),
+            acknowledger(secret("META_PAGE_ACCESS_TOKEN")),
+            acknowledger(secret("META_WHATSAPP_TOKEN")),
+            acknowledger(optional("META_GRAPH_BASE_URL")),
+            acknowledger(optional("META_GRAPH_VERSION")),
+            acknowledger(optional("META_WHATSAPP_TEMPLATE")),
         ],
     ),
     (
         "telegram",
         &[
+            // The webhook reads the bot token for the bot's id (our address).
             secret("TELEGRAM_BOT_TOKEN"),
-            secret("TELEGRAM_SECRET_TOKEN"),
-            optional("TELEGRAM_API_BASE_URL"),
+            webhook(secret("TELEGRAM_SECRET_TOKEN")),
+            acknowledger(optional("TELEGRAM_API_BASE_URL")),
         ],
     ),
     (
         "line",
         &[
-            secret("LINE_CHANNEL_SECRET"),
-            secret("LINE_CHANNEL_ACCESS_TOKEN"),
-            optional("LINE_API_BASE_URL"),
+            webhook(secret("LINE_CHANNEL_SECRET")),
+            acknowledger(secret("LINE_CHANNEL_ACCESS_TOKEN")),
+            acknowledger(optional("LINE_API_BASE_URL")),
         ],
     ),
 ];
@@ -148,7 +183,7 @@ pub fn functions() -> Vec<Function> {
         optional("INTAKE_CONFIG_TOML"),
         optional("RUST_LOG"),
     ];
-    let provider_env = |routes: &[Route]| -> Vec<EnvVar> {
+    let provider_env = |routes: &[Route], side: Side| -> Vec<EnvVar> {
         routes
             .iter()
             .flat_map(|r| {
@@ -157,6 +192,7 @@ pub fn functions() -> Vec<Function> {
                     .filter(move |(p, _)| *p == r.provider)
                     .flat_map(|(_, vars)| vars.iter().copied())
             })
+            .filter(|v| v.side == Side::Both || v.side == side)
             .collect()
     };
     let mut out = Vec::new();
@@ -175,7 +211,7 @@ pub fn functions() -> Vec<Function> {
         }
         let mut env = common.to_vec();
         env.push(var("PUBLIC_BASE_URL"));
-        env.extend(provider_env(&routes));
+        env.extend(provider_env(&routes, Side::Webhook));
         out.push(Function {
             name,
             trigger: Trigger::Http(channel),
@@ -184,7 +220,7 @@ pub fn functions() -> Vec<Function> {
         });
     }
     let mut env = common.to_vec();
-    env.extend(provider_env(ROUTES));
+    env.extend(provider_env(ROUTES, Side::Acknowledger));
     out.push(Function {
         name: "acknowledger",
         trigger: Trigger::TableStream,

@@ -51,11 +51,11 @@ pub struct Line {
 }
 
 impl Line {
-    /// From configuration.
-    pub fn new(config: &LineConfig) -> Line {
-        Line {
-            channel_secret: config.channel_secret.clone(),
-        }
+    /// From configuration; `None` when the channel secret is not configured.
+    pub fn new(config: &LineConfig) -> Option<Line> {
+        Some(Line {
+            channel_secret: config.channel_secret.clone()?,
+        })
     }
 }
 
@@ -276,15 +276,16 @@ pub struct LineSender {
 }
 
 impl LineSender {
-    /// From configuration, with a client built once per cold start.
-    pub fn new(config: &LineConfig, http: reqwest::Client) -> LineSender {
+    /// From configuration, with a client built once per cold start; `None` without an
+    /// access token.
+    pub fn new(config: &LineConfig, http: reqwest::Client) -> Option<LineSender> {
         let base = config.api_base_url.as_str().trim_end_matches('/');
-        LineSender {
+        Some(LineSender {
             reply_url: format!("{base}/v2/bot/message/reply"),
             push_url: format!("{base}/v2/bot/message/push"),
-            access_token: config.access_token.clone(),
+            access_token: config.access_token.clone()?,
             http,
-        }
+        })
     }
 
     /// POSTs `body`; `(status, decoded answer)`, or a retryable error when LINE is not

@@ -10,13 +10,13 @@ const BOT: &str = "Ub0c0a1b2c3d4e5f60718293a4b5c6d7e";
 const USER: &str = "U4af4980629a1b2c3d4e5f60718293a4b";
 
 fn line() -> Line {
-    Line::new(&config())
+    Line::new(&config()).expect("channel secret configured")
 }
 
 fn config() -> LineConfig {
     LineConfig {
-        channel_secret: Secret::new(SECRET),
-        access_token: Secret::new("channel-access-token"),
+        channel_secret: Some(Secret::new(SECRET)),
+        access_token: Some(Secret::new("channel-access-token")),
         api_base_url: url::Url::parse("https://api.line.me").unwrap(),
     }
 }
@@ -69,9 +69,10 @@ fn line_sdk_signature_vector() {
         sdk_signature
     );
     let sdk = Line::new(&LineConfig {
-        channel_secret: Secret::new("channel_secret"),
+        channel_secret: Some(Secret::new("channel_secret")),
         ..config()
-    });
+    })
+    .expect("channel secret configured");
     let req = request("bodybodybodybody", Some(sdk_signature));
     assert!(sdk.verify(&req, Timestamp::UNIX_EPOCH).is_ok());
     let req = request("bodybodybodybody", Some("invalid_signature"));
@@ -435,7 +436,8 @@ fn request_bodies_are_as_documented() {
             "{bad}"
         );
     }
-    let sender = LineSender::new(&config(), reqwest::Client::new());
+    let sender =
+        LineSender::new(&config(), reqwest::Client::new()).expect("access token configured");
     assert_eq!(sender.reply_url, "https://api.line.me/v2/bot/message/reply");
     assert_eq!(sender.push_url, "https://api.line.me/v2/bot/message/push");
     assert_eq!(sender.provider(), "line");

@@ -35,12 +35,12 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// From configuration.
-    pub fn new(config: &MetaConfig) -> Meta {
-        Meta {
-            app_secret: config.app_secret.clone(),
-            verify_token: config.verify_token.clone(),
-        }
+    /// From configuration; `None` when the webhook secrets are not configured.
+    pub fn new(config: &MetaConfig) -> Option<Meta> {
+        Some(Meta {
+            app_secret: config.app_secret.clone()?,
+            verify_token: config.verify_token.clone()?,
+        })
     }
 }
 
@@ -443,9 +443,13 @@ pub struct MetaSender {
 }
 
 impl MetaSender {
-    /// From configuration, with a client built once per cold start.
-    pub fn new(config: &MetaConfig, http: reqwest::Client) -> MetaSender {
-        MetaSender {
+    /// From configuration, with a client built once per cold start; `None` without any
+    /// send token.
+    pub fn new(config: &MetaConfig, http: reqwest::Client) -> Option<MetaSender> {
+        if config.page_access_token.is_none() && config.whatsapp_token.is_none() {
+            return None;
+        }
+        Some(MetaSender {
             graph: format!(
                 "{}/{}",
                 config.graph_base_url.as_str().trim_end_matches('/'),
@@ -455,7 +459,7 @@ impl MetaSender {
             whatsapp_token: config.whatsapp_token.clone(),
             whatsapp_template: config.whatsapp_template.clone(),
             http,
-        }
+        })
     }
 
     /// The request for `message`: URL, token, JSON body.

@@ -124,14 +124,18 @@ pub fn inbound(channel: Channel, config: &Config) -> Vec<Box<dyn Provider>> {
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)));
     }
-    if let Some(c) = &config.meta {
-        all.push(Box::new(meta::Meta::new(c)));
+    if let Some(p) = config.meta.as_ref().and_then(meta::Meta::new) {
+        all.push(Box::new(p));
     }
-    if let Some(c) = &config.telegram {
-        all.push(Box::new(telegram::Telegram::new(c, &config.ack)));
+    if let Some(p) = config
+        .telegram
+        .as_ref()
+        .and_then(|c| telegram::Telegram::new(c, &config.ack))
+    {
+        all.push(Box::new(p));
     }
-    if let Some(c) = &config.line {
-        all.push(Box::new(line::Line::new(c)));
+    if let Some(p) = config.line.as_ref().and_then(line::Line::new) {
+        all.push(Box::new(p));
     }
     all.retain(|p| p.channel() == channel);
     all
@@ -143,14 +147,22 @@ pub fn senders(config: &Config, http: &reqwest::Client) -> Vec<Arc<dyn Sender>> 
     if let Some(c) = &config.twilio {
         all.push(Arc::new(twilio::TwilioSender::new(c, http.clone())));
     }
-    if let Some(c) = &config.meta {
-        all.push(Arc::new(meta::MetaSender::new(c, http.clone())));
+    if let Some(s) = config
+        .meta
+        .as_ref()
+        .and_then(|c| meta::MetaSender::new(c, http.clone()))
+    {
+        all.push(Arc::new(s));
     }
     if let Some(c) = &config.telegram {
         all.push(Arc::new(telegram::TelegramSender::new(c, http.clone())));
     }
-    if let Some(c) = &config.line {
-        all.push(Arc::new(line::LineSender::new(c, http.clone())));
+    if let Some(s) = config
+        .line
+        .as_ref()
+        .and_then(|c| line::LineSender::new(c, http.clone()))
+    {
+        all.push(Arc::new(s));
     }
     all
 }

@@ -54,18 +54,20 @@ pub struct Telegram {
 
 impl Telegram {
     /// From configuration and the ack settings (for the `/start` greeting).
-    pub fn new(config: &TelegramConfig, settings: &AckSettings) -> Telegram {
+    /// `None` when the webhook's secret token is not configured.
+    pub fn new(config: &TelegramConfig, settings: &AckSettings) -> Option<Telegram> {
+        let secret_token = config.secret_token.as_ref()?;
         let our_address = format!("{PROVIDER}:{}", bot_id(&config.bot_token));
         let brand = settings.brand_for(&our_address);
-        Telegram {
-            secret_digest: Sha256::digest(config.secret_token.expose().as_bytes()).into(),
+        Some(Telegram {
+            secret_digest: Sha256::digest(secret_token.expose().as_bytes()).into(),
             greetings: Language::ALL
                 .iter()
                 .map(|&language| (language, greeting(language, &brand.name)))
                 .collect(),
             default_language: brand.default_language,
             our_address,
-        }
+        })
     }
 
     fn greeting_in(&self, language: Language) -> &str {

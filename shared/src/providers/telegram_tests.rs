@@ -22,13 +22,13 @@ default_language = "id"
 fn config() -> TelegramConfig {
     TelegramConfig {
         bot_token: Secret::new("7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"),
-        secret_token: Secret::new(SECRET),
+        secret_token: Some(Secret::new(SECRET)),
         api_base_url: url::Url::parse("https://api.telegram.org").unwrap(),
     }
 }
 
 fn telegram() -> Telegram {
-    Telegram::new(&config(), &AckSettings::from_toml(SETTINGS).unwrap())
+    Telegram::new(&config(), &AckSettings::from_toml(SETTINGS).unwrap()).expect("secret configured")
 }
 
 fn request(body: &str, secret: Option<&str>) -> WebhookRequest {
@@ -435,7 +435,7 @@ fn other_batches_answer_an_empty_object() {
 
 #[test]
 fn default_brand_greets_when_the_bot_belongs_to_no_brand() {
-    let t = Telegram::new(&config(), &AckSettings::builtin());
+    let t = Telegram::new(&config(), &AckSettings::builtin()).expect("secret configured");
     assert_eq!(
         t.greeting_in(Language::En),
         "Hi! Send us your question here and our team will reply."
