@@ -11,14 +11,20 @@ use intake_tests::{
 /// Saturday 28 November 2026, 10:00 in Jakarta (WIB, UTC+7).
 const SATURDAY_10_WIB: &str = "2026-11-28T03:00:00Z";
 
-#[tokio::test]
-async fn saturday_in_jakarta_gets_the_indonesian_closed_text_with_monday_opening() {
+/// A stack with the fixture's brands whose acknowledger lives on Saturday 10:00 in Jakarta.
+async fn saturday_in_jakarta() -> (intake_dev::stack::Stack, Endpoints) {
     let stack = own_stack_with(|o| {
         o.config.ack = fixture_settings();
         o.clock = Some(stopped_clock(SATURDAY_10_WIB));
     })
     .await;
     let endpoints = Endpoints::of(&stack);
+    (stack, endpoints)
+}
+
+#[tokio::test]
+async fn saturday_in_jakarta_gets_the_indonesian_closed_text_with_monday_opening() {
+    let (_stack, endpoints) = saturday_in_jakarta().await;
     let customer = new_number();
     let sms = TwilioSms::new(&customer, OUR_NUMBER, "Halo, pesanan saya belum sampai");
     assert_eq!(endpoints.send(&sms).await.0, 200);
@@ -48,12 +54,7 @@ async fn saturday_in_jakarta_gets_the_indonesian_closed_text_with_monday_opening
 
 #[tokio::test]
 async fn english_customer_of_the_same_brand_gets_english() {
-    let stack = own_stack_with(|o| {
-        o.config.ack = fixture_settings();
-        o.clock = Some(stopped_clock(SATURDAY_10_WIB));
-    })
-    .await;
-    let endpoints = Endpoints::of(&stack);
+    let (_stack, endpoints) = saturday_in_jakarta().await;
     let customer = new_number();
     let sms = TwilioSms::new(&customer, OUR_NUMBER, "Hello, my order has not arrived yet");
     assert_eq!(endpoints.send(&sms).await.0, 200);
@@ -70,12 +71,7 @@ async fn english_customer_of_the_same_brand_gets_english() {
 
 #[tokio::test]
 async fn a_new_ticket_within_the_quiet_period_is_stored_but_not_acknowledged() {
-    let stack = own_stack_with(|o| {
-        o.config.ack = fixture_settings();
-        o.clock = Some(stopped_clock(SATURDAY_10_WIB));
-    })
-    .await;
-    let endpoints = Endpoints::of(&stack);
+    let (stack, endpoints) = saturday_in_jakarta().await;
     let customer = new_number();
     assert_eq!(
         endpoints
@@ -139,12 +135,7 @@ async fn a_new_ticket_within_the_quiet_period_is_stored_but_not_acknowledged() {
 #[tokio::test]
 async fn social_on_saturday_in_jakarta_gets_the_indonesian_closed_text_too() {
     use intake_dev::simulate::{self, SocialMessage};
-    let stack = own_stack_with(|o| {
-        o.config.ack = fixture_settings();
-        o.clock = Some(stopped_clock(SATURDAY_10_WIB));
-    })
-    .await;
-    let endpoints = Endpoints::of(&stack);
+    let (_stack, endpoints) = saturday_in_jakarta().await;
     // Telegram, the platform saying the user writes Indonesian.
     let user = (100_000_000 + ulid::Ulid::new().random() % 900_000_000).to_string();
     let mut message = SocialMessage::new(&user, "", "Hello there");
