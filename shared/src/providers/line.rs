@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender};
+use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
 use crate::config::{LineConfig, Secret};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
@@ -95,7 +95,7 @@ impl Provider for Line {
         req: &WebhookRequest,
         now: Timestamp,
     ) -> Result<Vec<InboundMessage>, WebhookError> {
-        let root = json_object(&req.body)?;
+        let root = json::object(&req.body)?;
         let destination = required(root.get("destination"), "destination")?;
         let events = match root.get("events") {
             None | Some(Value::Null) => return Err(WebhookError::MissingField("events")),
@@ -152,7 +152,7 @@ fn message_event(
         .unwrap_or(false);
     // A redelivered event arrives long after its reply token was issued: push instead.
     // (Events in `standby` mode carry no reply token at all.)
-    let reply_token = string(event.get("replyToken"))
+    let reply_token = json::string(event.get("replyToken"))
         .filter(|t| !redelivered && !t.trim().is_empty())
         .map(str::to_owned);
     Ok(Some(InboundMessage {
@@ -178,19 +178,21 @@ fn message_event(
 /// Text and attachment metadata of one message object. Optional fields of the wrong type are
 /// left out rather than refusing the batch.
 fn content(message: &Map<String, Value>, message_id: &str) -> (String, Vec<Attachment>) {
-    let kind = string(message.get("type")).unwrap_or_default();
+    let kind = json::string(message.get("type")).unwrap_or_default();
     match kind {
         "text" => (
-            string(message.get("text")).unwrap_or_default().to_owned(),
+            json::string(message.get("text"))
+                .unwrap_or_default()
+                .to_owned(),
             Vec::new(),
         ),
         "image" | "video" | "audio" | "file" => {
             let provider = message.get("contentProvider");
             // Content sent through LINE is fetched from the content API by message id; an
             // `external` provider names its own URL.
-            let url = match provider.and_then(|p| string(p.get("type"))) {
+            let url = match provider.and_then(|p| json::string(p.get("type"))) {
                 Some("external") => provider
-                    .and_then(|p| string(p.get("originalContentUrl")))
+                    .and_then(|p| json::string(p.get("originalContentUrl")))
                     .map(str::to_owned),
                 _ => None,
             }
@@ -198,17 +200,19 @@ fn content(message: &Map<String, Value>, message_id: &str) -> (String, Vec<Attac
             let attachment = Attachment {
                 url: Some(url),
                 content_type: Some(kind.to_owned()),
-                name: string(message.get("fileName")).map(str::to_owned),
+                name: json::string(message.get("fileName")).map(str::to_owned),
                 size: message.get("fileSize").and_then(Value::as_u64),
             };
             (String::new(), vec![attachment])
         }
         "sticker" => {
             // Message stickers carry the words the customer typed on them.
-            let text = string(message.get("text")).unwrap_or_default().to_owned();
+            let text = json::string(message.get("text"))
+                .unwrap_or_default()
+                .to_owned();
             let ids = [message.get("packageId"), message.get("stickerId")]
                 .into_iter()
-                .map(|v| string(v).unwrap_or("?"))
+                .map(|v| json::string(v).unwrap_or("?"))
                 .collect::<Vec<_>>()
                 .join("/");
             let sticker = Attachment {
@@ -222,7 +226,7 @@ fn content(message: &Map<String, Value>, message_id: &str) -> (String, Vec<Attac
         "location" => {
             let words: Vec<&str> = [message.get("title"), message.get("address")]
                 .into_iter()
-                .filter_map(string)
+                .filter_map(json::string)
                 .filter(|w| !w.trim().is_empty())
                 .collect();
             let coordinate = |k: &str| message.get(k).and_then(Value::as_f64);
@@ -235,26 +239,6 @@ fn content(message: &Map<String, Value>, message_id: &str) -> (String, Vec<Attac
         }
         _ => (String::new(), Vec::new()),
     }
-}
-
-/// The body as one JSON object; errors say where, never what (the body is customer text).
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, WebhookError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(WebhookError::Malformed(
-            "the webhook body is not a JSON object".into(),
-        )),
-        Err(e) => Err(WebhookError::Malformed(format!(
-            "invalid JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))),
-    }
-}
-
-fn string(value: Option<&Value>) -> Option<&str> {
-    value.and_then(Value::as_str)
 }
 
 /// A required, non-empty string.

@@ -108,8 +108,7 @@ impl Provider for Meta {
         req: &WebhookRequest,
         now: Timestamp,
     ) -> Result<Vec<InboundMessage>, WebhookError> {
-        let payload: Payload = serde_json::from_slice(&req.body)
-            .map_err(|e| WebhookError::Malformed(format!("not a Meta webhook: {e}")))?;
+        let payload: Payload = serde_json::from_slice(&req.body).map_err(super::json::malformed)?;
         let mut out = Vec::new();
         match payload.object.as_str() {
             "page" | "instagram" => {

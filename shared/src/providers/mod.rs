@@ -14,6 +14,7 @@ use crate::model::{Channel, InboundMessage};
 use crate::reply::Reply;
 use crate::webhook::WebhookRequest;
 
+mod json;
 pub mod line;
 pub mod meta;
 pub mod telegram;

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender};
+use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
 use crate::ack::{AckSettings, Language};
 use crate::config::{Secret, TelegramConfig};
 use crate::error::WebhookError;
@@ -131,7 +131,7 @@ impl Provider for Telegram {
         req: &WebhookRequest,
         now: Timestamp,
     ) -> Result<Vec<InboundMessage>, WebhookError> {
-        let update = json_object(&req.body)?;
+        let update = json::object(&req.body)?;
         let update_id = integer(update.get("update_id"), "update_id")?;
         // At most one of the optional fields is present. Everything but a (new or edited)
         // message — callback queries, member updates, channel posts, business messages,
@@ -160,9 +160,9 @@ impl Provider for Telegram {
             Some(id) => integer(Some(id), "message.from.id")?,
             None => chat_id,
         };
-        let text = string(message.get("text"));
+        let text = json::string(message.get("text"));
         let attachments = attachments(message);
-        let body = match text.or_else(|| string(message.get("caption"))) {
+        let body = match text.or_else(|| json::string(message.get("caption"))) {
             Some(t) => t.to_owned(),
             None => shared_place_or_contact(message).unwrap_or_default(),
         };
@@ -186,7 +186,7 @@ impl Provider for Telegram {
             body,
             attachments,
             language: from
-                .and_then(|f| string(f.get("language_code")))
+                .and_then(|f| json::string(f.get("language_code")))
                 .filter(|l| !l.trim().is_empty())
                 .map(str::to_owned),
             received_at: now,
@@ -221,22 +221,6 @@ impl Provider for Telegram {
     }
 }
 
-/// The body as one JSON object; errors say where, never what (the body is customer text).
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, WebhookError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(WebhookError::Malformed(
-            "the update is not a JSON object".into(),
-        )),
-        Err(e) => Err(WebhookError::Malformed(format!(
-            "invalid JSON ({:?} error at line {} column {})",
-            e.classify(),
-            e.line(),
-            e.column()
-        ))),
-    }
-}
-
 /// A required integer id.
 fn integer(value: Option<&Value>, field: &'static str) -> Result<i64, WebhookError> {
     match value {
@@ -247,15 +231,11 @@ fn integer(value: Option<&Value>, field: &'static str) -> Result<i64, WebhookErr
     }
 }
 
-fn string(value: Option<&Value>) -> Option<&str> {
-    value.and_then(Value::as_str)
-}
-
 /// `first_name` and `last_name`, when there is any.
 fn display_name(user: &Map<String, Value>) -> Option<String> {
     let name = [user.get("first_name"), user.get("last_name")]
         .into_iter()
-        .filter_map(string)
+        .filter_map(json::string)
         .map(str::trim)
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
@@ -324,16 +304,16 @@ fn attachments(message: &Map<String, Value>) -> Vec<Attachment> {
 
 /// One Telegram file object (`PhotoSize`, `Document`, `Voice`, ...) as an attachment.
 fn file(object: &Value, default_type: Option<&str>) -> Option<Attachment> {
-    let file_id = string(object.get("file_id"))?.trim();
+    let file_id = json::string(object.get("file_id"))?.trim();
     if file_id.is_empty() {
         return None;
     }
     Some(Attachment {
         url: Some(format!("telegram-file:{file_id}")),
-        content_type: string(object.get("mime_type"))
+        content_type: json::string(object.get("mime_type"))
             .or(default_type)
             .map(str::to_owned),
-        name: string(object.get("file_name")).map(str::to_owned),
+        name: json::string(object.get("file_name")).map(str::to_owned),
         size: object.get("file_size").and_then(Value::as_u64),
     })
 }
@@ -347,7 +327,7 @@ fn shared_place_or_contact(message: &Map<String, Value>) -> Option<String> {
     if let Some(venue) = message.get("venue") {
         let words: Vec<&str> = [venue.get("title"), venue.get("address")]
             .into_iter()
-            .filter_map(string)
+            .filter_map(json::string)
             .collect();
         let at = venue
             .get("location")
@@ -361,7 +341,7 @@ fn shared_place_or_contact(message: &Map<String, Value>) -> Option<String> {
     let contact = message.get("contact")?;
     let words: Vec<&str> = ["first_name", "last_name", "phone_number"]
         .into_iter()
-        .filter_map(|k| string(contact.get(k)))
+        .filter_map(|k| json::string(contact.get(k)))
         .collect();
     Some(format!("👤 {}", words.join(" ")).trim().to_owned())
 }
