@@ -153,7 +153,8 @@ impl Stack {
         let store = Store::from_sdk_config(&sdk, &options.config.table_name);
         schema::create_table_if_missing(store.client(), store.table()).await?;
         let recorder = Recorder::start(options.recorder_port).await?;
-        let mut acknowledger = Acknowledger::from_config(&options.config, store.clone())?;
+        let clients = intake::providers::Clients::new(&sdk)?;
+        let mut acknowledger = Acknowledger::from_config(&options.config, store.clone(), &clients);
         if let Some(clock) = options.clock.clone() {
             acknowledger = acknowledger.with_clock(clock);
         }
@@ -161,7 +162,9 @@ impl Stack {
         let poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone());
         let services: Vec<WebhookService> = Channel::ALL
             .into_iter()
-            .filter_map(|c| WebhookService::from_config(c, &options.config, store.clone()).ok())
+            .filter_map(|c| {
+                WebhookService::from_config(c, &options.config, store.clone(), &clients).ok()
+            })
             .collect();
         if services.is_empty() {
             return Err(

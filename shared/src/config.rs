@@ -102,6 +102,53 @@ pub struct LineConfig {
     pub api_base_url: Url,
 }
 
+/// Amazon SES: inbound mail through SNS (webhook side) and acks through SES v2 (acknowledger).
+#[derive(Debug, Clone, Default)]
+pub struct SesConfig {
+    /// SNS topics whose notifications the webhook accepts (`SES_TOPIC_ARNS`, comma-separated).
+    pub topic_arns: Vec<String>,
+    /// The SES identity acks are sent from (`SES_IDENTITY`: a verified domain or address);
+    /// without it the acknowledger sends no email.
+    pub identity: Option<String>,
+    /// Configuration set for sent acks (`SES_CONFIGURATION_SET`), for event publishing.
+    pub configuration_set: Option<String>,
+    /// SES v2 endpoint override (`AWS_ENDPOINT_URL_SESV2`): the local emulator.
+    pub endpoint: Option<Url>,
+    /// Local stack only: a certificate used for every SNS signing-certificate URL instead of
+    /// downloading it (`SNS_TRUSTED_CERT_FILE`). Never set in a deployment.
+    pub trusted_cert_file: Option<String>,
+    /// Local stack only: where subscription confirmations are sent instead of SNS's own
+    /// host (`SNS_CONFIRM_BASE_URL`); the path and query of `SubscribeURL` are kept.
+    pub confirm_base_url: Option<Url>,
+}
+
+/// HTTP Basic credentials a provider embeds in the webhook URL (`user:password`), for
+/// providers that sign nothing (SendGrid Inbound Parse, Postmark inbound).
+#[derive(Debug, Clone)]
+pub struct BasicCredentials {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+}
+
+impl BasicCredentials {
+    fn parse(name: &'static str, value: &str) -> Result<BasicCredentials, ConfigError> {
+        match value.split_once(':') {
+            Some((user, password)) if !user.is_empty() && password.len() >= 16 => {
+                Ok(BasicCredentials {
+                    user: user.to_owned(),
+                    password: Secret::new(password),
+                })
+            }
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: "must be user:password, with a password of at least 16 characters".into(),
+            }),
+        }
+    }
+}
+
 /// Everything a function reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -119,6 +166,14 @@ pub struct Config {
     pub telegram: Option<TelegramConfig>,
     /// LINE, when `LINE_CHANNEL_SECRET` (webhook) or `LINE_CHANNEL_ACCESS_TOKEN` (acks) is set.
     pub line: Option<LineConfig>,
+    /// Amazon SES, when `SES_TOPIC_ARNS` (webhook) or `SES_IDENTITY` (acks) is set.
+    pub ses: Option<SesConfig>,
+    /// Mailgun's webhook signing key (`MAILGUN_SIGNING_KEY`).
+    pub mailgun_signing_key: Option<Secret>,
+    /// SendGrid Inbound Parse credentials (`SENDGRID_BASIC_AUTH`, `user:password`).
+    pub sendgrid: Option<BasicCredentials>,
+    /// Postmark inbound credentials (`POSTMARK_BASIC_AUTH`, `user:password`).
+    pub postmark: Option<BasicCredentials>,
     /// Acknowledgement settings: from `INTAKE_CONFIG` (a path) or `INTAKE_CONFIG_TOML` (the
     /// document itself), else the built-in ones.
     pub ack: AckSettings,
@@ -259,6 +314,44 @@ impl Config {
                 api_base_url: base("LINE_API_BASE_URL", "https://api.line.me")?,
             }),
         };
+        let topic_arns: Vec<String> = lookup("SES_TOPIC_ARNS")
+            .map(|v| {
+                v.split(',')
+                    .map(|a| a.trim().to_owned())
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = topic_arns.iter().find(|a| !a.starts_with("arn:aws")) {
+            return Err(ConfigError::Invalid {
+                name: "SES_TOPIC_ARNS",
+                reason: format!("{bad} is not an SNS topic ARN"),
+            });
+        }
+        let identity = lookup("SES_IDENTITY");
+        let ses = match (topic_arns.is_empty(), &identity) {
+            (true, None) => None,
+            _ => Some(SesConfig {
+                topic_arns,
+                identity,
+                configuration_set: lookup("SES_CONFIGURATION_SET"),
+                endpoint: lookup("AWS_ENDPOINT_URL_SESV2")
+                    .map(|v| service_url("AWS_ENDPOINT_URL_SESV2", &v))
+                    .transpose()?,
+                trusted_cert_file: lookup("SNS_TRUSTED_CERT_FILE"),
+                confirm_base_url: lookup("SNS_CONFIRM_BASE_URL")
+                    .map(|v| service_url("SNS_CONFIRM_BASE_URL", &v))
+                    .transpose()?,
+            }),
+        };
+        let basic = |name: &'static str| {
+            lookup(name)
+                .map(|v| BasicCredentials::parse(name, &v))
+                .transpose()
+        };
+        let sendgrid = basic("SENDGRID_BASIC_AUTH")?;
+        let postmark = basic("POSTMARK_BASIC_AUTH")?;
+        let mailgun_signing_key = lookup("MAILGUN_SIGNING_KEY").map(Secret::new);
         let ack = match (lookup("INTAKE_CONFIG_TOML"), lookup("INTAKE_CONFIG")) {
             (Some(text), _) => AckSettings::from_toml(&text).map_err(ConfigError::Ack)?,
             (None, Some(path)) => {
@@ -277,6 +370,10 @@ impl Config {
             meta,
             telegram,
             line,
+            ses,
+            mailgun_signing_key,
+            sendgrid,
+            postmark,
             ack,
         })
     }
@@ -372,9 +469,9 @@ mod tests {
             ("TELEGRAM_BOT_TOKEN", "123:abc"),
         ]))
         .unwrap();
-        let http = reqwest::Client::new();
-        assert_eq!(crate::providers::senders(&ack_side, &http).len(), 3);
-        assert!(crate::providers::inbound(crate::Channel::Social, &ack_side).is_empty());
+        let clients = crate::providers::Clients::without_aws();
+        assert_eq!(crate::providers::senders(&ack_side, &clients).len(), 3);
+        assert!(crate::providers::inbound(crate::Channel::Social, &ack_side, &clients).is_empty());
 
         let webhook_side = Config::from_lookup(lookup(&[
             ("TABLE_NAME", "t"),
@@ -386,11 +483,11 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            crate::providers::inbound(crate::Channel::Social, &webhook_side).len(),
+            crate::providers::inbound(crate::Channel::Social, &webhook_side, &clients).len(),
             3
         );
         // Telegram sends with the bot token alone; Meta and LINE need their send tokens.
-        assert_eq!(crate::providers::senders(&webhook_side, &http).len(), 1);
+        assert_eq!(crate::providers::senders(&webhook_side, &clients).len(), 1);
 
         let half = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("META_APP_SECRET", "s")]));
         assert!(matches!(

@@ -40,9 +40,38 @@ pub fn is_reference(s: &str) -> bool {
     s.len() == 6 && s.bytes().all(|b| CROCKFORD.contains(&b))
 }
 
+/// The ticket reference in a subject's `[#K7F3Q2]` token, upper-cased (mail clients and
+/// customers retyping it may change case); the last token wins, as replies append.
+pub fn reference_in_subject(subject: &str) -> Option<String> {
+    subject.rmatch_indices("[#").find_map(|(at, _)| {
+        let candidate = subject.get(at + 2..at + 8)?.to_ascii_uppercase();
+        (subject.get(at + 8..at + 9) == Some("]") && is_reference(&candidate)).then_some(candidate)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subject_references_are_found_in_brackets_only() {
+        assert_eq!(
+            reference_in_subject("Re: Pesanan belum sampai [#K7F3Q2]").as_deref(),
+            Some("K7F3Q2")
+        );
+        assert_eq!(
+            reference_in_subject("AW: [#k7f3q2] x").as_deref(),
+            Some("K7F3Q2")
+        );
+        assert_eq!(reference_in_subject("ticket #K7F3Q2"), None);
+        assert_eq!(reference_in_subject("[#K7F3Q]"), None);
+        assert_eq!(reference_in_subject("[#ILOU00]"), None);
+        assert_eq!(reference_in_subject("[#ÄÄÄ]"), None);
+        assert_eq!(
+            reference_in_subject("[#AAAAAA] then [#BBBBBB]").as_deref(),
+            Some("BBBBBB")
+        );
+    }
 
     #[test]
     fn reference_is_six_unambiguous_characters() {

@@ -16,7 +16,8 @@ pub async fn serve_channel(channel: Channel) -> Result<(), lambda_http::Error> {
     let sdk = aws::load().await;
     let config = Config::load(&sdk).await?;
     let store = Store::from_sdk_config(&sdk, &config.table_name);
-    let service = WebhookService::from_config(channel, &config, store)?;
+    let clients = crate::providers::Clients::new(&sdk)?;
+    let service = WebhookService::from_config(channel, &config, store, &clients)?;
     tracing::info!(channel = %channel, routes = ?service.routes(), "cold start complete");
     let service = &service;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {

@@ -258,7 +258,11 @@ mod tests {
         })
         .expect("config");
         for route in ROUTES {
-            let served = crate::providers::inbound(route.channel, &config);
+            let served = crate::providers::inbound(
+                route.channel,
+                &config,
+                &crate::providers::Clients::without_aws(),
+            );
             assert!(
                 served.iter().any(|p| p.name() == route.provider),
                 "{route:?} has no provider"

@@ -104,6 +104,52 @@ pub struct InboundMessage {
     pub keyword: Option<Keyword>,
     /// A short-lived token the platform accepts for a reply (LINE `replyToken`).
     pub reply_token: Option<String>,
+    /// What only email carries; `None` on other channels.
+    pub email: Option<EmailDetails>,
+}
+
+impl InboundMessage {
+    /// The deduplication key under the provider: its own id, and for email also the
+    /// Message-ID, so a provider that reuses ids across mails cannot hide a new one.
+    pub fn dedup_key(&self) -> String {
+        match self.email.as_ref().and_then(|e| e.message_id.as_deref()) {
+            Some(message_id) if message_id != self.provider_message_id => {
+                format!("{}#{message_id}", self.provider_message_id)
+            }
+            _ => self.provider_message_id.clone(),
+        }
+    }
+}
+
+/// What only an email carries: threading ids, quoted history, loop markers and verdicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmailDetails {
+    /// RFC 5322 `Message-ID`, without angle brackets.
+    pub message_id: Option<String>,
+    /// `In-Reply-To` ids, without angle brackets.
+    pub in_reply_to: Vec<String>,
+    /// `References` ids, oldest first, without angle brackets.
+    pub references: Vec<String>,
+    /// `Cc` addresses.
+    pub cc: Vec<String>,
+    /// The quoted history below the customer's new text (`body` holds only the new text).
+    pub quoted: String,
+    /// Why this mail must never get an automatic reply (RFC 3834 loop markers, bounces,
+    /// system senders): a reason code such as `auto_submitted`.
+    pub no_reply: Option<String>,
+    /// Why the mail is flagged (`spam`, `virus`): stored, shown, never acknowledged.
+    pub flagged: Option<String>,
+}
+
+impl EmailDetails {
+    /// The ids this mail answers, most specific first: `In-Reply-To`, then `References`
+    /// newest to oldest.
+    pub fn thread_ids(&self) -> impl Iterator<Item = &str> {
+        self.in_reply_to
+            .iter()
+            .chain(self.references.iter().rev())
+            .map(String::as_str)
+    }
 }
 
 /// Whether the customer's automatic acknowledgement has gone out.
@@ -182,6 +228,9 @@ pub struct Ticket {
     pub ack_status: AckStatus,
     /// Why the ack was skipped or failed.
     pub ack_reason: Option<String>,
+    /// Why the ticket is flagged (`spam`, `virus`), if it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flagged: Option<String>,
     /// The provider's id of our ack message, once sent.
     pub ack_provider_message_id: Option<String>,
     /// Sort key of the message that opened the ticket.
@@ -222,6 +271,21 @@ pub struct StoredMessage {
     /// Reply token the platform gave with the message, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_token: Option<String>,
+    /// Email `Message-ID`, without angle brackets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// Email `References` ids, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// Email `Cc` addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<String>,
+    /// Quoted history below the new text (email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<String>,
+    /// Why this message must never be answered automatically, if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_reply: Option<String>,
 }
 
 /// A customer on one channel.

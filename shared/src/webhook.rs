@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::error::WebhookError;
 use crate::model::Channel;
-use crate::providers::Provider;
+use crate::providers::{Provider, Received};
 use crate::reply::Reply;
 use crate::store::{IngestOutcome, Store};
 
@@ -104,12 +104,13 @@ impl WebhookService {
         channel: Channel,
         config: &crate::Config,
         store: Store,
+        clients: &crate::providers::Clients,
     ) -> Result<WebhookService, crate::config::ConfigError> {
         let base = config
             .public_base_url
             .clone()
             .ok_or(crate::config::ConfigError::Missing("PUBLIC_BASE_URL"))?;
-        let providers = crate::providers::inbound(channel, config);
+        let providers = crate::providers::inbound(channel, config, clients);
         if providers.is_empty() {
             return Err(crate::config::ConfigError::Invalid {
                 name: "providers",
@@ -180,8 +181,10 @@ impl WebhookService {
         if req.method != Method::POST {
             return Err(WebhookError::MethodNotAllowed);
         }
-        provider.verify(&req, now)?;
-        let mut messages = provider.parse(&req, now)?;
+        let mut messages = match provider.receive(&req, now, &self.store).await? {
+            Received::Messages(messages) => messages,
+            Received::Answer(reply) => return Ok((reply, provider.name(), Summary::default())),
+        };
         // Messages of one batch arrive in order: a microsecond apart, they keep it in the
         // ticket (message sort keys start with the receive time).
         for (i, message) in messages.iter_mut().enumerate() {

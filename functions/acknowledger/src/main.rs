@@ -11,7 +11,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = intake::aws::load().await;
     let config = intake::Config::load(&sdk).await?;
     let store = Store::from_sdk_config(&sdk, &config.table_name);
-    let acknowledger = Acknowledger::from_config(&config, store)?;
+    let clients = intake::providers::Clients::new(&sdk)?;
+    let acknowledger = Acknowledger::from_config(&config, store, &clients);
     let acknowledger = &acknowledger;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, lambda_runtime::Error>(acknowledger.handle_event(event.payload).await)

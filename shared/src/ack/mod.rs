@@ -95,17 +95,13 @@ impl Acknowledger {
     pub fn from_config(
         config: &crate::Config,
         store: Store,
-    ) -> Result<Acknowledger, crate::config::ConfigError> {
-        let http =
-            crate::providers::http_client().map_err(|e| crate::config::ConfigError::Invalid {
-                name: "http client",
-                reason: e.to_string(),
-            })?;
-        Ok(Acknowledger::new(
+        clients: &crate::providers::Clients,
+    ) -> Acknowledger {
+        Acknowledger::new(
             store,
-            crate::providers::senders(config, &http),
+            crate::providers::senders(config, clients),
             config.ack.clone(),
-        ))
+        )
     }
 
     /// Handles one batch of stream records as Lambda delivers it. Records whose ack failed
@@ -153,10 +149,17 @@ impl Acknowledger {
             .store
             .message(ticket_id, &ticket.first_message_sk)
             .await?;
+        // The provider that brought the ticket answers it; email is answered through SES
+        // whichever provider received the mail.
         let Some(sender) = self
             .senders
             .iter()
             .find(|s| s.provider() == ticket.provider)
+            .or_else(|| {
+                self.senders
+                    .iter()
+                    .find(|s| s.answers_channel() == Some(ticket.channel))
+            })
         else {
             return self
                 .finish(
@@ -203,7 +206,10 @@ impl Acknowledger {
         }
         let message = OutboundMessage {
             to: ticket.contact.clone(),
-            from: ticket.our_address.clone(),
+            from: rendered
+                .reply_from
+                .clone()
+                .unwrap_or_else(|| ticket.our_address.clone()),
             body: rendered.text,
             html: rendered.html,
             subject: ticket.subject.clone(),
@@ -212,7 +218,13 @@ impl Acknowledger {
                 .and_then(|m| m.received_at.parse().ok())
                 .unwrap_or(now),
             reply_token: first.as_ref().and_then(|m| m.reply_token.clone()),
-            in_reply_to: first.map(|m| m.provider_message_id).unwrap_or_default(),
+            references: first
+                .as_ref()
+                .map(|m| m.references.clone())
+                .unwrap_or_default(),
+            in_reply_to: first
+                .map(|m| m.message_id.unwrap_or(m.provider_message_id))
+                .unwrap_or_default(),
             ticket_reference: ticket.reference.clone(),
             now,
         };
@@ -229,6 +241,13 @@ impl Acknowledger {
                         },
                     )
                     .await?;
+                if let Some(thread_id) = &receipt.thread_id {
+                    // Sent is sent; without this mapping a reply to the ack still finds the
+                    // ticket through the [#REF] in its subject or the contact's open ticket.
+                    if let Err(e) = self.store.record_thread_id(thread_id, ticket_id).await {
+                        tracing::warn!(ticket_id, error = %e, "ack sent but its Message-ID not mapped");
+                    }
+                }
                 let previous = contact.map(|c| c.recent_acks).unwrap_or_default();
                 // Sent is sent: a failure to note it on the contact only weakens the daily
                 // cap for this contact; it must not make the record retry.

@@ -7,7 +7,7 @@ use super::language::Language;
 use super::settings::AckSettings;
 use super::templates::Values;
 use crate::keywords::Keyword;
-use crate::model::{Contact, StoredMessage, Ticket};
+use crate::model::{Channel, Contact, StoredMessage, Ticket};
 
 /// Names longer than this are cut in acks (an SMS must stay within its segments).
 pub const MAX_NAME_CHARS: usize = 20;
@@ -25,6 +25,60 @@ pub struct Rendered {
     pub text: String,
     /// HTML variant (email).
     pub html: Option<String>,
+    /// The brand's support address, the `From` of email acks (else the address written to).
+    pub reply_from: Option<String>,
+}
+
+/// Acks to one email address in 24 hours never exceed this (RFC 3834 §2: limit the rate).
+pub const EMAIL_DAILY_CAP: u32 = 3;
+
+/// Reason codes for mail that must never be answered automatically, as stored on tickets.
+const NO_REPLY_REASONS: &[&str] = &[
+    "auto_submitted",
+    "precedence_bulk",
+    "mailing_list",
+    "auto_response_suppressed",
+    "bounce",
+    "system_sender",
+];
+
+/// Why an email ticket must not be answered: loop markers on its first mail, a spam or virus
+/// verdict, or a sender that is one of our own addresses or domains.
+fn email_loop_reason(
+    ticket: &Ticket,
+    message: Option<&StoredMessage>,
+    settings: &AckSettings,
+) -> Option<&'static str> {
+    match ticket.flagged.as_deref() {
+        Some("spam") => return Some("flagged_spam"),
+        Some("virus") => return Some("flagged_virus"),
+        Some(_) => return Some("flagged"),
+        None => {}
+    }
+    if let Some(reason) = message.and_then(|m| m.no_reply.as_deref()) {
+        return Some(
+            NO_REPLY_REASONS
+                .iter()
+                .find(|r| **r == reason)
+                .copied()
+                .unwrap_or("no_reply"),
+        );
+    }
+    let sender = ticket.contact.trim().to_ascii_lowercase();
+    let sender_domain = sender.rsplit_once('@').map(|(_, d)| d);
+    let ours = settings.brands.iter().flat_map(|b| {
+        b.addresses
+            .iter()
+            .chain(b.support_address.iter())
+            .filter(|a| a.contains('@'))
+    });
+    for address in ours.chain(std::iter::once(&ticket.our_address)) {
+        let address = address.trim().to_ascii_lowercase();
+        if address == sender || address.rsplit_once('@').map(|(_, d)| d) == sender_domain {
+            return Some("own_address");
+        }
+    }
+    None
 }
 
 /// The acknowledger's decision for one ticket.
@@ -60,10 +114,21 @@ pub fn decide(
         Some(Keyword::Stop) => return skip("opted_out"),
         _ => {}
     }
+    if ticket.channel == Channel::Email
+        && let Some(reason) = email_loop_reason(ticket, message, settings)
+    {
+        return skip(reason);
+    }
     if let Some(contact) = contact {
         let day_ago = now - SignedDuration::from_hours(24);
         let today = contact.recent_acks.iter().filter(|t| **t > day_ago).count();
-        if today >= settings.limits.per_contact_per_day as usize {
+        let cap = match ticket.channel {
+            // Two auto-responders answering each other stop here at the latest, whatever the
+            // configured cap says.
+            Channel::Email => settings.limits.per_contact_per_day.min(EMAIL_DAILY_CAP),
+            _ => settings.limits.per_contact_per_day,
+        };
+        if today >= cap as usize {
             return skip("contact_daily_cap");
         }
         let quiet = SignedDuration::from_mins(i64::from(settings.limits.quiet_period_minutes));
@@ -104,6 +169,10 @@ pub fn decide(
         return skip("no_template");
     };
     Decision::Send(Rendered {
+        reply_from: match ticket.channel {
+            Channel::Email => brand.support_address.clone(),
+            _ => None,
+        },
         brand: brand.id.clone(),
         language,
         state: state.key(),

@@ -27,6 +27,7 @@ fn ticket(channel: Channel, our_address: &str, name: Option<&str>) -> Ticket {
         message_count: 1,
         ack_status: AckStatus::Pending,
         ack_reason: None,
+        flagged: None,
         ack_provider_message_id: None,
         first_message_sk: "MSG#x".into(),
         created_at: "2026-11-28T03:00:00.000Z".into(),
@@ -49,6 +50,11 @@ fn message(body: &str, language: Option<&str>) -> StoredMessage {
         keyword: Keyword::classify(body),
         language: language.map(str::to_owned),
         reply_token: None,
+        message_id: None,
+        references: vec![],
+        cc: vec![],
+        quoted: None,
+        no_reply: None,
     }
 }
 

@@ -172,6 +172,7 @@ fn message_event(
         received_at: now,
         keyword: None,
         reply_token,
+        email: None,
     }))
 }
 
@@ -381,6 +382,7 @@ struct SentMessage {
 fn receipt(answer: Option<LineAnswer>) -> SendReceipt {
     SendReceipt {
         provider_message_id: answer.and_then(|a| a.sent_messages.into_iter().next()?.id),
+        thread_id: None,
     }
 }
 

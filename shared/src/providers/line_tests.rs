@@ -398,6 +398,7 @@ fn outbound(reply_token: Option<&str>, seconds_late: i64) -> OutboundMessage {
         html: None,
         subject: None,
         in_reply_to: "01JGEX6S3ZB3M2D1TQK7P9V4AA".into(),
+        references: vec![],
         ticket_reference: "K7F3Q2".into(),
         reply_token: reply_token.map(str::to_owned),
         customer_wrote_at: now - SignedDuration::from_secs(seconds_late),
@@ -487,13 +488,15 @@ fn error_answers() {
             r#"{"sentMessages":[{"id":"461230966842064897","quoteToken":"IStG5h1Tz7b"}]}"#
         )),
         SendReceipt {
-            provider_message_id: Some("461230966842064897".into())
+            provider_message_id: Some("461230966842064897".into()),
+            thread_id: None,
         }
     );
     assert_eq!(
         receipt(answer("{}")),
         SendReceipt {
-            provider_message_id: None
+            provider_message_id: None,
+            thread_id: None,
         }
     );
 }

@@ -272,6 +272,7 @@ fn messaging_event(
         received_at: now,
         keyword: None,
         reply_token: None,
+        email: None,
     }))
 }
 
@@ -408,6 +409,7 @@ fn whatsapp_messages(
             received_at: now,
             keyword: None,
             reply_token: None,
+            email: None,
         });
     }
     Ok(())
@@ -589,6 +591,7 @@ impl Sender for MetaSender {
                     .and_then(|a| a.message_id.or_else(|| a.messages?.into_iter().next()?.id));
                 return Ok(SendReceipt {
                     provider_message_id: id,
+                    thread_id: None,
                 });
             }
             let error = answer.and_then(|a| a.error);

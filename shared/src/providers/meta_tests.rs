@@ -291,6 +291,7 @@ fn outbound(to: &str, from: &str, hours_late: i64) -> OutboundMessage {
         html: None,
         subject: None,
         in_reply_to: "wamid.A".into(),
+        references: vec![],
         ticket_reference: "K7F3Q2".into(),
         reply_token: None,
         customer_wrote_at: now - SignedDuration::from_hours(hours_late),

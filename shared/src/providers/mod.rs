@@ -12,11 +12,13 @@ use crate::config::Config;
 use crate::error::WebhookError;
 use crate::model::{Channel, InboundMessage};
 use crate::reply::Reply;
+use crate::store::Store;
 use crate::webhook::WebhookRequest;
 
 mod json;
 pub mod line;
 pub mod meta;
+pub mod ses;
 pub mod telegram;
 pub mod twilio;
 
@@ -45,6 +47,21 @@ pub trait Provider: Send + Sync {
         req: &WebhookRequest,
         now: Timestamp,
     ) -> Result<Vec<InboundMessage>, WebhookError>;
+    /// Verifies and reads a POST: [`Provider::verify`] then [`Provider::parse`]. Providers
+    /// that need the network or the store to trust a request override it: SNS fetches its
+    /// signing certificate before verifying and confirms subscriptions; Mailgun refuses a
+    /// signing token used for another mail.
+    fn receive<'a>(
+        &'a self,
+        req: &'a WebhookRequest,
+        now: Timestamp,
+        _store: &'a Store,
+    ) -> BoxFuture<'a, Result<Received, WebhookError>> {
+        Box::pin(async move {
+            self.verify(req, now)?;
+            Ok(Received::Messages(self.parse(req, now)?))
+        })
+    }
     /// What the provider expects back on success.
     fn accepted(&self) -> Reply {
         Reply::empty_ok()
@@ -54,6 +71,15 @@ pub trait Provider: Send + Sync {
     fn accepted_for(&self, _messages: &[InboundMessage]) -> Reply {
         self.accepted()
     }
+}
+
+/// What a verified POST turned out to be.
+#[derive(Debug)]
+pub enum Received {
+    /// Messages to store (possibly none: receipts, echoes).
+    Messages(Vec<InboundMessage>),
+    /// Not a message; answer this and store nothing (an SNS subscription confirmation).
+    Answer(Reply),
 }
 
 /// An acknowledgement ready to go out.
@@ -69,8 +95,11 @@ pub struct OutboundMessage {
     pub html: Option<String>,
     /// Subject (email).
     pub subject: Option<String>,
-    /// The provider's id of the message we answer (for threaded replies).
+    /// The id of the message we answer, for threaded replies: the provider's id, or for
+    /// email its `Message-ID`.
     pub in_reply_to: String,
+    /// Email `References` of the message we answer, oldest first (empty elsewhere).
+    pub references: Vec<String>,
     /// The ticket's short reference (templates that carry it as a parameter).
     pub ticket_reference: String,
     /// The platform's reply token for that message, if it gave one.
@@ -86,6 +115,8 @@ pub struct OutboundMessage {
 pub struct SendReceipt {
     /// The provider's id of the message we sent.
     pub provider_message_id: Option<String>,
+    /// The email `Message-ID` the customer's reply will reference (email only).
+    pub thread_id: Option<String>,
 }
 
 /// Why a send did not go through.
@@ -112,6 +143,11 @@ pub enum SendError {
 pub trait Sender: Send + Sync {
     /// The provider name, as stored on tickets.
     fn provider(&self) -> &'static str;
+    /// A channel this sender answers for every provider of it (SES sends every email ack,
+    /// whichever provider received the mail); `None` when it answers its own provider only.
+    fn answers_channel(&self) -> Option<Channel> {
+        None
+    }
     /// Sends one message.
     fn send<'a>(
         &'a self,
@@ -119,8 +155,37 @@ pub trait Sender: Send + Sync {
     ) -> BoxFuture<'a, Result<SendReceipt, SendError>>;
 }
 
+/// The clients providers talk through, built once per cold start.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// Provider REST APIs (rustls).
+    pub http: reqwest::Client,
+    /// The AWS SDK configuration (SES v2, S3).
+    pub aws: aws_config::SdkConfig,
+}
+
+impl Clients {
+    /// The HTTP client of [`http_client`] beside `aws`.
+    pub fn new(aws: &aws_config::SdkConfig) -> Result<Clients, reqwest::Error> {
+        Ok(Clients {
+            http: http_client()?,
+            aws: aws.clone(),
+        })
+    }
+
+    /// Clients for code that never calls AWS (configuration checks, unit tests).
+    pub fn without_aws() -> Clients {
+        Clients {
+            http: reqwest::Client::new(),
+            aws: aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build(),
+        }
+    }
+}
+
 /// The configured providers of one channel, built once per cold start.
-pub fn inbound(channel: Channel, config: &Config) -> Vec<Box<dyn Provider>> {
+pub fn inbound(channel: Channel, config: &Config, clients: &Clients) -> Vec<Box<dyn Provider>> {
     let mut all: Vec<Box<dyn Provider>> = Vec::new();
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)));
@@ -143,7 +208,8 @@ pub fn inbound(channel: Channel, config: &Config) -> Vec<Box<dyn Provider>> {
 }
 
 /// Every configured outbound API, built once per cold start.
-pub fn senders(config: &Config, http: &reqwest::Client) -> Vec<Arc<dyn Sender>> {
+pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
+    let http = &clients.http;
     let mut all: Vec<Arc<dyn Sender>> = Vec::new();
     if let Some(c) = &config.twilio {
         all.push(Arc::new(twilio::TwilioSender::new(c, http.clone())));
@@ -162,6 +228,13 @@ pub fn senders(config: &Config, http: &reqwest::Client) -> Vec<Arc<dyn Sender>> 
         .line
         .as_ref()
         .and_then(|c| line::LineSender::new(c, http.clone()))
+    {
+        all.push(Arc::new(s));
+    }
+    if let Some(s) = config
+        .ses
+        .as_ref()
+        .and_then(|c| ses::SesSender::new(c, clients))
     {
         all.push(Arc::new(s));
     }

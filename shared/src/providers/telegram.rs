@@ -192,6 +192,7 @@ impl Provider for Telegram {
             received_at: now,
             keyword,
             reply_token: None,
+            email: None,
         }])
     }
 
@@ -457,6 +458,7 @@ impl Sender for TelegramSender {
                     provider_message_id: answer
                         .and_then(|a| a.result?.message_id)
                         .map(|id| id.to_string()),
+                    thread_id: None,
                 });
             }
             let (code, mut reason, retry_after) = match answer {

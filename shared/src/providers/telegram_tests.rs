@@ -522,6 +522,7 @@ fn outbound(in_reply_to: &str, to: &str) -> OutboundMessage {
         html: None,
         subject: None,
         in_reply_to: in_reply_to.into(),
+        references: vec![],
         ticket_reference: "K7F3Q2".into(),
         reply_token: None,
         customer_wrote_at: Timestamp::UNIX_EPOCH,

@@ -121,6 +121,7 @@ impl Provider for Twilio {
             language: None,
             received_at: now,
             reply_token: None,
+            email: None,
         }])
     }
 
@@ -247,6 +248,7 @@ impl Sender for TwilioSender {
             if (200..300).contains(&status) {
                 return Ok(SendReceipt {
                     provider_message_id: answer.and_then(|a| a.sid),
+                    thread_id: None,
                 });
             }
             let (code, reason) = match answer {

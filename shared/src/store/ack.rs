@@ -105,4 +105,24 @@ impl Store {
             .map_err(classify)?;
         Ok(())
     }
+
+    /// Maps a Message-ID we sent (an email ack) to its ticket, so the customer's reply to
+    /// it joins the ticket.
+    pub async fn record_thread_id(
+        &self,
+        message_id: &str,
+        ticket_id: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(keys::message_id(message_id)))
+            .item(SK, s(keys::REF_SK))
+            .item("type", s("msgid"))
+            .item("ticket_id", s(ticket_id))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }

@@ -5,7 +5,10 @@
 //!    (still names that ticket).
 //! 3. No open ticket: put dedup + put ticket + reserve its reference + put message + update
 //!    contact (names no open ticket, or still names the closed one we saw).
-//! 4. Cancellation reasons decide: dedup failed → a retry of something stored; anything else
+//! 4. Email that answers a known mail (Message-ID or `[#REF]`) joins that ticket instead:
+//!    put dedup + put message + update ticket (still open, still email) + update contact.
+//!    Every stored mail also maps its Message-ID to its ticket, for the replies to come.
+//! 5. Cancellation reasons decide: dedup failed → a retry of something stored; anything else
 //!    failed → someone moved first, read again (bounded).
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -19,10 +22,13 @@ use super::keys::{self, PK, SK};
 use super::{Store, StoreError, classify};
 use crate::ids::TicketIds;
 use crate::keywords::Keyword;
-use crate::model::{AckStatus, InboundMessage};
+use crate::model::{AckStatus, EmailDetails, InboundMessage};
 
 /// Attempts before an ingest under heavy contention gives up (and the provider retries).
 const MAX_ATTEMPTS: u32 = 10;
+
+/// At most this many `In-Reply-To`/`References` ids are looked up per mail.
+const MAX_THREAD_IDS: usize = 50;
 
 /// What an ingest did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +52,11 @@ pub enum Target {
     /// Join the contact's open ticket.
     Existing {
         /// The open ticket's id.
+        ticket_id: String,
+    },
+    /// Join the ticket an email answers, whoever's open ticket it is.
+    Thread {
+        /// The ticket the mail's Message-ID references or `[#REF]` point at.
         ticket_id: String,
     },
     /// Open a new ticket.
@@ -72,6 +83,8 @@ pub enum Role {
     Reference,
     /// The contact item.
     Contact,
+    /// The email Message-ID → ticket mapping.
+    Thread,
 }
 
 /// A transaction ready to send.
@@ -91,14 +104,14 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
     let mut roles = Vec::with_capacity(5);
 
     let ticket_id = match target {
-        Target::Existing { ticket_id } => Some(ticket_id.as_str()),
+        Target::Existing { ticket_id } | Target::Thread { ticket_id } => Some(ticket_id.as_str()),
         Target::New { ids, .. } => Some(ids.id.as_str()),
         Target::ContactOnly(_) => None,
     };
     let mut dedup = Item::new();
     dedup.insert(
         PK.into(),
-        s(keys::dedup(message.provider, &message.provider_message_id)),
+        s(keys::dedup(message.provider, &message.dedup_key())),
     );
     dedup.insert(SK.into(), s(keys::DEDUP_SK));
     dedup.insert("type".into(), s("dedup"));
@@ -134,24 +147,38 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
     ));
     roles.push(Role::Message);
 
+    if let Some(message_id) = message.email.as_ref().and_then(|e| e.message_id.as_deref()) {
+        let mut thread = Item::new();
+        thread.insert(PK.into(), s(keys::message_id(message_id)));
+        thread.insert(SK.into(), s(keys::REF_SK));
+        thread.insert("type".into(), s("msgid"));
+        thread.insert("ticket_id".into(), s(ticket_id));
+        // Unconditional: a Message-ID seen again (a resend, the same mail through two
+        // providers) points at the ticket it joined last.
+        items.push(
+            TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(table)
+                        .set_item(Some(thread))
+                        .build()
+                        .expect("put has table and item"),
+                )
+                .build(),
+        );
+        roles.push(Role::Thread);
+    }
+
     match target {
+        Target::Thread { ticket_id } => {
+            items.push(ticket_join(table, ticket_id, &now_text, true));
+            roles.push(Role::Ticket);
+            let (set, values) = contact_set(message, &now_text);
+            items.push(contact_builder(table, &contact_key, set, "", values));
+            roles.push(Role::Contact);
+        }
         Target::Existing { ticket_id } => {
-            items.push(TransactWriteItem::builder().update(
-                Update::builder()
-                    .table_name(table)
-                    .key(PK, s(keys::ticket(ticket_id)))
-                    .key(SK, s(keys::TICKET_SK))
-                    .update_expression(
-                        "SET message_count = message_count + :one, updated_at = :now, last_message_at = :now",
-                    )
-                    .condition_expression("#status = :open")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":one", n(1))
-                    .expression_attribute_values(":now", s(&now_text))
-                    .expression_attribute_values(":open", s("open"))
-                    .build()
-                    .expect("ticket update has key and expression"),
-            ).build());
+            items.push(ticket_join(table, ticket_id, &now_text, false));
             roles.push(Role::Ticket);
             items.push(contact_update(
                 table,
@@ -200,6 +227,36 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
         Target::ContactOnly(_) => unreachable!("handled above"),
     }
     IngestPlan { items, roles }
+}
+
+/// Adds a message to a ticket that must still be open (and, for threaded email, still an
+/// email ticket: a `[#REF]` typed into a subject must not reach an SMS conversation).
+fn ticket_join(table: &str, ticket_id: &str, now: &str, email_only: bool) -> TransactWriteItem {
+    let mut update = Update::builder()
+        .table_name(table)
+        .key(PK, s(keys::ticket(ticket_id)))
+        .key(SK, s(keys::TICKET_SK))
+        .update_expression(
+            "SET message_count = message_count + :one, updated_at = :now, last_message_at = :now",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":one", n(1))
+        .expression_attribute_values(":now", s(now))
+        .expression_attribute_values(":open", s("open"));
+    update = if email_only {
+        update
+            .condition_expression("#status = :open AND channel = :email")
+            .expression_attribute_values(":email", s("email"))
+    } else {
+        update.condition_expression("#status = :open")
+    };
+    TransactWriteItem::builder()
+        .update(
+            update
+                .build()
+                .expect("ticket update has key and expression"),
+        )
+        .build()
 }
 
 fn put(table: &str, item: Item) -> TransactWriteItem {
@@ -268,8 +325,36 @@ fn message_item(message: &InboundMessage, ticket_id: &str, sk: &str, now: &str) 
     if let Some(token) = &message.reply_token {
         item.insert("reply_token".into(), s(token));
     }
+    if let Some(email) = &message.email {
+        email_attributes(&mut item, email);
+    }
     item.insert("received_at".into(), s(now));
     item
+}
+
+fn email_attributes(item: &mut Item, email: &EmailDetails) {
+    let list = |values: &[String]| AttributeValue::L(values.iter().map(s).collect());
+    if let Some(id) = &email.message_id {
+        item.insert("message_id".into(), s(id));
+    }
+    if !email.in_reply_to.is_empty() {
+        item.insert("in_reply_to".into(), list(&email.in_reply_to));
+    }
+    if !email.references.is_empty() {
+        item.insert("references".into(), list(&email.references));
+    }
+    if !email.cc.is_empty() {
+        item.insert("cc".into(), list(&email.cc));
+    }
+    if !email.quoted.is_empty() {
+        item.insert("quoted".into(), s(&email.quoted));
+    }
+    if let Some(reason) = &email.no_reply {
+        item.insert("no_reply".into(), s(reason));
+    }
+    if let Some(flag) = &email.flagged {
+        item.insert("flagged".into(), s(flag));
+    }
 }
 
 fn ticket_item(
@@ -297,6 +382,9 @@ fn ticket_item(
         item.insert("subject".into(), s(subject));
     }
     item.insert("status".into(), s("open"));
+    if let Some(flag) = message.email.as_ref().and_then(|e| e.flagged.as_ref()) {
+        item.insert("flagged".into(), s(flag));
+    }
     item.insert("message_count".into(), n(1));
     item.insert("ack_status".into(), s(AckStatus::Pending.as_str()));
     item.insert("first_message_sk".into(), s(message_sk));
@@ -473,12 +561,19 @@ impl Store {
     pub async fn ingest(&self, message: &InboundMessage) -> Result<IngestOutcome, StoreError> {
         let contact_key = keys::contact(message.channel, &message.from.address);
         let mut known_closed: Option<String> = None;
+        let mut thread = match &message.email {
+            Some(email) => self.thread_of(email, message.subject.as_deref()).await?,
+            None => None,
+        };
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
-            let target = match message.keyword {
-                Some(k @ (Keyword::Stop | Keyword::Start)) => Target::ContactOnly(k),
+            let target = match (message.keyword, &thread) {
+                (Some(k @ (Keyword::Stop | Keyword::Start)), _) => Target::ContactOnly(k),
+                (_, Some(ticket_id)) => Target::Thread {
+                    ticket_id: ticket_id.clone(),
+                },
                 _ => match self.open_ticket_of(&contact_key).await? {
                     Some(open) if known_closed.as_deref() != Some(open.as_str()) => {
                         Target::Existing { ticket_id: open }
@@ -499,10 +594,12 @@ impl Store {
             match result {
                 Ok(_) => {
                     return Ok(match target {
-                        Target::Existing { ticket_id } => IngestOutcome::Stored {
-                            ticket_id,
-                            new_ticket: false,
-                        },
+                        Target::Existing { ticket_id } | Target::Thread { ticket_id } => {
+                            IngestOutcome::Stored {
+                                ticket_id,
+                                new_ticket: false,
+                            }
+                        }
                         Target::New { ids, .. } => IngestOutcome::Stored {
                             ticket_id: ids.id,
                             new_ticket: true,
@@ -512,11 +609,13 @@ impl Store {
                 }
                 Err(err) => match after_cancel(err, &plan.roles) {
                     Next::Duplicate => return Ok(IngestOutcome::Duplicate),
-                    Next::TicketClosed => {
-                        if let Target::Existing { ticket_id } = target {
-                            known_closed = Some(ticket_id);
-                        }
-                    }
+                    Next::TicketClosed => match target {
+                        Target::Existing { ticket_id } => known_closed = Some(ticket_id),
+                        // The answered ticket is closed (or not email): the mail goes the
+                        // usual way, to the contact's open ticket or a new one.
+                        Target::Thread { .. } => thread = None,
+                        _ => {}
+                    },
                     Next::Retry => {}
                     Next::Fail(e) => return Err(e),
                 },
@@ -525,6 +624,96 @@ impl Store {
         Err(StoreError::Unavailable(format!(
             "contention: no consistent write after {MAX_ATTEMPTS} attempts"
         )))
+    }
+
+    /// The ticket an email answers: a Message-ID it references that Intake has seen
+    /// (a customer's mail or our ack), else a `[#REF]` in its subject.
+    async fn thread_of(
+        &self,
+        email: &EmailDetails,
+        subject: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
+        // A long References chain is history; the newest ids decide, and one BatchGetItem
+        // (at most 100 keys) reads them all.
+        let mut wanted: Vec<String> = Vec::new();
+        for id in email.thread_ids() {
+            let key = keys::message_id(id);
+            if !wanted.contains(&key) && wanted.len() < MAX_THREAD_IDS {
+                wanted.push(key);
+            }
+        }
+        if !wanted.is_empty() {
+            let found = self.ticket_ids_of(&wanted).await?;
+            if let Some(ticket_id) = wanted.iter().find_map(|k| found.get(k)) {
+                return Ok(Some(ticket_id.clone()));
+            }
+        }
+        match subject.and_then(crate::ids::reference_in_subject) {
+            Some(reference) => self.ticket_id_of_reference(&reference).await,
+            None => Ok(None),
+        }
+    }
+
+    /// `MSGID#` keys → the tickets they map to (keys not found are absent).
+    async fn ticket_ids_of(
+        &self,
+        keys_wanted: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut request = KeysAndAttributes::builder()
+            .consistent_read(true)
+            .projection_expression("pk, ticket_id");
+        for key in keys_wanted {
+            request = request.keys(
+                [(PK.to_owned(), s(key)), (SK.to_owned(), s(keys::REF_SK))]
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        let request = request
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let mut pending = Some(
+            [(self.table.clone(), request)]
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+        let mut found = std::collections::HashMap::new();
+        // DynamoDB may hand back unprocessed keys under load; ask again, a bounded number
+        // of times, before letting the provider retry.
+        for attempt in 0..MAX_ATTEMPTS {
+            let Some(items) = pending.take().filter(|p| !p.is_empty()) else {
+                break;
+            };
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(items))
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                if let (Some(pk), Some(ticket)) = (
+                    super::attrs::opt_s(&item, PK),
+                    super::attrs::opt_s(&item, "ticket_id"),
+                ) {
+                    found.insert(pk, ticket);
+                }
+            }
+            pending = out.unprocessed_keys;
+        }
+        if pending.is_some_and(|p| !p.is_empty()) {
+            return Err(StoreError::Unavailable("thread lookup throttled".into()));
+        }
+        Ok(found)
     }
 
     async fn open_ticket_of(&self, contact_key: &str) -> Result<Option<String>, StoreError> {

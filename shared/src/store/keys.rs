@@ -18,6 +18,8 @@ pub const CONTACT_SK: &str = "PROFILE";
 pub const DEDUP_SK: &str = "DEDUP";
 /// Sort key of a reference item.
 pub const REF_SK: &str = "REF";
+/// Sort key of a one-time token item.
+pub const ONCE_SK: &str = "ONCE";
 /// Prefix of message sort keys.
 pub const MESSAGE_PREFIX: &str = "MSG#";
 /// How long a provider message id is remembered for deduplication.
@@ -54,4 +56,43 @@ pub fn dedup(provider: &str, provider_message_id: &str) -> String {
 /// `REF#<reference>`: reserves a human reference and maps it to its ticket.
 pub fn reference(reference: &str) -> String {
     format!("REF#{reference}")
+}
+
+/// `ONCE#<scope>#<value>`: a token that may be used once (expires with its TTL).
+pub fn once(scope: &str, value: &str) -> String {
+    format!("ONCE#{scope}#{value}")
+}
+
+/// `MSGID#<message id>`: maps an email Message-ID (a customer's mail or our own ack) to its
+/// ticket, for threading replies. SES replaces the Message-ID of what we send with
+/// `<id>@<region>.amazonses.com`; every region's form maps to one key.
+pub fn message_id(id: &str) -> String {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    match id.rsplit_once('@') {
+        Some((local, domain))
+            if domain.eq_ignore_ascii_case("amazonses.com")
+                || domain.to_ascii_lowercase().ends_with(".amazonses.com") =>
+        {
+            format!("MSGID#{local}@amazonses.com")
+        }
+        _ => format!("MSGID#{id}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ses_message_ids_map_to_one_key_in_every_region() {
+        let key = super::message_id("0100018f@email.amazonses.com");
+        assert_eq!(key, "MSGID#0100018f@amazonses.com");
+        assert_eq!(super::message_id("<0100018f@eu-west-1.amazonses.com>"), key);
+        assert_eq!(
+            super::message_id("CAF=x@mail.gmail.com"),
+            "MSGID#CAF=x@mail.gmail.com"
+        );
+        assert_eq!(
+            super::message_id("a@notamazonses.com"),
+            "MSGID#a@notamazonses.com"
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod ack;
 mod attrs;
 mod ingest;
 pub mod keys;
+mod once;
 mod read;
 
 pub use ack::AckRecord;

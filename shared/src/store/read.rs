@@ -27,6 +27,7 @@ fn ticket_from(item: &Item) -> Result<Ticket, StoreError> {
         ack_status: AckStatus::parse(&ack)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown ack status {ack}")))?,
         ack_reason: opt_s(item, "ack_reason"),
+        flagged: opt_s(item, "flagged"),
         ack_provider_message_id: opt_s(item, "ack_provider_message_id"),
         first_message_sk: req_s(item, "first_message_sk")?,
         created_at: req_s(item, "created_at")?,
@@ -64,7 +65,22 @@ fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
         keyword: opt_s(item, "keyword").and_then(|k| Keyword::parse(&k)),
         language: opt_s(item, "language"),
         reply_token: opt_s(item, "reply_token"),
+        message_id: opt_s(item, "message_id"),
+        references: strings(item, "references"),
+        cc: strings(item, "cc"),
+        quoted: opt_s(item, "quoted"),
+        no_reply: opt_s(item, "no_reply"),
     })
+}
+
+/// A list of strings; absent or of another type reads as empty.
+fn strings(item: &Item, name: &str) -> Vec<String> {
+    match item.get(name) {
+        Some(AttributeValue::L(list)) => {
+            list.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 impl Store {

@@ -1,0 +1,322 @@
+//! Amazon SES: acknowledgements through SES v2 `SendEmail`, threaded into the customer's
+//! conversation and marked as automatic (RFC 3834), so neither their client nor their own
+//! auto-responder mistakes it for a person.
+
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
+
+use super::{BoxFuture, Clients, OutboundMessage, SendError, SendReceipt, Sender};
+use crate::config::SesConfig;
+use crate::model::Channel;
+
+/// Route name of SES (inbound through SNS, outbound through SES v2).
+pub const PROVIDER: &str = "ses";
+
+/// Sends email acks with SES v2.
+pub struct SesSender {
+    client: aws_sdk_sesv2::Client,
+    configuration_set: Option<String>,
+}
+
+impl SesSender {
+    /// A sender when SES has an identity to send from.
+    pub fn new(config: &SesConfig, clients: &Clients) -> Option<SesSender> {
+        config.identity.as_ref()?;
+        let mut builder = aws_sdk_sesv2::config::Builder::from(&clients.aws);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.endpoint_url(endpoint.as_str().trim_end_matches('/'));
+        }
+        Some(SesSender {
+            client: aws_sdk_sesv2::Client::from_conf(builder.build()),
+            configuration_set: config.configuration_set.clone(),
+        })
+    }
+}
+
+impl Sender for SesSender {
+    fn provider(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn answers_channel(&self) -> Option<Channel> {
+        Some(Channel::Email)
+    }
+
+    fn send<'a>(
+        &'a self,
+        message: &'a OutboundMessage,
+    ) -> BoxFuture<'a, Result<SendReceipt, SendError>> {
+        Box::pin(async move {
+            let request = AckEmail::build(message)?;
+            let content = |text: &str| {
+                Content::builder()
+                    .data(text)
+                    .charset("UTF-8")
+                    .build()
+                    .map_err(|e| SendError::Permanent {
+                        code: "invalid_request".into(),
+                        reason: e.to_string(),
+                    })
+            };
+            let mut body = Body::builder().text(content(&message.body)?);
+            if let Some(html) = &message.html {
+                body = body.html(content(html)?);
+            }
+            let mut simple = Message::builder()
+                .subject(content(&request.subject)?)
+                .body(body.build());
+            for (name, value) in &request.headers {
+                simple = simple.headers(
+                    MessageHeader::builder()
+                        .name(*name)
+                        .value(value)
+                        .build()
+                        .map_err(|e| SendError::Permanent {
+                            code: "invalid_request".into(),
+                            reason: e.to_string(),
+                        })?,
+                );
+            }
+            let result = self
+                .client
+                .send_email()
+                .from_email_address(&request.from)
+                .destination(Destination::builder().to_addresses(&request.to).build())
+                .content(EmailContent::builder().simple(simple.build()).build())
+                .set_configuration_set_name(self.configuration_set.clone())
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    let id = out.message_id().map(str::to_owned);
+                    Ok(SendReceipt {
+                        // SES replaces any Message-ID we set with its own, built from this id.
+                        thread_id: id.as_ref().map(|id| format!("{id}@email.amazonses.com")),
+                        provider_message_id: id,
+                    })
+                }
+                Err(err) => Err(classify(err)),
+            }
+        })
+    }
+}
+
+/// The parts of an ack email that come from the ticket rather than the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckEmail {
+    /// `From`.
+    pub from: String,
+    /// The customer.
+    pub to: String,
+    /// `Re: <original subject> [#REF]`.
+    pub subject: String,
+    /// Threading and auto-reply headers.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl AckEmail {
+    /// Addresses checked, every header value stripped of line breaks (a subject or
+    /// Message-ID carrying CR/LF must not add headers of its own).
+    pub fn build(message: &OutboundMessage) -> Result<AckEmail, SendError> {
+        let from = address(&message.from)?;
+        let to = address(&message.to)?;
+        let original = one_line(message.subject.as_deref().unwrap_or(""));
+        let reference = format!("[#{}]", message.ticket_reference);
+        let mut subject = if original.is_empty() {
+            String::new()
+        } else if has_reply_prefix(&original) {
+            original.clone()
+        } else {
+            format!("Re: {original}")
+        };
+        if !subject.contains(&reference) {
+            if !subject.is_empty() {
+                subject.push(' ');
+            }
+            subject.push_str(&reference);
+        }
+        let mut headers = vec![
+            ("Auto-Submitted", "auto-replied".to_owned()),
+            ("X-Auto-Response-Suppress", "All".to_owned()),
+        ];
+        let answered = message_id(&message.in_reply_to);
+        if let Some(id) = &answered {
+            headers.push(("In-Reply-To", id.clone()));
+            let mut chain: Vec<String> = message
+                .references
+                .iter()
+                .filter_map(|r| message_id(r))
+                .filter(|r| r != id)
+                .collect();
+            // Long chains are trimmed from the oldest side but keep the thread's first id,
+            // as RFC 5322 §3.6.4 suggests.
+            if chain.len() > 10 {
+                chain.drain(1..chain.len() - 9);
+            }
+            chain.push(id.clone());
+            headers.push(("References", chain.join(" ")));
+        }
+        Ok(AckEmail {
+            from,
+            to,
+            subject,
+            headers,
+        })
+    }
+}
+
+/// A header value on one line: CR, LF and other control characters become spaces, runs of
+/// spaces collapse.
+pub fn one_line(value: &str) -> String {
+    value
+        .split(|c: char| c.is_control())
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn has_reply_prefix(subject: &str) -> bool {
+    let lower = subject.to_lowercase();
+    ["re:", "re :", "aw:", "sv:", "balas:"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+}
+
+/// `<id>` for a Message-ID, or `None` when it cannot be one (spaces, controls, no `@`).
+fn message_id(id: &str) -> Option<String> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let valid = !id.is_empty()
+        && id.len() <= 500
+        && id.contains('@')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '<' && c != '>');
+    valid.then(|| format!("<{id}>"))
+}
+
+/// One bare address; anything that could smuggle a second recipient or header is refused.
+fn address(value: &str) -> Result<String, SendError> {
+    let value = value.trim();
+    let valid = value.len() <= 320
+        && value.split('@').count() == 2
+        && !value.starts_with('@')
+        && !value.ends_with('@')
+        && value
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !",;<>\"()[]\\".contains(c));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(SendError::Permanent {
+            code: "invalid_address".into(),
+            reason: "not a single email address".into(),
+        })
+    }
+}
+
+/// Throttling and server errors come back through the stream; everything else SES says no
+/// to (unverified identity, rejected message, paused account) is stored with its reason.
+fn classify<R: std::fmt::Debug>(err: SdkError<SendEmailError, R>) -> SendError {
+    match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("Unknown").to_owned();
+            let reason = e.message().unwrap_or_default().to_owned();
+            match e {
+                SendEmailError::TooManyRequestsException(_)
+                | SendEmailError::LimitExceededException(_) => {
+                    SendError::Retryable(format!("{code}: {reason}"))
+                }
+                _ if code.contains("Throttl") || code == "InternalFailure" => {
+                    SendError::Retryable(format!("{code}: {reason}"))
+                }
+                _ => SendError::Permanent { code, reason },
+            }
+        }
+        SdkError::ResponseError(r) if format!("{r:?}").contains("status: 5") => {
+            SendError::Retryable("SES answered a server error".into())
+        }
+        _ => SendError::Retryable(format!(
+            "SES unreachable: {}",
+            aws_sdk_sesv2::error::DisplayErrorContext(&err)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outbound(subject: Option<&str>) -> OutboundMessage {
+        let now: jiff::Timestamp = "2026-11-22T03:00:00Z".parse().unwrap();
+        OutboundMessage {
+            to: "budi@example.co.id".into(),
+            from: "halo@tokoku.id".into(),
+            body: "Halo".into(),
+            html: None,
+            subject: subject.map(str::to_owned),
+            in_reply_to: "CAF=abc@mail.gmail.com".into(),
+            references: vec!["first@mail.gmail.com".into()],
+            ticket_reference: "K7F3Q2".into(),
+            reply_token: None,
+            customer_wrote_at: now,
+            now,
+        }
+    }
+
+    #[test]
+    fn subject_and_threading_headers() {
+        let ack = AckEmail::build(&outbound(Some("Pesanan belum sampai"))).unwrap();
+        assert_eq!(ack.subject, "Re: Pesanan belum sampai [#K7F3Q2]");
+        assert_eq!(
+            ack.headers,
+            vec![
+                ("Auto-Submitted", "auto-replied".to_owned()),
+                ("X-Auto-Response-Suppress", "All".to_owned()),
+                ("In-Reply-To", "<CAF=abc@mail.gmail.com>".to_owned()),
+                (
+                    "References",
+                    "<first@mail.gmail.com> <CAF=abc@mail.gmail.com>".to_owned()
+                ),
+            ]
+        );
+        let again = AckEmail::build(&outbound(Some("RE: Pesanan [#K7F3Q2]"))).unwrap();
+        assert_eq!(again.subject, "RE: Pesanan [#K7F3Q2]");
+        assert_eq!(
+            AckEmail::build(&outbound(None)).unwrap().subject,
+            "[#K7F3Q2]"
+        );
+    }
+
+    #[test]
+    fn header_injection_is_stripped() {
+        let mut message = outbound(Some("Hi\r\nBcc: victim@example.com"));
+        message.in_reply_to = "x@y\r\nBcc: victim@example.com".into();
+        let ack = AckEmail::build(&message).unwrap();
+        assert_eq!(ack.subject, "Re: Hi Bcc: victim@example.com [#K7F3Q2]");
+        assert!(!ack.subject.contains('\n') && !ack.subject.contains('\r'));
+        // A Message-ID with a line break is no Message-ID: no threading headers at all.
+        assert!(ack.headers.iter().all(|(n, _)| *n != "In-Reply-To"));
+        for (_, value) in &ack.headers {
+            assert!(!value.contains('\r') && !value.contains('\n'));
+        }
+        message.to = "budi@example.co.id\r\nBcc: victim@example.com".into();
+        assert!(AckEmail::build(&message).is_err());
+        message.to = "a@b.c, victim@example.com".into();
+        assert!(AckEmail::build(&message).is_err());
+    }
+
+    #[test]
+    fn long_reference_chains_keep_the_first_and_the_newest() {
+        let mut message = outbound(Some("x"));
+        message.references = (0..30).map(|i| format!("m{i}@example.com")).collect();
+        let ack = AckEmail::build(&message).unwrap();
+        let references = &ack.headers[3].1;
+        let ids: Vec<&str> = references.split(' ').collect();
+        assert_eq!(ids.len(), 11);
+        assert_eq!(ids[0], "<m0@example.com>");
+        assert_eq!(ids[9], "<m29@example.com>");
+        assert_eq!(ids[10], "<CAF=abc@mail.gmail.com>");
+    }
+}

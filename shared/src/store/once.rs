@@ -1,0 +1,49 @@
+//! One-time tokens: a value a provider promises to use once (Mailgun's signing token), or an
+//! action Intake must take once (confirming an SNS subscription).
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use jiff::Timestamp;
+
+use super::attrs::{n, s};
+use super::keys::{self, PK, SK};
+use super::{Store, StoreError, classify};
+
+impl Store {
+    /// Claims `value` in `scope` for `fingerprint` until `ttl_seconds` from `now`.
+    ///
+    /// `true` when the claim is new, or is held by the same fingerprint (a retry of the same
+    /// request after a failure further on must pass again); `false` when another request
+    /// holds it.
+    pub async fn claim_once(
+        &self,
+        scope: &str,
+        value: &str,
+        fingerprint: &str,
+        now: Timestamp,
+        ttl_seconds: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(keys::once(scope, value)))
+            .item(SK, s(keys::ONCE_SK))
+            .item("type", s("once"))
+            .item("fingerprint", s(fingerprint))
+            .item(keys::EXPIRES_AT, n(now.as_second() + ttl_seconds))
+            .condition_expression("attribute_not_exists(pk) OR fingerprint = :fingerprint")
+            .expression_attribute_values(":fingerprint", s(fingerprint))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
