@@ -25,6 +25,26 @@ pub const ROUTES: &[Route] = &[
         methods: &["POST"],
     },
     Route {
+        channel: Channel::Email,
+        provider: "ses",
+        methods: &["POST"],
+    },
+    Route {
+        channel: Channel::Email,
+        provider: "mailgun",
+        methods: &["POST"],
+    },
+    Route {
+        channel: Channel::Email,
+        provider: "sendgrid",
+        methods: &["POST"],
+    },
+    Route {
+        channel: Channel::Email,
+        provider: "postmark",
+        methods: &["POST"],
+    },
+    Route {
         channel: Channel::Social,
         provider: "meta",
         methods: &["GET", "POST"],
@@ -121,6 +141,19 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             acknowledger(optional("TWILIO_API_BASE_URL")),
         ],
     ),
+    (
+        "ses",
+        &[
+            // Inbound: SNS topics the SES receipt rule publishes to. Acks: the verified
+            // identity (IAM allows sending from it only) and an optional configuration set.
+            webhook(optional("SES_TOPIC_ARNS")),
+            acknowledger(optional("SES_IDENTITY")),
+            acknowledger(optional("SES_CONFIGURATION_SET")),
+        ],
+    ),
+    ("mailgun", &[webhook(secret("MAILGUN_SIGNING_KEY"))]),
+    ("sendgrid", &[webhook(secret("SENDGRID_BASIC_AUTH"))]),
+    ("postmark", &[webhook(secret("POSTMARK_BASIC_AUTH"))]),
     (
         "meta",
         &[
@@ -253,6 +286,11 @@ mod tests {
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),
                 "LINE_CHANNEL_SECRET" | "LINE_CHANNEL_ACCESS_TOKEN" => "l".to_owned(),
+                "SES_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-mail".to_owned(),
+                "MAILGUN_SIGNING_KEY" => "key".to_owned(),
+                "SENDGRID_BASIC_AUTH" | "POSTMARK_BASIC_AUTH" => {
+                    "intake:0123456789abcdef".to_owned()
+                }
                 _ => return None,
             })
         })

@@ -414,3 +414,94 @@ fn builtin_settings_answer_around_the_clock_in_english() {
         r.text
     );
 }
+
+fn email_ticket(contact: &str) -> Ticket {
+    Ticket {
+        contact: contact.into(),
+        provider: "ses".into(),
+        subject: Some("Pesanan".into()),
+        ..ticket(Channel::Email, "halo@tokoku.id", Some("Budi"))
+    }
+}
+
+#[test]
+fn email_loop_protection() {
+    let settings = settings();
+    let now = at(MONDAY_10_WIB);
+    let customer = email_ticket("budi@example.co.id");
+    let first = message(ID_TEXT, None);
+    let sent = decide(&customer, None, Some(&first), &settings, now);
+    let Decision::Send(rendered) = sent else {
+        panic!("a customer's mail is answered: {sent:?}")
+    };
+    assert_eq!(rendered.reply_from.as_deref(), Some("halo@tokoku.id"));
+
+    for reason in [
+        "auto_submitted",
+        "precedence_bulk",
+        "mailing_list",
+        "auto_response_suppressed",
+        "bounce",
+        "system_sender",
+    ] {
+        let marked = StoredMessage {
+            no_reply: Some(reason.into()),
+            ..first.clone()
+        };
+        assert_eq!(
+            decide(&customer, None, Some(&marked), &settings, now),
+            Decision::Skip { reason },
+            "{reason}"
+        );
+    }
+    let flagged = Ticket {
+        flagged: Some("virus".into()),
+        ..customer.clone()
+    };
+    assert_eq!(
+        decide(&flagged, None, Some(&first), &settings, now),
+        Decision::Skip {
+            reason: "flagged_virus"
+        }
+    );
+    for ours in ["halo@tokoku.id", "HALO@TokoKu.id", "billing@tokoku.id"] {
+        assert_eq!(
+            decide(&email_ticket(ours), None, Some(&first), &settings, now),
+            Decision::Skip {
+                reason: "own_address"
+            },
+            "{ours}"
+        );
+    }
+}
+
+#[test]
+fn email_cap_is_three_a_day_whatever_the_setting() {
+    let mut settings = settings();
+    settings.limits.per_contact_per_day = 10;
+    settings.limits.quiet_period_minutes = 0;
+    let now = at(MONDAY_10_WIB);
+    let three = acked(&[
+        "2026-11-29T05:00:00Z",
+        "2026-11-29T09:00:00Z",
+        "2026-11-30T01:00:00Z",
+    ]);
+    let customer = email_ticket("budi@example.co.id");
+    assert_eq!(
+        decide(&customer, Some(&three), None, &settings, now),
+        Decision::Skip {
+            reason: "contact_daily_cap"
+        }
+    );
+    // SMS keeps the configured cap.
+    assert!(matches!(
+        decide(
+            &ticket(Channel::Sms, "+6221555000", None),
+            Some(&three),
+            None,
+            &settings,
+            now
+        ),
+        Decision::Send(_)
+    ));
+}
