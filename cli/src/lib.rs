@@ -7,6 +7,7 @@ pub mod dynamo_local;
 pub mod poller;
 pub mod recorder;
 pub mod server;
+pub mod ses_local;
 pub mod simulate;
 pub mod stack;
 

@@ -1,0 +1,417 @@
+//! A local Amazon SES (v2 API) for the local stack and the tests: the emulator of the npm
+//! package `aws-ses-v2-local` (installed by `make dev` / `make test` with `npm ci`), run
+//! with the `node` on `PATH` (or `$NODE`).
+//!
+//! It serves the SES v2 JSON API (`POST /v2/email/outbound-emails` is `SendEmail`) for any
+//! signed request (it checks only that an `Authorization: AWS…` header is present), keeps
+//! what was sent in memory, shows it in a web inbox at `/`, and hands it out as JSON at
+//! `GET /store` ([`sent_emails`]). It keeps `Content.Simple.Headers` (and
+//! `Content.Template.Headers`); for `Content.Raw` it keeps only what it parses out of the
+//! message (from, to, cc, reply-to, subject, text, html, attachments), not its other headers.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+use crate::DevResult;
+
+/// The npm package of the emulator.
+pub const PACKAGE: &str = "aws-ses-v2-local";
+
+/// How much of the emulator's stderr is kept for error messages.
+const STDERR_KEEP: usize = 4096;
+
+/// A running SES emulator. Stopped when dropped, and when this process dies.
+pub struct SesLocal {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl SesLocal {
+    /// Starts the emulator of `<project_root>/node_modules/aws-ses-v2-local` on
+    /// `127.0.0.1:<port>` and waits until it answers its health check.
+    ///
+    /// Fails if the package is not installed, `node` cannot be run, the port is taken or the
+    /// emulator does not answer within 15 s.
+    pub async fn start(project_root: &Path, port: u16) -> DevResult<SesLocal> {
+        let script = find_script(project_root)?;
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Err(format!("cannot start the SES emulator: port {port} is in use").into());
+        }
+        let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
+        // Node runs under a small shell that kills it when our end of its stdin closes, which
+        // happens however this process ends (even a test binary that never drops the stack).
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            // (Background jobs read /dev/null in a non-interactive shell, hence fd 3.)
+            .arg(r#"exec 3<&0; "$@" & pid=$!; (read _ignored <&3; kill $pid 2>/dev/null) & wait $pid"#)
+            .arg("ses-local")
+            .arg(&node)
+            .arg(&script)
+            .arg("--host")
+            .arg("127.0.0.1")
+            .arg("--port")
+            .arg(port.to_string())
+            .current_dir(project_root)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| {
+            format!(
+                "cannot start the SES emulator ({node} {}): {e}",
+                script.display()
+            )
+        })?;
+        let stderr = keep_stderr(&mut child);
+
+        let local = SesLocal { child: None, port };
+        let health = format!("{}/health-check", local.endpoint());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        for _ in 0..150 {
+            if let Some(status) = child.try_wait()? {
+                // Let the reader take the last of the output.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return Err(format!(
+                    "the SES emulator exited at start ({status}; is `{node}` Node.js 20+?): {}",
+                    tail(&stderr)
+                )
+                .into());
+            }
+            let answered = client
+                .get(&health)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                return Ok(SesLocal {
+                    child: Some(child),
+                    ..local
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = child.kill().await;
+        Err(format!(
+            "the SES emulator did not answer within 15 s: {}",
+            tail(&stderr)
+        )
+        .into())
+    }
+
+    /// `http://127.0.0.1:<port>`: the SES endpoint (`AWS_ENDPOINT_URL_SESV2`) and the base
+    /// for [`sent_emails`] and [`clear`].
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The web inbox, where a person can read what was sent: `http://127.0.0.1:<port>/`.
+    pub fn inbox_url(&self) -> String {
+        format!("{}/", self.endpoint())
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the emulator (what it stored is lost) and waits until its port is free.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            drop(child.stdin.take());
+            let exited = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            if exited.is_err() {
+                let _ = child.kill().await;
+            }
+        }
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The emulator's start script: the `bin` of its `package.json` under
+/// `<project_root>/node_modules`.
+pub fn find_script(project_root: &Path) -> DevResult<PathBuf> {
+    let package = project_root.join("node_modules").join(PACKAGE);
+    let manifest = package.join("package.json");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| {
+        format!(
+            "the SES emulator is not installed ({}: {e}): run `npm ci` in the project root",
+            manifest.display()
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not JSON: {e}", manifest.display()))?;
+    let bin = match &json["bin"] {
+        serde_json::Value::String(s) => Some(s.as_str()),
+        serde_json::Value::Object(bins) => bins.get(PACKAGE).and_then(|b| b.as_str()),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{}: no `bin` for {PACKAGE}", manifest.display()))?;
+    let script = package.join(bin);
+    if !script.is_file() {
+        return Err(format!("the SES emulator's script {} is missing", script.display()).into());
+    }
+    Ok(script)
+}
+
+/// Reads the child's stderr in the background, keeping its last few KB.
+fn keep_stderr(child: &mut Child) -> Arc<Mutex<Vec<u8>>> {
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    if let Some(mut stderr) = child.stderr.take() {
+        let kept = kept.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut kept) = kept.lock() {
+                    kept.extend_from_slice(&buf[..n]);
+                    let excess = kept.len().saturating_sub(STDERR_KEEP);
+                    kept.drain(..excess);
+                }
+            }
+        });
+    }
+    kept
+}
+
+fn tail(stderr: &Arc<Mutex<Vec<u8>>>) -> String {
+    let text = stderr
+        .lock()
+        .map(|k| String::from_utf8_lossy(&k).trim().to_string())
+        .unwrap_or_default();
+    if text.is_empty() {
+        "(no output)".into()
+    } else {
+        text
+    }
+}
+
+/// One email the emulator accepted, as its store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentEmail {
+    /// The `MessageId` SES answered with (`ses-<9 digits>`).
+    pub message_id: String,
+    /// `FromEmailAddress` (for Raw content, the parsed `From:` as written, with any name).
+    pub from: String,
+    /// `Destination.ToAddresses`.
+    pub to: Vec<String>,
+    /// `Destination.CcAddresses`.
+    pub cc: Vec<String>,
+    /// `Destination.BccAddresses`.
+    pub bcc: Vec<String>,
+    /// `ReplyToAddresses`.
+    pub reply_to: Vec<String>,
+    /// The subject.
+    pub subject: String,
+    /// The text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+    /// `Content.Simple.Headers` / `Content.Template.Headers` as sent, in order. Always empty
+    /// for Raw content: the emulator does not keep a raw message's headers.
+    pub headers: Vec<(String, String)>,
+    /// Attachments.
+    pub attachments: Vec<SentAttachment>,
+    /// When it was accepted, in seconds since the Unix epoch.
+    pub at: i64,
+}
+
+impl SentEmail {
+    /// The value of the first custom header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An attachment of a [`SentEmail`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentAttachment {
+    /// File name.
+    pub filename: Option<String>,
+    /// MIME type.
+    pub content_type: Option<String>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// The content, base64.
+    pub content_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireStore {
+    emails: Vec<WireEmail>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireEmail {
+    message_id: String,
+    from: String,
+    #[serde(default)]
+    reply_to: Vec<String>,
+    destination: WireDestination,
+    subject: String,
+    #[serde(default)]
+    body: WireBody,
+    #[serde(default)]
+    attachments: Vec<WireAttachment>,
+    #[serde(default)]
+    headers: Vec<WireHeader>,
+    at: i64,
+}
+
+#[derive(Deserialize, Default)]
+struct WireDestination {
+    #[serde(default)]
+    to: Vec<String>,
+    #[serde(default)]
+    cc: Vec<String>,
+    #[serde(default)]
+    bcc: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireBody {
+    text: Option<String>,
+    html: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireAttachment {
+    filename: Option<String>,
+    content_type: Option<String>,
+    size: Option<u64>,
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireHeader {
+    name: String,
+    value: String,
+}
+
+impl From<WireEmail> for SentEmail {
+    fn from(e: WireEmail) -> SentEmail {
+        SentEmail {
+            message_id: e.message_id,
+            from: e.from,
+            to: e.destination.to,
+            cc: e.destination.cc,
+            bcc: e.destination.bcc,
+            reply_to: e.reply_to,
+            subject: e.subject,
+            text: e.body.text,
+            html: e.body.html,
+            headers: e.headers.into_iter().map(|h| (h.name, h.value)).collect(),
+            attachments: e
+                .attachments
+                .into_iter()
+                .map(|a| SentAttachment {
+                    filename: a.filename,
+                    content_type: a.content_type,
+                    size: a.size,
+                    content_base64: a.content,
+                })
+                .collect(),
+            at: e.at,
+        }
+    }
+}
+
+/// Every email the emulator at `endpoint` accepted since it started (or was [`clear`]ed),
+/// oldest first.
+pub async fn sent_emails(endpoint: &str) -> DevResult<Vec<SentEmail>> {
+    read_store(&format!("{}/store", endpoint.trim_end_matches('/'))).await
+}
+
+/// The emails accepted at or after `since` (seconds since the Unix epoch; the store keeps
+/// whole seconds), oldest first.
+pub async fn sent_emails_since(endpoint: &str, since: i64) -> DevResult<Vec<SentEmail>> {
+    read_store(&format!(
+        "{}/store?since={since}",
+        endpoint.trim_end_matches('/')
+    ))
+    .await
+}
+
+async fn read_store(url: &str) -> DevResult<Vec<SentEmail>> {
+    let response = reqwest::get(url).await?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: the SES emulator answered {}", response.status()).into());
+    }
+    let store: WireStore = response
+        .json()
+        .await
+        .map_err(|e| format!("{url}: not the SES emulator's store: {e}"))?;
+    Ok(store.emails.into_iter().map(SentEmail::from).collect())
+}
+
+/// Forgets every email (and email template) the emulator at `endpoint` holds.
+pub async fn clear(endpoint: &str) -> DevResult<()> {
+    let url = format!("{}/clear-store", endpoint.trim_end_matches('/'));
+    let response = reqwest::Client::new().post(&url).send().await?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: the SES emulator answered {}", response.status()).into());
+    }
+    Ok(())
+}
+
+/// The email `message_id` as a MIME message (what the inbox's download gives), which the
+/// emulator renders from what it stored: custom headers of Simple content are in it, a raw
+/// message's own headers are not.
+pub async fn eml(endpoint: &str, message_id: &str) -> DevResult<Vec<u8>> {
+    #[derive(Deserialize)]
+    struct Eml {
+        body: Buffer,
+    }
+    #[derive(Deserialize)]
+    struct Buffer {
+        data: Vec<u8>,
+    }
+    // The emulator crashes on an unknown id (it answers, then fails to answer again).
+    if !sent_emails(endpoint)
+        .await?
+        .iter()
+        .any(|e| e.message_id == message_id)
+    {
+        return Err(format!("the SES emulator holds no email {message_id}").into());
+    }
+    let url = url::Url::parse_with_params(
+        &format!("{}/get-emlContent", endpoint.trim_end_matches('/')),
+        [("messageId", message_id)],
+    )?;
+    let response = reqwest::get(url.clone()).await?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "{url}: the SES emulator answered {} for {message_id}",
+            response.status()
+        )
+        .into());
+    }
+    let eml: Eml = response
+        .json()
+        .await
+        .map_err(|e| format!("{url}: unexpected answer for {message_id}: {e}"))?;
+    Ok(eml.body.data)
+}
