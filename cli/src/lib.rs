@@ -14,6 +14,21 @@ pub mod stack;
 /// Errors of the developer tools, with a message meant for a person.
 pub type DevResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
+/// The project's root: the nearest directory, from the working directory up (then beside this
+/// crate), that holds the installed emulators (`node_modules`).
+pub fn project_root() -> DevResult<std::path::PathBuf> {
+    use std::path::{Path, PathBuf};
+    let cwd = std::env::current_dir().ok();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
+    cwd.iter()
+        .flat_map(|c| c.ancestors().map(Path::to_path_buf).collect::<Vec<PathBuf>>())
+        .chain(workspace)
+        .find(|root| root.join("node_modules").is_dir() && root.join("Cargo.toml").is_file())
+        .ok_or_else(|| "node_modules not found: run `npm ci` in the project root".into())
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for a local process).
 pub fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?

@@ -219,6 +219,10 @@ async fn dev() -> DevResult<()> {
         "  recorder   {}  (intake outbox list)",
         stack.recorder.url()
     );
+    println!(
+        "  ses        {}  (web inbox of email acks)",
+        stack.ses.inbox_url()
+    );
     println!("Try: intake simulate twilio --body \"Halo, pesanan saya belum sampai\"");
     println!("Ctrl-C stops everything.");
     wait_for_shutdown().await;

@@ -255,6 +255,26 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
                 serde_json::json!({"sentMessages": [{"id": (ulid::Ulid::new().random() % 1_000_000_000).to_string(), "quoteToken": "q"}]}),
             ),
         }
+    } else if path.starts_with("/sns") && req.method() == Method::GET {
+        // SNS's ConfirmSubscription is a plain GET of the SubscribeURL.
+        let query = req.uri().query().unwrap_or("");
+        let param = |name: &str| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        recorded.provider = "sns".into();
+        recorded.channel = "email".into();
+        recorded.kind = param("Action");
+        recorded.to = param("TopicArn");
+        recorded.body = Some(query.to_owned());
+        match failure {
+            Some(status) => (status, serde_json::json!({"error": "recorder told to fail"})),
+            None => (
+                200,
+                serde_json::json!({"ConfirmSubscriptionResponse": {"ConfirmSubscriptionResult": {"SubscriptionArn": format!("{}:{}", param("TopicArn").unwrap_or_default(), ulid::Ulid::new())}}}),
+            ),
+        }
     } else {
         (
             404,

@@ -13,6 +13,7 @@ use crate::dotenv::var_or;
 use crate::dynamo_local::DynamoLocal;
 use crate::poller::StreamPoller;
 use crate::recorder::Recorder;
+use crate::ses_local::SesLocal;
 use crate::{DevResult, free_port, server};
 
 /// Where each part listens and what the functions are configured with.
@@ -24,6 +25,8 @@ pub struct StackOptions {
     pub recorder_port: u16,
     /// Port of DynamoDB Local (from `AWS_ENDPOINT_URL_DYNAMODB`, 8000).
     pub dynamodb_port: u16,
+    /// Port of the SES v2 emulator (from `AWS_ENDPOINT_URL_SESV2`, 8005).
+    pub ses_port: u16,
     /// Where DynamoDB Local keeps its data (`INTAKE_DATA_DIR`, `.local/dynamodb`; the value
     /// `:memory:` keeps it in memory).
     pub data_dir: Option<PathBuf>,
@@ -42,6 +45,11 @@ impl StackOptions {
         let dynamodb_port = url::Url::parse(&endpoint)?
             .port_or_known_default()
             .ok_or("AWS_ENDPOINT_URL_DYNAMODB has no port")?;
+        let ses_endpoint = var_or("AWS_ENDPOINT_URL_SESV2", "http://127.0.0.1:8005");
+        let ses_port = url::Url::parse(&ses_endpoint)?
+            .port_or_known_default()
+            .ok_or("AWS_ENDPOINT_URL_SESV2 has no port")?;
+        let root = crate::project_root()?;
         let defaults = [
             ("TABLE_NAME", "intake-local".to_owned()),
             ("PUBLIC_BASE_URL", format!("http://127.0.0.1:{port}")),
@@ -49,6 +57,20 @@ impl StackOptions {
                 "TWILIO_API_BASE_URL",
                 format!("http://127.0.0.1:{recorder_port}"),
             ),
+            ("AWS_ENDPOINT_URL_SESV2", ses_endpoint.clone()),
+            ("SES_TOPIC_ARNS", TEST_SES_TOPIC_ARN.to_owned()),
+            ("SES_IDENTITY", "tokoku.id".to_owned()),
+            (
+                "SNS_TRUSTED_CERT_FILE",
+                root.join(TEST_SNS_CERT).display().to_string(),
+            ),
+            (
+                "SNS_CONFIRM_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}/sns"),
+            ),
+            ("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY.to_owned()),
+            ("SENDGRID_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
+            ("POSTMARK_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
         ];
         let config = Config::from_lookup(|name| {
             std::env::var(name)
@@ -65,6 +87,7 @@ impl StackOptions {
             port,
             recorder_port,
             dynamodb_port,
+            ses_port,
             clock: None,
             data_dir: match var_or("INTAKE_DATA_DIR", ".local/dynamodb").as_str() {
                 ":memory:" => None,
@@ -80,8 +103,17 @@ impl StackOptions {
         let port = free_port()?;
         let recorder_port = free_port()?;
         let dynamodb_port = free_port()?;
+        let ses_port = free_port()?;
+        let root = crate::project_root()?;
         let config = Config::from_lookup(|name| {
             Some(match name {
+                "AWS_ENDPOINT_URL_SESV2" => format!("http://127.0.0.1:{ses_port}"),
+                "SES_TOPIC_ARNS" => TEST_SES_TOPIC_ARN.to_owned(),
+                "SES_IDENTITY" => "tokoku.id".to_owned(),
+                "SNS_TRUSTED_CERT_FILE" => root.join(TEST_SNS_CERT).display().to_string(),
+                "SNS_CONFIRM_BASE_URL" => format!("http://127.0.0.1:{recorder_port}/sns"),
+                "MAILGUN_SIGNING_KEY" => TEST_MAILGUN_SIGNING_KEY.to_owned(),
+                "SENDGRID_BASIC_AUTH" | "POSTMARK_BASIC_AUTH" => TEST_BASIC_AUTH.to_owned(),
                 "TABLE_NAME" => "intake-test".to_owned(),
                 "PUBLIC_BASE_URL" => format!("http://127.0.0.1:{port}"),
                 "TWILIO_AUTH_TOKEN" => TEST_AUTH_TOKEN.to_owned(),
@@ -105,6 +137,7 @@ impl StackOptions {
             port,
             recorder_port,
             dynamodb_port,
+            ses_port,
             data_dir,
             config,
             clock: None,
@@ -124,6 +157,16 @@ pub const TEST_TELEGRAM_BOT_TOKEN: &str = "7000000001:TEST-telegram-bot-token";
 pub const TEST_TELEGRAM_SECRET: &str = "test-telegram-secret";
 /// LINE channel secret of test stacks.
 pub const TEST_LINE_CHANNEL_SECRET: &str = "test-line-channel-secret";
+/// The SNS topic local and test stacks accept SES mail from.
+pub const TEST_SES_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-mail";
+/// The certificate local stacks trust for SNS signatures (its key is public: tests only).
+pub const TEST_SNS_CERT: &str = "tests/fixtures/sns-dev/certificate.pem";
+/// The private key `intake simulate ses` signs with.
+pub const TEST_SNS_KEY: &str = "tests/fixtures/sns-dev/privatekey.pem";
+/// Mailgun webhook signing key of local and test stacks.
+pub const TEST_MAILGUN_SIGNING_KEY: &str = "test-mailgun-signing-key";
+/// Basic credentials of SendGrid and Postmark webhooks on local and test stacks.
+pub const TEST_BASIC_AUTH: &str = "intake:test-basic-password";
 /// Twilio account SID of test stacks.
 pub const TEST_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 
@@ -133,6 +176,8 @@ pub struct Stack {
     pub dynamo: DynamoLocal,
     /// The provider API stand-in.
     pub recorder: Recorder,
+    /// The SES v2 emulator (email acks; web inbox at its root).
+    pub ses: SesLocal,
     /// The store the functions use.
     pub store: Store,
     /// The acknowledger the poller feeds (tests may call it directly).
@@ -153,6 +198,7 @@ impl Stack {
         let store = Store::from_sdk_config(&sdk, &options.config.table_name);
         schema::create_table_if_missing(store.client(), store.table()).await?;
         let recorder = Recorder::start(options.recorder_port).await?;
+        let ses = SesLocal::start(&crate::project_root()?, options.ses_port).await?;
         let clients = intake::providers::Clients::new(&sdk)?;
         let mut acknowledger = Acknowledger::from_config(&options.config, store.clone(), &clients);
         if let Some(clock) = options.clock.clone() {
@@ -180,6 +226,7 @@ impl Stack {
         Ok(Stack {
             dynamo,
             recorder,
+            ses,
             store,
             acknowledger,
             options,
