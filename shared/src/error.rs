@@ -29,6 +29,18 @@ pub enum WebhookError {
     /// The signature does not match the request.
     #[error("signature does not match")]
     BadSignature,
+    /// HTTP Basic credentials missing or wrong (providers that sign nothing).
+    #[error("missing or wrong credentials")]
+    Unauthorized,
+    /// A one-time token (Mailgun's) was already used for another request.
+    #[error("token already used")]
+    Replayed,
+    /// The sender is not one this endpoint accepts (an SNS topic not configured).
+    #[error("sender not accepted: {0}")]
+    Forbidden(&'static str),
+    /// A dependency other than the store (a certificate download, S3) failed: retry later.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
     /// A subscription handshake with the wrong verify token.
     #[error("verify token does not match")]
     HandshakeRefused,
@@ -58,6 +70,10 @@ impl WebhookError {
             WebhookError::BadSignature => "bad_signature",
             WebhookError::Stale => "stale_request",
             WebhookError::HandshakeRefused => "handshake_refused",
+            WebhookError::Unauthorized => "unauthorized",
+            WebhookError::Replayed => "replayed_request",
+            WebhookError::Forbidden(_) => "forbidden",
+            WebhookError::Unavailable(_) => "dependency_unavailable",
             WebhookError::Malformed(_) => "malformed_body",
             WebhookError::MissingField(_) => "missing_field",
             WebhookError::Store(e) if e.is_retryable() => "store_unavailable",
@@ -75,7 +91,11 @@ impl WebhookError {
             WebhookError::MissingSignature(_)
             | WebhookError::BadSignature
             | WebhookError::Stale
-            | WebhookError::HandshakeRefused => 403,
+            | WebhookError::HandshakeRefused
+            | WebhookError::Replayed
+            | WebhookError::Forbidden(_) => 403,
+            WebhookError::Unauthorized => 401,
+            WebhookError::Unavailable(_) => 503,
             WebhookError::Malformed(_) | WebhookError::MissingField(_) => 400,
             // 503 tells the provider to retry; the dedup key makes the retry harmless.
             WebhookError::Store(e) if e.is_retryable() => 503,

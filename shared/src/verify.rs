@@ -38,9 +38,56 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Checks HTTP Basic credentials (`Authorization: Basic ...`) against the configured ones,
+/// in constant time over the whole `user:password`.
+pub fn check_basic_auth(
+    authorization: Option<&str>,
+    expected: &crate::config::BasicCredentials,
+) -> Result<(), crate::WebhookError> {
+    use base64::Engine;
+    let claimed = authorization
+        .and_then(|h| {
+            let (scheme, value) = h.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("basic")
+                .then(|| base64::engine::general_purpose::STANDARD.decode(value.trim()).ok())?
+        })
+        .ok_or(crate::WebhookError::Unauthorized)?;
+    let wanted = format!("{}:{}", expected.user, expected.password.expose());
+    if constant_time_eq(wanted.as_bytes(), &claimed) {
+        Ok(())
+    } else {
+        Err(crate::WebhookError::Unauthorized)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_auth() {
+        let creds = crate::config::BasicCredentials {
+            user: "intake".into(),
+            password: crate::config::Secret::new("0123456789abcdef"),
+        };
+        // "intake:0123456789abcdef"
+        let good = "Basic aW50YWtlOjAxMjM0NTY3ODlhYmNkZWY=";
+        assert!(check_basic_auth(Some(good), &creds).is_ok());
+        assert!(check_basic_auth(Some("basic  aW50YWtlOjAxMjM0NTY3ODlhYmNkZWY="), &creds).is_ok());
+        for bad in [
+            None,
+            Some("Bearer aW50YWtlOjAxMjM0NTY3ODlhYmNkZWY="),
+            Some("Basic aW50YWtlOjAxMjM0NTY3ODlhYmNkZWc="),
+            Some("Basic !!!"),
+            Some("Basic"),
+        ] {
+            assert!(matches!(
+                check_basic_auth(bad, &creds),
+                Err(crate::WebhookError::Unauthorized)
+            ));
+        }
+    }
 
     #[test]
     fn equal_and_unequal() {

@@ -16,8 +16,10 @@ use crate::store::Store;
 use crate::webhook::WebhookRequest;
 
 mod json;
+mod mail;
 pub mod line;
 pub mod meta;
+pub mod postmark;
 pub mod ses;
 pub mod telegram;
 pub mod twilio;
@@ -202,6 +204,9 @@ pub fn inbound(channel: Channel, config: &Config, clients: &Clients) -> Vec<Box<
     }
     if let Some(p) = config.line.as_ref().and_then(line::Line::new) {
         all.push(Box::new(p));
+    }
+    if let Some(c) = &config.postmark {
+        all.push(Box::new(postmark::Postmark::new(c)));
     }
     all.retain(|p| p.channel() == channel);
     all
