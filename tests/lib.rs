@@ -8,7 +8,9 @@ use std::time::Duration;
 use intake::model::{Channel, Contact, StoredMessage, Ticket};
 use intake::store::Store;
 use intake_dev::recorder::{self, Recorded};
+use intake_dev::ses_local::{self, SentEmail};
 use intake_dev::simulate::{self, SignedPost, TwilioSms};
+use intake_dev::simulate_email::{self, MailPost};
 use intake_dev::stack::{self, Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
 /// Our number in tests.
@@ -25,6 +27,8 @@ pub struct Endpoints {
     pub dynamodb: String,
     /// Table name.
     pub table: String,
+    /// SES v2 emulator endpoint (email acks).
+    pub ses: String,
 }
 
 impl Endpoints {
@@ -35,6 +39,7 @@ impl Endpoints {
             recorder: stack.recorder.url(),
             dynamodb: stack.dynamo.endpoint(),
             table: stack.store.table().to_owned(),
+            ses: stack.ses.endpoint(),
         }
     }
 
@@ -69,6 +74,32 @@ impl Endpoints {
             .into_iter()
             .filter(|r| r.to.as_deref() == Some(to))
             .collect()
+    }
+
+    /// Posts a mail as its provider would; returns status and body.
+    pub async fn post_mail(&self, post: &MailPost) -> (u16, String) {
+        simulate_email::post(&http(), post)
+            .await
+            .expect("stack reachable")
+    }
+
+    /// Every email ack the SES emulator received for `to`.
+    pub async fn emails_to(&self, to: &str) -> Vec<SentEmail> {
+        ses_local::sent_emails(&self.ses)
+            .await
+            .expect("SES emulator reachable")
+            .into_iter()
+            .filter(|e| e.to.iter().any(|t| t == to))
+            .collect()
+    }
+
+    /// The email contact item of an address.
+    pub async fn email_contact(&self, address: &str) -> Option<Contact> {
+        self.store()
+            .await
+            .contact(Channel::Email, address)
+            .await
+            .expect("get")
     }
 
     /// Tickets of one customer.
@@ -143,6 +174,11 @@ impl Endpoints {
         }
         panic!("the ack of {contact}'s ticket never settled");
     }
+}
+
+/// A fresh customer address, so tests sharing a stack never meet.
+pub fn new_address() -> String {
+    format!("cust{}@example.co.id", ulid::Ulid::new().random() % 1_000_000_000)
 }
 
 /// An HTTP client.

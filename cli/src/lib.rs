@@ -9,6 +9,7 @@ pub mod recorder;
 pub mod server;
 pub mod ses_local;
 pub mod simulate;
+pub mod simulate_email;
 pub mod stack;
 
 /// Errors of the developer tools, with a message meant for a person.

@@ -48,6 +48,8 @@ pub struct Recorded {
 struct State {
     requests: Vec<Recorded>,
     failures: VecDeque<u16>,
+    /// Objects of the S3 stand-in, by `/<bucket>/<key>`.
+    objects: std::collections::HashMap<String, Bytes>,
 }
 
 /// A running recorder.
@@ -86,6 +88,38 @@ fn json(status: u16, value: serde_json::Value) -> Response<Full<Bytes>> {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
+/// S3 stand-in (path-style `PutObject`/`GetObject` under `/s3`), where a receipt rule's S3
+/// action would have stored a mail: tests put it, the email webhook gets it.
+fn s3(st: &mut State, method: &Method, object: &str, body: &Bytes) -> Response<Full<Bytes>> {
+    let xml = |status: u16, text: String| {
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/xml")
+            .header("etag", "\"local\"")
+            .body(Full::new(Bytes::from(text)))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    };
+    match *method {
+        Method::PUT => {
+            st.objects.insert(object.to_owned(), body.clone());
+            xml(200, String::new())
+        }
+        Method::GET => match st.objects.get(object) {
+            Some(bytes) => Response::builder()
+                .status(200)
+                .header("content-type", "message/rfc822")
+                .header("content-length", bytes.len())
+                .body(Full::new(bytes.clone()))
+                .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+            None => xml(
+                404,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>".into(),
+            ),
+        },
+        _ => xml(405, String::new()),
+    }
+}
+
 fn handler(state: Arc<Mutex<State>>) -> Handler {
     Arc::new(move |req: Request<Bytes>| {
         let state = state.clone();
@@ -119,6 +153,9 @@ fn handler(state: Arc<Mutex<State>>) -> Handler {
                     return json(200, serde_json::json!({ "queued": st.failures.len() }));
                 }
                 _ => {}
+            }
+            if let Some(object) = path.strip_prefix("/s3") {
+                return s3(&mut st, req.method(), object, req.body());
             }
             let status = st.failures.pop_front();
             let (recorded, response) = fake_provider(&req, status);

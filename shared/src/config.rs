@@ -114,6 +114,9 @@ pub struct SesConfig {
     pub configuration_set: Option<String>,
     /// SES v2 endpoint override (`AWS_ENDPOINT_URL_SESV2`): the local emulator.
     pub endpoint: Option<Url>,
+    /// S3 endpoint override (`AWS_ENDPOINT_URL_S3`), for mail a receipt rule stored in S3:
+    /// the local stack's stand-in.
+    pub s3_endpoint: Option<Url>,
     /// Local stack only: a certificate used for every SNS signing-certificate URL instead of
     /// downloading it (`SNS_TRUSTED_CERT_FILE`). Never set in a deployment.
     pub trusted_cert_file: Option<String>,
@@ -337,6 +340,9 @@ impl Config {
                 configuration_set: lookup("SES_CONFIGURATION_SET"),
                 endpoint: lookup("AWS_ENDPOINT_URL_SESV2")
                     .map(|v| service_url("AWS_ENDPOINT_URL_SESV2", &v))
+                    .transpose()?,
+                s3_endpoint: lookup("AWS_ENDPOINT_URL_S3")
+                    .map(|v| service_url("AWS_ENDPOINT_URL_S3", &v))
                     .transpose()?,
                 trusted_cert_file: lookup("SNS_TRUSTED_CERT_FILE"),
                 confirm_base_url: lookup("SNS_CONFIRM_BASE_URL")

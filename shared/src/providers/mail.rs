@@ -85,3 +85,61 @@ pub(crate) fn inbound(
 pub(crate) fn parse(raw: &[u8]) -> Result<ParsedEmail, WebhookError> {
     email::parse_mime(raw).map_err(|e| WebhookError::Malformed(e.to_string()))
 }
+
+/// Headers that describe the original body, which a rebuilt mail replaces.
+const BODY_HEADERS: &[&str] = &["content-type", "content-transfer-encoding", "mime-version"];
+
+/// A mail rebuilt from a provider's parsed fields (Postmark's JSON, Mailgun's and SendGrid's
+/// form fields), so threading ids and loop markers are read by the same parser as raw MIME:
+/// the original `headers`, then `defaults` for those the headers lack, then the text body
+/// (or, when it is empty, the HTML) in `charset`.
+pub(crate) fn rebuild(
+    headers: &[(String, String)],
+    defaults: &[(&str, Option<String>)],
+    text: &[u8],
+    html: &[u8],
+    charset: &str,
+) -> Vec<u8> {
+    let mut out = String::new();
+    let mut push = |name: &str, value: &str| {
+        out.push_str(name);
+        out.push_str(": ");
+        // A value with a line break would start a header of its own.
+        out.push_str(&value.replace(|c: char| c.is_control(), " "));
+        out.push_str("\r\n");
+    };
+    let valid_name = |name: &str| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+    };
+    for (name, value) in defaults {
+        let present = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if let (false, Some(value)) = (present, value) {
+            push(name, value);
+        }
+    }
+    for (name, value) in headers {
+        if valid_name(name) && !BODY_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            push(name, value);
+        }
+    }
+    let text_is_empty = text.iter().all(u8::is_ascii_whitespace);
+    let html_is_empty = html.iter().all(u8::is_ascii_whitespace);
+    let (kind, body) = if text_is_empty && !html_is_empty {
+        ("html", html)
+    } else {
+        ("plain", text)
+    };
+    let charset: String = charset
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_:.".contains(*c))
+        .collect();
+    let charset = if charset.is_empty() { "utf-8".into() } else { charset };
+    push("MIME-Version", "1.0");
+    push("Content-Type", &format!("text/{kind}; charset={charset}"));
+    push("Content-Transfer-Encoding", "base64");
+    out.push_str("\r\n");
+    use base64::Engine;
+    out.push_str(&base64::engine::general_purpose::STANDARD.encode(body));
+    out.push_str("\r\n");
+    out.into_bytes()
+}

@@ -18,8 +18,10 @@ use crate::webhook::WebhookRequest;
 mod json;
 mod mail;
 pub mod line;
+pub mod mailgun;
 pub mod meta;
 pub mod postmark;
+pub mod sendgrid;
 pub mod ses;
 pub mod telegram;
 pub mod twilio;
@@ -204,6 +206,12 @@ pub fn inbound(channel: Channel, config: &Config, clients: &Clients) -> Vec<Box<
     }
     if let Some(p) = config.line.as_ref().and_then(line::Line::new) {
         all.push(Box::new(p));
+    }
+    if let Some(key) = &config.mailgun_signing_key {
+        all.push(Box::new(mailgun::Mailgun::new(key)));
+    }
+    if let Some(c) = &config.sendgrid {
+        all.push(Box::new(sendgrid::SendGrid::new(c)));
     }
     if let Some(c) = &config.postmark {
         all.push(Box::new(postmark::Postmark::new(c)));

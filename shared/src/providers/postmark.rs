@@ -127,60 +127,30 @@ impl Provider for Postmark {
     }
 }
 
-/// Headers that describe the original body, which the rebuilt mail replaces.
-const BODY_HEADERS: &[&str] = &["content-type", "content-transfer-encoding", "mime-version"];
-
 /// The JSON fields as one MIME mail: the original headers, then From/To/Cc/Subject/Date
-/// where the headers lack them, then the text (or else the HTML) body in UTF-8.
+/// where the headers lack them, and the text (or else the HTML) body.
 fn rebuild(inbound: &Inbound) -> Vec<u8> {
-    let mut out = String::new();
-    let mut push = |name: &str, value: &str| {
-        out.push_str(&one_line(name));
-        out.push_str(": ");
-        out.push_str(&one_line(value));
-        out.push_str("\r\n");
-    };
-    let has = |name: &str| {
-        inbound
-            .headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case(name))
-    };
-    let from = inbound.from_full.as_ref().map(display);
+    let headers: Vec<(String, String)> = inbound
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect();
     let to: Vec<String> = inbound.to_full.iter().map(display).collect();
     let cc: Vec<String> = inbound.cc_full.iter().map(display).collect();
-    for (name, value) in [
-        ("From", from),
+    let defaults = [
+        ("From", inbound.from_full.as_ref().map(display)),
         ("To", (!to.is_empty()).then(|| to.join(", "))),
         ("Cc", (!cc.is_empty()).then(|| cc.join(", "))),
         ("Subject", inbound.subject.clone()),
         ("Date", inbound.date.clone()),
-    ] {
-        if let Some(value) = value.filter(|_| !has(name)) {
-            push(name, &value);
-        }
-    }
-    for h in &inbound.headers {
-        let valid_name = !h.name.is_empty()
-            && h.name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && b != b':');
-        if valid_name && !BODY_HEADERS.contains(&h.name.to_ascii_lowercase().as_str()) {
-            push(&h.name, &h.value);
-        }
-    }
-    let text = inbound.text_body.as_deref().unwrap_or("");
-    let (kind, body) = match (text.trim().is_empty(), inbound.html_body.as_deref()) {
-        (true, Some(html)) if !html.trim().is_empty() => ("html", html),
-        _ => ("plain", text),
-    };
-    push("MIME-Version", "1.0");
-    push("Content-Type", &format!("text/{kind}; charset=utf-8"));
-    push("Content-Transfer-Encoding", "base64");
-    out.push_str("\r\n");
-    out.push_str(&base64::engine::general_purpose::STANDARD.encode(body));
-    out.push_str("\r\n");
-    out.into_bytes()
+    ];
+    mail::rebuild(
+        &headers,
+        &defaults,
+        inbound.text_body.as_deref().unwrap_or("").as_bytes(),
+        inbound.html_body.as_deref().unwrap_or("").as_bytes(),
+        "utf-8",
+    )
 }
 
 /// Postmark runs SpamAssassin on inbound mail and reports `X-Spam-Status: Yes, ...`.
@@ -197,11 +167,6 @@ fn display(a: &Address) -> String {
         Some(name) => format!("\"{}\" <{}>", name.replace(['"', '\\'], ""), a.email.trim()),
         None => a.email.trim().to_owned(),
     }
-}
-
-/// A JSON value inside a header line: line breaks would start headers of their own.
-fn one_line(value: &str) -> String {
-    value.replace(|c: char| c.is_control(), " ")
 }
 
 fn attachment(a: &PostmarkAttachment) -> Attachment {

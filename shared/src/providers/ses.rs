@@ -6,12 +6,168 @@ use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
+use base64::Engine;
+use serde::Deserialize;
+
 use super::{BoxFuture, Clients, OutboundMessage, SendError, SendReceipt, Sender};
+use crate::error::WebhookError;
 use crate::config::SesConfig;
 use crate::model::Channel;
 
 /// Route name of SES (inbound through SNS, outbound through SES v2).
 pub const PROVIDER: &str = "ses";
+
+/// The `Message` of an SES receipt notification (`notificationType: Received`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SesNotification {
+    /// `Received` for mail; bounce and complaint notifications carry nothing to store.
+    pub notification_type: String,
+    /// Envelope and headers SES read.
+    #[serde(default)]
+    pub mail: SesMail,
+    /// What the receipt rule did and decided.
+    #[serde(default)]
+    pub receipt: SesReceipt,
+    /// The raw mail, when the SNS action carried it (UTF-8 or Base64, per the action).
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// `mail` of a receipt notification.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SesMail {
+    /// SES's id of the mail (also the S3 object key by default).
+    pub message_id: String,
+    /// SMTP `MAIL FROM`; empty for bounces.
+    pub source: Option<String>,
+}
+
+/// `receipt` of a receipt notification.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SesReceipt {
+    /// The recipients the rule matched: our inboxes.
+    pub recipients: Vec<String>,
+    /// Spam scan verdict.
+    pub spam_verdict: Option<Verdict>,
+    /// Virus scan verdict.
+    pub virus_verdict: Option<Verdict>,
+    /// The action that published this notification.
+    pub action: SesAction,
+}
+
+/// A scan verdict.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Verdict {
+    /// `PASS`, `FAIL`, `GRAY` or `PROCESSING_FAILED`.
+    pub status: String,
+}
+
+/// The receipt rule action.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SesAction {
+    /// `SNS` (content inline) or `S3` (content in a bucket).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `UTF8` or `BASE64` (SNS action).
+    pub encoding: Option<String>,
+    /// Bucket (S3 action).
+    pub bucket_name: Option<String>,
+    /// Object key (S3 action).
+    pub object_key: Option<String>,
+}
+
+impl SesNotification {
+    /// Reads the SNS `Message` of a receipt notification.
+    pub fn parse(message: &str) -> Result<SesNotification, WebhookError> {
+        serde_json::from_str(message).map_err(super::json::malformed)
+    }
+
+    /// The verdict that flags the mail: a virus first, then spam.
+    pub fn flagged(&self) -> Option<&'static str> {
+        let failed = |v: &Option<Verdict>| v.as_ref().is_some_and(|v| v.status == "FAIL");
+        if failed(&self.receipt.virus_verdict) {
+            Some("virus")
+        } else if failed(&self.receipt.spam_verdict) {
+            Some("spam")
+        } else {
+            None
+        }
+    }
+
+    /// The inline mail, decoded; `None` when the rule stored it in S3 instead.
+    pub fn inline_content(&self) -> Result<Option<Vec<u8>>, WebhookError> {
+        let Some(content) = &self.content else {
+            return Ok(None);
+        };
+        match self.receipt.action.encoding.as_deref() {
+            Some(e) if e.eq_ignore_ascii_case("base64") => {
+                let compact: String = content.split_ascii_whitespace().collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .map(Some)
+                    .map_err(|_| WebhookError::Malformed("content is not base64".into()))
+            }
+            _ => Ok(Some(content.as_bytes().to_vec())),
+        }
+    }
+
+    /// Where the rule stored the mail, for an S3 action.
+    pub fn s3_location(&self) -> Option<(&str, &str)> {
+        let action = &self.receipt.action;
+        Some((action.bucket_name.as_deref()?, action.object_key.as_deref()?))
+    }
+}
+
+/// Reads mail a receipt rule stored in S3.
+pub struct MailBucket {
+    client: aws_sdk_s3::Client,
+}
+
+impl MailBucket {
+    /// An S3 client from the shared configuration (path-style on a local endpoint).
+    pub fn new(config: &SesConfig, clients: &Clients) -> MailBucket {
+        let mut builder = aws_sdk_s3::config::Builder::from(&clients.aws);
+        if let Some(endpoint) = &config.s3_endpoint {
+            builder = builder
+                .endpoint_url(endpoint.as_str().trim_end_matches('/'))
+                .force_path_style(true);
+        }
+        MailBucket {
+            client: aws_sdk_s3::Client::from_conf(builder.build()),
+        }
+    }
+
+    /// The mail's bytes; a failure is temporary (SNS retries), a missing object is not.
+    pub async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, WebhookError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(s) if s.is_no_such_key() => {
+                    WebhookError::Malformed("the notified S3 object does not exist".into())
+                }
+                _ => WebhookError::Unavailable(format!(
+                    "S3 GetObject failed: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )),
+            })?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| WebhookError::Unavailable(format!("S3 read failed: {e}")))?;
+        Ok(body.into_bytes().to_vec())
+    }
+}
 
 /// Sends email acks with SES v2.
 pub struct SesSender {

@@ -1,0 +1,250 @@
+//! Realistic inbound mail as each email provider posts it, correctly signed or authenticated,
+//! for `intake simulate ses|mailgun|sendgrid|postmark` and the tests.
+
+use base64::Engine;
+use intake::email::{FormField, encode_form_data};
+use serde_json::json;
+
+use crate::DevResult;
+
+/// A customer's mail.
+#[derive(Debug, Clone)]
+pub struct CustomerMail {
+    /// The customer's address.
+    pub from: String,
+    /// The customer's display name.
+    pub from_name: Option<String>,
+    /// Our inbox.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain text (or HTML, with `html_only`).
+    pub body: String,
+    /// Send only an HTML part.
+    pub html_only: bool,
+    /// `Message-ID` without brackets; fresh when `None`.
+    pub message_id: Option<String>,
+    /// `In-Reply-To` (and `References`) without brackets.
+    pub in_reply_to: Option<String>,
+    /// More headers (`Auto-Submitted`, `List-Id`, ...).
+    pub headers: Vec<(String, String)>,
+    /// SMTP envelope sender; the `From` address when `None` (`""` is a bounce).
+    pub envelope_sender: Option<String>,
+}
+
+impl CustomerMail {
+    /// A plain-text mail with a fresh Message-ID.
+    pub fn new(from: &str, to: &str, subject: &str, body: &str) -> CustomerMail {
+        CustomerMail {
+            from: from.into(),
+            from_name: None,
+            to: to.into(),
+            subject: subject.into(),
+            body: body.into(),
+            html_only: false,
+            message_id: None,
+            in_reply_to: None,
+            headers: Vec::new(),
+            envelope_sender: None,
+        }
+    }
+
+    /// The same mail with its Message-ID fixed (a fresh one is chosen once).
+    pub fn with_fixed_id(mut self) -> CustomerMail {
+        if self.message_id.is_none() {
+            self.message_id = Some(format!(
+                "{}@mail.example.com",
+                ulid::Ulid::new().to_string().to_lowercase()
+            ));
+        }
+        self
+    }
+
+    /// The SMTP envelope sender.
+    pub fn envelope_sender(&self) -> &str {
+        self.envelope_sender.as_deref().unwrap_or(&self.from)
+    }
+
+    /// The mail as RFC 5322 text: UTF-8 body in quoted-printable-free base64, so any text
+    /// survives every provider's transport.
+    pub fn mime(&self) -> String {
+        let fixed = self.clone().with_fixed_id();
+        let mut out = String::new();
+        let from = match &self.from_name {
+            Some(name) => format!(
+                "=?UTF-8?B?{}?= <{}>",
+                base64::engine::general_purpose::STANDARD.encode(name),
+                self.from
+            ),
+            None => self.from.clone(),
+        };
+        let subject = format!(
+            "=?UTF-8?B?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(&self.subject)
+        );
+        let mut push = |name: &str, value: &str| {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        };
+        push("Return-Path", &format!("<{}>", self.envelope_sender()));
+        push("From", &from);
+        push("To", &self.to);
+        push("Subject", &subject);
+        push("Date", &jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string());
+        push("Message-ID", &format!("<{}>", fixed.message_id.unwrap_or_default()));
+        if let Some(parent) = &self.in_reply_to {
+            push("In-Reply-To", &format!("<{parent}>"));
+            push("References", &format!("<{parent}>"));
+        }
+        for (name, value) in &self.headers {
+            push(name, value);
+        }
+        push("MIME-Version", "1.0");
+        let kind = if self.html_only { "html" } else { "plain" };
+        push("Content-Type", &format!("text/{kind}; charset=UTF-8"));
+        push("Content-Transfer-Encoding", "base64");
+        out.push_str("\r\n");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&self.body);
+        for line in encoded.as_bytes().chunks(76) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// A form or JSON post ready to send.
+#[derive(Debug, Clone)]
+pub struct MailPost {
+    /// Target URL.
+    pub url: String,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// `Authorization`, for providers that use Basic credentials.
+    pub authorization: Option<String>,
+}
+
+/// Posts it; returns the status and body text.
+pub async fn post(client: &reqwest::Client, post: &MailPost) -> DevResult<(u16, String)> {
+    let mut request = client
+        .post(&post.url)
+        .header("content-type", &post.content_type)
+        .timeout(std::time::Duration::from_secs(30))
+        .body(post.body.clone());
+    if let Some(auth) = &post.authorization {
+        request = request.header("authorization", auth);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+fn basic(credentials: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    )
+}
+
+fn url(base_url: &str, provider: &str) -> String {
+    format!("{}/email/{provider}", base_url.trim_end_matches('/'))
+}
+
+/// Mailgun's route forward with `body-mime`, signed with `signing_key` at `now`.
+pub fn mailgun(base_url: &str, signing_key: &str, mail: &CustomerMail) -> MailPost {
+    let timestamp = jiff::Timestamp::now().as_second().to_string();
+    let token = format!("{:050x}", ulid::Ulid::new().0);
+    let signature: String =
+        intake::verify::hmac_sha256(signing_key.as_bytes(), &[timestamp.as_bytes(), token.as_bytes()])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    let fields = vec![
+        FormField::text("recipient", &mail.to),
+        FormField::text("sender", mail.envelope_sender()),
+        FormField::text("from", &mail.from),
+        FormField::text("subject", &mail.subject),
+        FormField::text("body-mime", &mail.mime()),
+        FormField::text("timestamp", &timestamp),
+        FormField::text("token", &token),
+        FormField::text("signature", &signature),
+    ];
+    let (content_type, body) = encode_form_data(&fields);
+    MailPost {
+        url: url(base_url, "mailgun"),
+        content_type,
+        body,
+        authorization: None,
+    }
+}
+
+/// SendGrid Inbound Parse with "POST the raw, full MIME message" on.
+pub fn sendgrid(base_url: &str, credentials: &str, mail: &CustomerMail) -> MailPost {
+    let envelope = json!({"to": [mail.to], "from": mail.envelope_sender()}).to_string();
+    let fields = vec![
+        FormField::text("email", &mail.mime()),
+        FormField::text("envelope", &envelope),
+        FormField::text("to", &mail.to),
+        FormField::text("from", &mail.from),
+        FormField::text("subject", &mail.subject),
+        FormField::text("charsets", r#"{"to":"UTF-8","from":"UTF-8","subject":"UTF-8"}"#),
+        FormField::text("spam_score", "0.1"),
+    ];
+    let (content_type, body) = encode_form_data(&fields);
+    MailPost {
+        url: url(base_url, "sendgrid"),
+        content_type,
+        body,
+        authorization: Some(basic(credentials)),
+    }
+}
+
+/// Postmark's inbound JSON (parsed fields, as Postmark posts by default).
+pub fn postmark(base_url: &str, credentials: &str, mail: &CustomerMail) -> MailPost {
+    let fixed = mail.clone().with_fixed_id();
+    let mut headers = vec![
+        json!({"Name": "Return-Path", "Value": format!("<{}>", mail.envelope_sender())}),
+        json!({"Name": "Message-ID", "Value": format!("<{}>", fixed.message_id.unwrap_or_default())}),
+        json!({"Name": "X-Spam-Status", "Value": "No"}),
+    ];
+    if let Some(parent) = &mail.in_reply_to {
+        headers.push(json!({"Name": "In-Reply-To", "Value": format!("<{parent}>")}));
+        headers.push(json!({"Name": "References", "Value": format!("<{parent}>")}));
+    }
+    for (name, value) in &mail.headers {
+        headers.push(json!({"Name": name, "Value": value}));
+    }
+    let (text, html) = if mail.html_only {
+        (String::new(), mail.body.clone())
+    } else {
+        (mail.body.clone(), String::new())
+    };
+    let body = json!({
+        "FromName": mail.from_name.clone().unwrap_or_default(),
+        "MessageStream": "inbound",
+        "From": mail.from,
+        "FromFull": {"Email": mail.from, "Name": mail.from_name.clone().unwrap_or_default(), "MailboxHash": ""},
+        "To": mail.to,
+        "ToFull": [{"Email": mail.to, "Name": "", "MailboxHash": ""}],
+        "Cc": "", "CcFull": [], "Bcc": "", "BccFull": [],
+        "OriginalRecipient": mail.to,
+        "Subject": mail.subject,
+        "MessageID": ulid::Ulid::new().to_string().to_lowercase(),
+        "ReplyTo": "",
+        "MailboxHash": "",
+        "Date": jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string(),
+        "TextBody": text,
+        "HtmlBody": html,
+        "StrippedTextReply": "",
+        "Tag": "",
+        "Headers": headers,
+        "Attachments": [],
+    });
+    MailPost {
+        url: url(base_url, "postmark"),
+        content_type: "application/json".into(),
+        body: body.to_string().into_bytes(),
+        authorization: Some(basic(credentials)),
+    }
+}
