@@ -581,9 +581,8 @@ fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
     let mut shapes = Vec::new();
     for (which, t) in [("SAM", sam()), ("CDK", cdk())] {
         let fns = functions(&t);
-        let role_of = |name: &str| {
-            resources(&t)[&fns[name]]["Properties"]["Role"]["Fn::GetAtt"][0].clone()
-        };
+        let role_of =
+            |name: &str| resources(&t)[&fns[name]]["Properties"]["Role"]["Fn::GetAtt"][0].clone();
         // Only in AWS::IAM::Policy resources: no role's inline policy sends email.
         assert!(
             !Value::Object(
@@ -598,14 +597,23 @@ fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
             "{which}: a role's inline policy grants ses:"
         );
         let grants = policies_granting(&t, "ses:SendEmail");
-        assert_eq!(grants.len(), 1, "{which}: one statement grants ses:SendEmail");
+        assert_eq!(
+            grants.len(),
+            1,
+            "{which}: one statement grants ses:SendEmail"
+        );
         let (condition, roles, statement) = &grants[0];
-        assert_eq!(condition, "HasSesIdentity", "{which}: only with SesIdentity");
-        let expected_roles: Vec<Value> = senders
-            .iter()
-            .map(|n| json!({"Ref": role_of(n)}))
-            .collect();
-        assert_eq!(roles, &json!(expected_roles), "{which}: ses:SendEmail roles");
+        assert_eq!(
+            condition, "HasSesIdentity",
+            "{which}: only with SesIdentity"
+        );
+        let expected_roles: Vec<Value> =
+            senders.iter().map(|n| json!({"Ref": role_of(n)})).collect();
+        assert_eq!(
+            roles,
+            &json!(expected_roles),
+            "{which}: ses:SendEmail roles"
+        );
         assert_eq!(
             resource_set(statement),
             BTreeSet::from([identity.to_string(), configuration_set.to_string()]),
@@ -617,7 +625,11 @@ fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
             assert!(t["Conditions"][c].is_object(), "{which}: condition {c}");
         }
         let ack = &resources(&t)[&fns["acknowledger"]]["Properties"]["Environment"]["Variables"];
-        assert_eq!(ack["SES_IDENTITY"], json!({"Ref": "SesIdentity"}), "{which}");
+        assert_eq!(
+            ack["SES_IDENTITY"],
+            json!({"Ref": "SesIdentity"}),
+            "{which}"
+        );
         assert_eq!(
             ack["SES_CONFIGURATION_SET"],
             json!({"Ref": "SesConfigurationSet"}),
@@ -642,7 +654,11 @@ fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
     assert_eq!(shapes[0].0, shapes[1].0, "HasSesIdentity");
     assert_eq!(shapes[0].1, shapes[1].1, "HasSesConfigurationSet");
     assert_eq!(strip(&shapes[0].2), strip(&shapes[1].2), "SesIdentity");
-    assert_eq!(strip(&shapes[0].3), strip(&shapes[1].3), "SesConfigurationSet");
+    assert_eq!(
+        strip(&shapes[0].3),
+        strip(&shapes[1].3),
+        "SesConfigurationSet"
+    );
 }
 
 /// The SES inbound resources of a template, reduced to what SAM and CDK must agree on.
@@ -657,7 +673,11 @@ fn ses_inbound(which: &str, t: &Value) -> Value {
                 x["Type"] == "AWS::SNS::Subscription" && x["Properties"]["Protocol"] != "email"
             })
             .collect();
-        assert_eq!(subs.len(), 1, "{which}: one subscription besides the alarm email");
+        assert_eq!(
+            subs.len(),
+            1,
+            "{which}: one subscription besides the alarm email"
+        );
         (subs[0].0.clone(), subs[0].1.clone())
     };
     for (id, x) in [
@@ -675,7 +695,11 @@ fn ses_inbound(which: &str, t: &Value) -> Value {
 
     // The rule: every recipient named, TLS required, scanned, one SNS action in Base64.
     let rule_p = &rule["Properties"];
-    assert_eq!(rule_p["RuleSetName"], json!({"Ref": rule_set_id}), "{which}");
+    assert_eq!(
+        rule_p["RuleSetName"],
+        json!({"Ref": rule_set_id}),
+        "{which}"
+    );
     let body = &rule_p["Rule"];
     assert_eq!(body["Enabled"], true, "{which}");
     assert_eq!(body["TlsPolicy"], "Require", "{which}");
@@ -726,13 +750,21 @@ fn ses_inbound(which: &str, t: &Value) -> Value {
                 && x["Properties"]["Topics"] == json!([{"Ref": topic_id}])
         })
         .collect();
-    assert_eq!(policies.len(), 1, "{which}: one policy on the inbound topic");
+    assert_eq!(
+        policies.len(),
+        1,
+        "{which}: one policy on the inbound topic"
+    );
     let statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
         .as_array()
         .unwrap();
     assert_eq!(statements.len(), 1, "{which}");
     let st = &statements[0];
-    assert_eq!(st["Principal"], json!({"Service": "ses.amazonaws.com"}), "{which}");
+    assert_eq!(
+        st["Principal"],
+        json!({"Service": "ses.amazonaws.com"}),
+        "{which}"
+    );
     assert_eq!(st["Action"], "sns:Publish", "{which}");
     assert_eq!(st["Resource"], json!({"Ref": topic_id}), "{which}");
     assert_eq!(
@@ -750,7 +782,10 @@ fn ses_inbound(which: &str, t: &Value) -> Value {
     // The subscription: HTTPS to the API's /email/ses, after that route exists.
     let sp = &subscription["Properties"];
     assert_eq!(sp["TopicArn"], json!({"Ref": topic_id}), "{which}");
-    assert!(sp.get("RawMessageDelivery").is_none_or(|v| v == false), "{which}");
+    assert!(
+        sp.get("RawMessageDelivery").is_none_or(|v| v == false),
+        "{which}"
+    );
     let endpoint = &sp["Endpoint"]["Fn::If"];
     assert_eq!(endpoint[0], "HasPublicBaseUrl", "{which}");
     for branch in [&endpoint[1], &endpoint[2]] {
