@@ -858,7 +858,9 @@ export class IntakeStack extends Stack {
           ),
         };
     }
-    if (!providers.some((p) => v.name.startsWith(`${p.toUpperCase().replace(/-/g, '_')}_`))) {
+    // Known settings (PARAMETER_DETAILS) are parameters even without a route of their provider:
+    // SES sends acks whether or not mail arrives through SES.
+    if (!(v.name in PARAMETER_DETAILS) && !providers.some((p) => v.name.startsWith(`${p.toUpperCase().replace(/-/g, '_')}_`))) {
       throw new Error(
         `${spec.name} reads ${v.name}, which the CDK app does not know how to set: wire it in ` +
           'infra/cdk/lib/intake-stack.ts (and in infra/template.yaml)',
