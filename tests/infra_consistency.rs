@@ -265,7 +265,8 @@ fn only(t: &Value, ty: &str) -> (String, Value) {
 }
 
 /// Every action granted to a function's role (inline policies and attached AWS::IAM::Policy),
-/// and the stack parameters its statements name (the secrets it may read).
+/// and the secret parameters (`<Secret>ParameterName`) its statements name (the secrets it may
+/// read). Other parameters a statement names (SesIdentity) are checked on their own.
 fn role_grants(t: &Value, function: &str) -> (BTreeSet<String>, BTreeSet<String>) {
     let r = resources(t);
     let role = r[function]["Properties"]["Role"]["Fn::GetAtt"][0]
@@ -311,6 +312,7 @@ fn role_grants(t: &Value, function: &str) -> (BTreeSet<String>, BTreeSet<String>
     let text = Value::Array(statements).to_string();
     let named = parameters
         .keys()
+        .filter(|p| p.ends_with("ParameterName"))
         .filter(|p| {
             text.contains(&format!("{{\"Ref\":\"{p}\"}}")) || text.contains(&format!("${{{p}}}"))
         })
@@ -524,4 +526,331 @@ fn sam_and_cdk_deploy_the_same_table_stream_consumer_stage_and_functions() {
             "{name}: may read exactly its own secrets"
         );
     }
+}
+
+/// Every `AWS::IAM::Policy` statement granting `action`, with the policy's condition and roles.
+fn policies_granting(t: &Value, action: &str) -> Vec<(Value, Value, Value)> {
+    let mut out = Vec::new();
+    for p in resources(t)
+        .values()
+        .filter(|x| x["Type"] == "AWS::IAM::Policy")
+    {
+        for st in p["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let actions = match &st["Action"] {
+                Value::Array(a) => a.clone(),
+                a => vec![a.clone()],
+            };
+            if actions.iter().any(|a| a == action) {
+                out.push((
+                    p["Condition"].clone(),
+                    p["Properties"]["Roles"].clone(),
+                    st.clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A statement's resources as a set of JSON texts (SAM and CDK order them differently).
+fn resource_set(statement: &Value) -> BTreeSet<String> {
+    match &statement["Resource"] {
+        Value::Array(a) => a.iter().map(Value::to_string).collect(),
+        r => BTreeSet::from([r.to_string()]),
+    }
+}
+
+#[test]
+fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
+    let senders: BTreeSet<&str> = intake::manifest::functions()
+        .iter()
+        .filter(|f| f.env.iter().any(|v| v.name == "SES_IDENTITY"))
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(senders, BTreeSet::from(["acknowledger"]));
+    let identity = json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}"});
+    let configuration_set = json!({"Fn::If": [
+        "HasSesConfigurationSet",
+        {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}"},
+        {"Ref": "AWS::NoValue"}
+    ]});
+    let mut shapes = Vec::new();
+    for (which, t) in [("SAM", sam()), ("CDK", cdk())] {
+        let fns = functions(&t);
+        let role_of =
+            |name: &str| resources(&t)[&fns[name]]["Properties"]["Role"]["Fn::GetAtt"][0].clone();
+        // Only in AWS::IAM::Policy resources: no role's inline policy sends email.
+        assert!(
+            !Value::Object(
+                resources(&t)
+                    .iter()
+                    .filter(|(_, r)| r["Type"] == "AWS::IAM::Role")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            )
+            .to_string()
+            .contains("ses:"),
+            "{which}: a role's inline policy grants ses:"
+        );
+        let grants = policies_granting(&t, "ses:SendEmail");
+        assert_eq!(
+            grants.len(),
+            1,
+            "{which}: one statement grants ses:SendEmail"
+        );
+        let (condition, roles, statement) = &grants[0];
+        assert_eq!(
+            condition, "HasSesIdentity",
+            "{which}: only with SesIdentity"
+        );
+        let expected_roles: Vec<Value> =
+            senders.iter().map(|n| json!({"Ref": role_of(n)})).collect();
+        assert_eq!(
+            roles,
+            &json!(expected_roles),
+            "{which}: ses:SendEmail roles"
+        );
+        assert_eq!(
+            resource_set(statement),
+            BTreeSet::from([identity.to_string(), configuration_set.to_string()]),
+            "{which}: ses:SendEmail on the identity (and the configuration set), never *"
+        );
+        assert_eq!(statement["Effect"], "Allow");
+        assert!(statement.get("NotResource").is_none());
+        for c in ["HasSesIdentity", "HasSesConfigurationSet"] {
+            assert!(t["Conditions"][c].is_object(), "{which}: condition {c}");
+        }
+        let ack = &resources(&t)[&fns["acknowledger"]]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            ack["SES_IDENTITY"],
+            json!({"Ref": "SesIdentity"}),
+            "{which}"
+        );
+        assert_eq!(
+            ack["SES_CONFIGURATION_SET"],
+            json!({"Ref": "SesConfigurationSet"}),
+            "{which}"
+        );
+        shapes.push((
+            t["Conditions"]["HasSesIdentity"].clone(),
+            t["Conditions"]["HasSesConfigurationSet"].clone(),
+            t["Parameters"]["SesIdentity"].clone(),
+            t["Parameters"]["SesConfigurationSet"].clone(),
+        ));
+    }
+    assert_eq!(
+        json!(shapes[0].0),
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "SesIdentity"}, ""]}]})
+    );
+    let strip = |p: &Value| {
+        let mut p = p.clone();
+        p.as_object_mut().unwrap().remove("Description");
+        p
+    };
+    assert_eq!(shapes[0].0, shapes[1].0, "HasSesIdentity");
+    assert_eq!(shapes[0].1, shapes[1].1, "HasSesConfigurationSet");
+    assert_eq!(strip(&shapes[0].2), strip(&shapes[1].2), "SesIdentity");
+    assert_eq!(
+        strip(&shapes[0].3),
+        strip(&shapes[1].3),
+        "SesConfigurationSet"
+    );
+}
+
+/// The SES inbound resources of a template, reduced to what SAM and CDK must agree on.
+fn ses_inbound(which: &str, t: &Value) -> Value {
+    let r = resources(t);
+    let (rule_id, rule) = only(t, "AWS::SES::ReceiptRule");
+    let (rule_set_id, rule_set) = only(t, "AWS::SES::ReceiptRuleSet");
+    let (_, subscription) = {
+        let subs: Vec<_> = r
+            .iter()
+            .filter(|(_, x)| {
+                x["Type"] == "AWS::SNS::Subscription" && x["Properties"]["Protocol"] != "email"
+            })
+            .collect();
+        assert_eq!(
+            subs.len(),
+            1,
+            "{which}: one subscription besides the alarm email"
+        );
+        (subs[0].0.clone(), subs[0].1.clone())
+    };
+    for (id, x) in [
+        (&rule_id, &rule),
+        (&rule_set_id, &rule_set),
+        (&"subscription".to_owned(), &subscription),
+    ] {
+        assert_eq!(x["Condition"], "HasSesInbound", "{which}: {id} is optional");
+    }
+    assert_eq!(
+        t["Conditions"]["HasSesInbound"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "SesInboundRecipients"}, ""]}]}),
+        "{which}: HasSesInbound"
+    );
+
+    // The rule: every recipient named, TLS required, scanned, one SNS action in Base64.
+    let rule_p = &rule["Properties"];
+    assert_eq!(
+        rule_p["RuleSetName"],
+        json!({"Ref": rule_set_id}),
+        "{which}"
+    );
+    let body = &rule_p["Rule"];
+    assert_eq!(body["Enabled"], true, "{which}");
+    assert_eq!(body["TlsPolicy"], "Require", "{which}");
+    assert_eq!(body["ScanEnabled"], true, "{which}");
+    assert_eq!(
+        body["Recipients"],
+        json!({"Fn::Split": [",", {"Ref": "SesInboundRecipients"}]}),
+        "{which}"
+    );
+    let actions = body["Actions"].as_array().expect("Actions");
+    assert_eq!(actions.len(), 1, "{which}: one action");
+    let action_types: Vec<&String> = actions[0].as_object().unwrap().keys().collect();
+    let sns = &actions[0]["SNSAction"];
+    assert_eq!(sns["Encoding"], "Base64", "{which}");
+    let topic_id = sns["TopicArn"]["Ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{which}: SNS action topic {sns}"))
+        .to_owned();
+    let topic = &r[&topic_id];
+    assert_eq!(topic["Type"], "AWS::SNS::Topic", "{which}");
+    assert_eq!(topic["Condition"], "HasSesInbound", "{which}");
+    // Encrypted with a key of the stack whose policy lets SES use it (aws/sns could not be).
+    let key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{which}: topic key {}", topic["Properties"]))
+        .to_owned();
+    let key = &r[&key_id];
+    assert_eq!(key["Type"], "AWS::KMS::Key", "{which}");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true, "{which}");
+    let key_for_ses: Vec<&Value> = key["Properties"]["KeyPolicy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Principal"]["Service"] == "ses.amazonaws.com")
+        .collect();
+    assert_eq!(key_for_ses.len(), 1, "{which}: one key statement for SES");
+    assert_eq!(
+        key_for_ses[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!({"Ref": "AWS::AccountId"}),
+        "{which}: key use by SES limited to this account"
+    );
+
+    // The topic policy: SES may publish, for this account only.
+    let policies: Vec<&Value> = r
+        .values()
+        .filter(|x| {
+            x["Type"] == "AWS::SNS::TopicPolicy"
+                && x["Properties"]["Topics"] == json!([{"Ref": topic_id}])
+        })
+        .collect();
+    assert_eq!(
+        policies.len(),
+        1,
+        "{which}: one policy on the inbound topic"
+    );
+    let statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(statements.len(), 1, "{which}");
+    let st = &statements[0];
+    assert_eq!(
+        st["Principal"],
+        json!({"Service": "ses.amazonaws.com"}),
+        "{which}"
+    );
+    assert_eq!(st["Action"], "sns:Publish", "{which}");
+    assert_eq!(st["Resource"], json!({"Ref": topic_id}), "{which}");
+    assert_eq!(
+        st["Condition"]["StringEquals"],
+        json!({"AWS:SourceAccount": {"Ref": "AWS::AccountId"}}),
+        "{which}"
+    );
+    let rule_depends = rule["DependsOn"].to_string();
+    assert!(
+        r.iter().any(|(id, x)| x["Type"] == "AWS::SNS::TopicPolicy"
+            && rule_depends.contains(&format!("\"{id}\""))),
+        "{which}: the rule is created after the topic policy (SES checks it may publish)"
+    );
+
+    // The subscription: HTTPS to the API's /email/ses, after that route exists.
+    let sp = &subscription["Properties"];
+    assert_eq!(sp["TopicArn"], json!({"Ref": topic_id}), "{which}");
+    assert!(
+        sp.get("RawMessageDelivery").is_none_or(|v| v == false),
+        "{which}"
+    );
+    let endpoint = &sp["Endpoint"]["Fn::If"];
+    assert_eq!(endpoint[0], "HasPublicBaseUrl", "{which}");
+    for branch in [&endpoint[1], &endpoint[2]] {
+        let text = branch.to_string();
+        assert!(
+            text.ends_with("/email/ses\"]]}") || text.ends_with("/email/ses\"}"),
+            "{which}: endpoint {text} does not end in /email/ses"
+        );
+    }
+    assert!(endpoint[1].to_string().contains("PublicBaseUrl"), "{which}");
+    let depends = subscription["DependsOn"].to_string();
+    let ses_route = r
+        .iter()
+        .find(|(_, x)| {
+            x["Type"] == "AWS::ApiGatewayV2::Route"
+                && x["Properties"]["RouteKey"] == "POST /email/ses"
+        })
+        .map(|(id, _)| id.clone())
+        .expect("route POST /email/ses");
+    assert!(
+        depends.contains(&format!("\"{ses_route}\"")),
+        "{which}: the subscription is created after POST /email/ses ({depends})"
+    );
+    let dlq = sp["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("{which}: subscription without a dead-letter queue"));
+    assert_eq!(r[dlq]["Type"], "AWS::SQS::Queue", "{which}");
+
+    // The email webhook accepts the topic (and the extra topics named).
+    let fns = functions(t);
+    let email = &r[&fns["email-webhook"]]["Properties"]["Environment"]["Variables"];
+    let arns = &email["SES_TOPIC_ARNS"]["Fn::If"];
+    assert_eq!(arns[0], "HasSesInbound", "{which}");
+    assert!(
+        arns[1].to_string().contains(topic_id.as_str())
+            && arns[1].to_string().contains("SesExtraTopicArns"),
+        "{which}: SES_TOPIC_ARNS {arns}"
+    );
+    assert_eq!(arns[2], json!({"Ref": "SesExtraTopicArns"}), "{which}");
+
+    let parameters: Vec<Value> = ["SesInboundRecipients", "SesExtraTopicArns"]
+        .iter()
+        .map(|p| {
+            let mut p = t["Parameters"][p].clone();
+            p.as_object_mut().unwrap().remove("Description");
+            p
+        })
+        .collect();
+    json!({
+        "action types": action_types,
+        "encoding": sns["Encoding"],
+        "rule": {"TlsPolicy": body["TlsPolicy"], "ScanEnabled": body["ScanEnabled"], "Recipients": body["Recipients"]},
+        "protocol": sp["Protocol"],
+        "delivery policy": sp["DeliveryPolicy"],
+        "topic policy condition": st["Condition"]["StringEquals"],
+        "key statement actions": key_for_ses[0]["Action"],
+        "parameters": parameters,
+    })
+}
+
+#[test]
+fn sam_and_cdk_deploy_the_same_ses_inbound() {
+    let (s, c) = (sam(), cdk());
+    let (sam_inbound, cdk_inbound) = (ses_inbound("SAM", &s), ses_inbound("CDK", &c));
+    assert_eq!(sam_inbound, cdk_inbound, "SES inbound");
+    assert_eq!(sam_inbound["action types"], json!(["SNSAction"]));
+    assert_eq!(sam_inbound["protocol"], "https");
 }

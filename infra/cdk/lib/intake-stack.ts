@@ -28,9 +28,11 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
@@ -82,6 +84,47 @@ const PARAMETER_DETAILS: Record<string, { description: string; allowedPattern?: 
     allowedPattern: '^(AC[0-9a-fA-F]{32})?$',
     constraintDescription: 'empty, or AC followed by 32 hexadecimal digits',
   },
+  SES_IDENTITY: {
+    description:
+      'Optional. The SES identity email acknowledgements are sent from, exactly as verified in SES: a domain ' +
+      '(tokoku.id) or an address (help@tokoku.id). The acknowledger may call ses:SendEmail on that identity only. ' +
+      'Empty (default): no email acknowledgements.',
+    allowedPattern: '^(([A-Za-z0-9._%+\\-]+@)?[A-Za-z0-9\\-]+(\\.[A-Za-z0-9\\-]+)+)?$',
+    constraintDescription: 'empty, a domain name, or an email address',
+  },
+  SES_CONFIGURATION_SET: {
+    description:
+      'Optional. An existing SES configuration set acks are sent with (event publishing, dedicated IPs); the ' +
+      'acknowledger may use that one only. Empty: none.',
+    allowedPattern: '^[A-Za-z0-9_\\-]{0,64}$',
+    constraintDescription: 'empty, or up to 64 letters, digits, _ and -',
+  },
+};
+
+/** `ses:SendEmail` resources: the identity, and the configuration set when one is named (SES v2 authorizes both). */
+export const SES_IDENTITY_ARN = 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}';
+export const SES_CONFIGURATION_SET_ARN =
+  'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}';
+/** What SES presents as aws:SourceArn when a receipt rule of the stack's rule set publishes. */
+const SES_RECEIPT_RULE_ARN =
+  'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:receipt-rule-set/${RuleSet}:receipt-rule/*';
+
+/**
+ * HTTPS delivery of the inbound topic: SNS's default is 3 retries in about a minute; mail
+ * should survive a longer outage: 50 retries backing off to one a minute (about 40 minutes),
+ * then the subscription's dead-letter queue.
+ */
+export const SES_INBOUND_DELIVERY_POLICY = {
+  healthyRetryPolicy: {
+    minDelayTarget: 1,
+    maxDelayTarget: 60,
+    numRetries: 50,
+    numNoDelayRetries: 3,
+    numMinDelayRetries: 2,
+    numMaxDelayRetries: 35,
+    backoffFunction: 'exponential',
+  },
+  throttlePolicy: { maxReceivesPerSecond: 10 },
 };
 
 /** Memory and timeout by kind of function; the reasons are in infra/template.yaml. */
@@ -235,7 +278,7 @@ export class IntakeStack extends Stack {
     });
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { removalPolicy: RemovalPolicy.DESTROY });
     this.setRetention(accessLogs, retention);
-    new apigwv2.HttpStage(this, 'ApiDefaultStage', {
+    const stage = new apigwv2.HttpStage(this, 'ApiDefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
@@ -266,7 +309,7 @@ export class IntakeStack extends Stack {
       endpoint: alarmEmail.valueAsString,
     });
     emailSubscription.cfnOptions.condition = hasAlarmEmail;
-    const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold = 0) => {
+    const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold = 0): cloudwatch.Alarm => {
       const a = new cloudwatch.Alarm(this, id, {
         alarmDescription: description,
         metric,
@@ -277,6 +320,7 @@ export class IntakeStack extends Stack {
       });
       a.addAlarmAction(new cwActions.SnsAction(alarmTopic));
       a.addOkAction(new cwActions.SnsAction(alarmTopic));
+      return a;
     };
     alarm(
       'DeadLetterAlarm',
@@ -284,8 +328,124 @@ export class IntakeStack extends Stack {
       deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
     );
 
+    // ---- SES inbound (SesInboundRecipients not empty), when a function serves /email/ses ---
+    // Receipt rule -> SNS topic -> HTTPS subscription -> POST /email/ses. As in the SAM
+    // template (the reasons are there too):
+    // - SES receives mail only in some regions; elsewhere the rule set cannot be created.
+    // - Only ONE receipt rule set is active per account and region, and CloudFormation cannot
+    //   activate one: `aws ses set-active-receipt-rule-set --rule-set-name <SesInboundRuleSetName>`
+    //   after the first deployment (deactivate it before deleting the stack).
+    // - An SNS action carries at most 150 KB of mail; larger mail bounces. That needs an S3
+    //   action and a function reading the bucket: not deployed here.
+    const sesRoute = manifest.find((f) => isHttp(f) && f.routes.some((r) => r.provider === 'ses'));
+    let inbound: { has: CfnCondition; topic: sns.CfnTopic; extra: CfnParameter; route: string } | undefined;
+    if (sesRoute !== undefined && isHttp(sesRoute)) {
+      const recipients = this.param('SesInboundRecipients', {
+        description:
+          'Optional. Receive mail with Amazon SES for these recipients: comma-separated addresses or domains without ' +
+          'spaces (help@tokoku.id,tokoku.id), verified in SES, MX pointing at inbound-smtp.<region>.amazonaws.com. ' +
+          'Creates a receipt rule set (activate it yourself: aws ses set-active-receipt-rule-set), an SNS topic and ' +
+          'its HTTPS subscription to /email/ses. Only in regions where SES receives mail. Empty (default): no SES inbound.',
+        default: '',
+        allowedPattern: '^([^,\\s]+(,[^,\\s]+)*)?$',
+        constraintDescription: 'empty, or comma-separated addresses or domains without spaces',
+      });
+      const arn = 'arn:aws[a-z\\-]*:sns:[a-z0-9\\-]+:[0-9]{12}:[A-Za-z0-9_\\-]+';
+      const extra = this.param('SesExtraTopicArns', {
+        description:
+          'Optional. Further SNS topics (comma-separated ARNs, no spaces) whose SES notifications the email webhook ' +
+          'accepts, e.g. a topic of a receipt rule you manage elsewhere. The inbound topic of this stack ' +
+          '(SesInboundRecipients) is always accepted.',
+        default: '',
+        allowedPattern: `^(${arn}(,${arn})*)?$`,
+        constraintDescription: 'empty, or comma-separated SNS topic ARNs without spaces',
+      });
+      const has = new CfnCondition(this, 'HasSesInbound', {
+        expression: Fn.conditionNot(Fn.conditionEquals(recipients.valueAsString, '')),
+      });
+      const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
+        r: T,
+        id: string,
+      ): T => {
+        r.overrideLogicalId(id);
+        r.cfnOptions.condition = has;
+        return r;
+      };
+      // Named after the stack so it can be activated by name (SesInboundRuleSetName output).
+      const ruleSet = conditional(
+        new ses.CfnReceiptRuleSet(this, 'SesInboundRuleSet', { ruleSetName: `${Aws.STACK_NAME}-inbound` }),
+        'SesInboundRuleSet',
+      );
+      const sourceArn = Fn.sub(SES_RECEIPT_RULE_ARN, { RuleSet: ruleSet.ref });
+      // The topic carries the customers' mail in full, so it is encrypted at rest. Not with the
+      // AWS managed key aws/sns: its key policy cannot be changed, so SES could not publish. A
+      // customer managed key whose policy lets SES encrypt, for this account's receipt rules
+      // only (1 USD a month, rotated yearly). SNS decrypts for the HTTPS delivery itself.
+      const key = conditional(
+        new kms.CfnKey(this, 'SesInboundKey', {
+          description: 'Intake inbound mail topic (SES -> SNS)',
+          enableKeyRotation: true,
+          keyPolicy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'AccountAdministration',
+                Effect: 'Allow',
+                Principal: { AWS: Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
+                Action: 'kms:*',
+                Resource: '*',
+              },
+              {
+                Sid: 'SesPublishesToTheEncryptedTopic',
+                Effect: 'Allow',
+                Principal: { Service: 'ses.amazonaws.com' },
+                Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+                Resource: '*',
+                Condition: {
+                  StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+                  ArnLike: { 'aws:SourceArn': sourceArn },
+                },
+              },
+            ],
+          },
+        }),
+        'SesInboundKey',
+      );
+      key.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      const topic = conditional(
+        new sns.CfnTopic(this, 'SesInboundTopic', { displayName: 'Intake inbound mail', kmsMasterKeyId: key.attrArn }),
+        'SesInboundTopic',
+      );
+      // SES may publish, for this account's rule set only.
+      conditional(
+        new sns.CfnTopicPolicy(this, 'SesInboundTopicPolicy', {
+          topics: [topic.ref],
+          policyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'SesPublishes',
+                Effect: 'Allow',
+                Principal: { Service: 'ses.amazonaws.com' },
+                Action: 'sns:Publish',
+                Resource: topic.ref,
+                Condition: {
+                  StringEquals: { 'AWS:SourceAccount': Aws.ACCOUNT_ID },
+                  ArnLike: { 'AWS:SourceArn': sourceArn },
+                },
+              },
+            ],
+          },
+        }),
+        'SesInboundTopicPolicy',
+      );
+      inbound = { has, topic, extra, route: `/${sesRoute.trigger.http}/ses` };
+    }
+
     // ---- Functions ------------------------------------------------------------------------------
     const roles: iam.Role[] = [];
+    const sesSenders: iam.Role[] = [];
+    const httpRoutes = new Map<string, { route: apigwv2.HttpRoute; fn: lambda.Function }>();
     for (const spec of manifest) {
       const id = pascal(spec.name);
       const kind = isHttp(spec) ? 'http' : 'table_stream';
@@ -310,13 +470,13 @@ export class IntakeStack extends Stack {
 
       const environment: Record<string, string> = {};
       for (const v of spec.env) {
-        const wired = this.wire(spec, v, providers, { baseUrl, logLevel, ackConfig, hasAckConfig });
+        const wired = this.wire(spec, v, providers, { baseUrl, logLevel, ackConfig, hasAckConfig, inbound });
         if (wired === undefined) continue;
         wired.secretPolicy?.attachToRole(role);
         environment[wired.name] = wired.value;
       }
-      // Email acknowledgements (later): ses:SendEmail on the configured identity only,
-      // arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/<domain>.
+      // Email acknowledgements: SesSendPolicy, below.
+      if (spec.env.some((v) => v.name === 'SES_IDENTITY')) sesSenders.push(role);
 
       const fn = new RustFunction(this, `${id}Function`, {
         manifestPath: path.join(workspaceRoot(), 'Cargo.toml'),
@@ -373,11 +533,12 @@ export class IntakeStack extends Stack {
         });
         // One route per provider: an unknown provider is answered 404 by API Gateway.
         for (const route of spec.routes) {
-          this.api.addRoutes({
+          const added = this.api.addRoutes({
             path: `/${route.channel}/${route.provider}`,
             methods: route.methods.map((m) => m as apigwv2.HttpMethod),
             integration,
           });
+          added.forEach((r, i) => httpRoutes.set(`${route.methods[i]} /${route.channel}/${route.provider}`, { route: r, fn }));
           new CfnOutput(this, `WebhookUrl${pascal(route.channel)}${pascal(route.provider)}`, {
             description: `${route.provider}: webhook of the ${route.channel} channel, HTTP ${route.methods.join('/')}`,
             value: Token.asString(
@@ -436,10 +597,131 @@ export class IntakeStack extends Stack {
     });
     (tracing.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = tracingEnabled;
 
-    // Email (SES inbound) and social channels: when the email-webhook function lands in the
-    // manifest, its routes, function and permissions come from the loop above; add here,
-    // behind an EnableSesInbound parameter, the SES receipt rule set and rule, the SNS topic
-    // for inbound mail and its HTTPS subscription to <PublicBaseUrl>/email/ses.
+    // Email acknowledgements (SesIdentity set): ses:SendEmail (the SES v2 SendEmail API, raw
+    // messages included) on that identity only, and on the configuration set when one is named
+    // (SES v2 authorizes the send against both). Never on "*".
+    if (sesSenders.length > 0) {
+      const identity = this.params.get('SesIdentity');
+      const configurationSet = this.params.get('SesConfigurationSet');
+      if (!identity) throw new Error('SES_IDENTITY is read but the SesIdentity parameter was not created');
+      const hasIdentity = this.condition('HasSesIdentity', Fn.conditionNot(Fn.conditionEquals(identity.valueAsString, '')));
+      const resources = [Fn.sub(SES_IDENTITY_ARN)];
+      if (configurationSet) {
+        const hasSet = this.condition(
+          'HasSesConfigurationSet',
+          Fn.conditionNot(Fn.conditionEquals(configurationSet.valueAsString, '')),
+        );
+        resources.push(Token.asString(Fn.conditionIf(hasSet.logicalId, Fn.sub(SES_CONFIGURATION_SET_ARN), Aws.NO_VALUE)));
+      }
+      const send = new iam.Policy(this, 'SesSendPolicy', {
+        policyName: 'ses-send',
+        roles: sesSenders,
+        statements: [new iam.PolicyStatement({ sid: 'SendAcks', actions: ['ses:SendEmail'], resources })],
+      });
+      const cfn = send.node.defaultChild as iam.CfnPolicy;
+      cfn.overrideLogicalId('SesSendPolicy');
+      cfn.cfnOptions.condition = hasIdentity;
+    }
+
+    if (inbound !== undefined) {
+      const { has, topic } = inbound;
+      const served = httpRoutes.get(`POST ${inbound.route}`);
+      if (!served) throw new Error(`SES inbound needs the route POST ${inbound.route}`);
+      const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
+        r: T,
+        id: string,
+      ): T => {
+        r.overrideLogicalId(id);
+        r.cfnOptions.condition = has;
+        return r;
+      };
+      // Notifications SNS could not deliver within its retries: kept 14 days, not lost.
+      const dlq = conditional(
+        new sqs.CfnQueue(this, 'SesInboundDeadLetterQueue', { messageRetentionPeriod: 1209600, sqsManagedSseEnabled: true }),
+        'SesInboundDeadLetterQueue',
+      );
+      const dlqPolicy = conditional(
+        new sqs.CfnQueuePolicy(this, 'SesInboundDeadLetterQueuePolicy', {
+          queues: [dlq.ref],
+          policyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'SnsRedrive',
+                Effect: 'Allow',
+                Principal: { Service: 'sns.amazonaws.com' },
+                Action: 'sqs:SendMessage',
+                Resource: dlq.attrArn,
+                Condition: { ArnEquals: { 'aws:SourceArn': topic.ref } },
+              },
+            ],
+          },
+        }),
+        'SesInboundDeadLetterQueuePolicy',
+      );
+      // The webhook confirms the subscription itself (it GETs the SubscribeURL of a topic it
+      // accepts, SES_TOPIC_ARNS), so it is created once the route, the function and its
+      // invoke permissions, and the stage are in place. Not raw delivery: the function checks
+      // SNS's signature of the envelope.
+      const subscription = conditional(
+        new sns.CfnSubscription(this, 'SesInboundSubscription', {
+          topicArn: topic.ref,
+          protocol: 'https',
+          endpoint: Token.asString(
+            Fn.conditionIf(
+              hasPublicBaseUrl.logicalId,
+              Fn.join('', [publicBaseUrl.valueAsString, inbound.route]),
+              Fn.join('', [apiUrl, inbound.route]),
+            ),
+          ),
+          deliveryPolicy: SES_INBOUND_DELIVERY_POLICY,
+          redrivePolicy: { deadLetterTargetArn: dlq.attrArn },
+        }),
+        'SesInboundSubscription',
+      );
+      subscription.node.addDependency(served.route, served.fn, stage, dlqPolicy);
+      const ruleSet = this.node.findChild('SesInboundRuleSet') as ses.CfnReceiptRuleSet;
+      const rule = conditional(
+        new ses.CfnReceiptRule(this, 'SesInboundRule', {
+          ruleSetName: ruleSet.ref,
+          rule: {
+            name: `${Aws.STACK_NAME}-to-intake`,
+            enabled: true,
+            recipients: Fn.split(',', (this.params.get('SesInboundRecipients') as CfnParameter).valueAsString),
+            // Only mail delivered over TLS; spam and virus verdicts in the notification.
+            tlsPolicy: 'Require',
+            scanEnabled: true,
+            // Base64: the MIME message byte for byte (UTF-8 would mangle 8-bit parts).
+            actions: [{ snsAction: { topicArn: topic.ref, encoding: 'Base64' } }],
+          },
+        }),
+        'SesInboundRule',
+      );
+      // SES checks that it may publish when the rule is created: after the topic policy.
+      rule.node.addDependency(this.node.findChild('SesInboundTopicPolicy'));
+      const dlqAlarm = alarm(
+        'SesInboundDeadLetterAlarm',
+        'Inbound mail SNS could not deliver to the email webhook (see infra/README.md to redrive it).',
+        new cloudwatch.Metric({
+          namespace: 'AWS/SQS',
+          metricName: 'ApproximateNumberOfMessagesVisible',
+          dimensionsMap: { QueueName: dlq.attrQueueName },
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+      );
+      (dlqAlarm.node.defaultChild as cloudwatch.CfnAlarm).cfnOptions.condition = has;
+      const output = (id: string, description: string, value: string) => {
+        new CfnOutput(this, id, { description, value, condition: has });
+      };
+      output(
+        'SesInboundRuleSetName',
+        'Activate it once (only one rule set is active per region): aws ses set-active-receipt-rule-set --rule-set-name <this>',
+        ruleSet.ref,
+      );
+      output('SesInboundTopicArn', 'SNS topic SES publishes inbound mail to (accepted by the email webhook)', topic.ref);
+      output('SesInboundDeadLetterQueueUrl', 'Inbound mail SNS could not deliver to the email webhook', dlq.ref);
+    }
 
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the webhooks (PUBLIC_BASE_URL)', value: baseUrl });
     new CfnOutput(this, 'TableName', {
@@ -527,7 +809,13 @@ export class IntakeStack extends Stack {
     spec: FunctionSpec,
     v: EnvVar,
     providers: string[],
-    ctx: { baseUrl: string; logLevel: CfnParameter; ackConfig: CfnParameter; hasAckConfig: CfnCondition },
+    ctx: {
+      baseUrl: string;
+      logLevel: CfnParameter;
+      ackConfig: CfnParameter;
+      hasAckConfig: CfnCondition;
+      inbound?: { has: CfnCondition; topic: sns.CfnTopic; extra: CfnParameter };
+    },
   ): { name: string; value: string; secretPolicy?: iam.Policy } | undefined {
     if (v.name in NOT_DEPLOYED) {
       if (v.required) throw new Error(`${spec.name} requires ${v.name}, which the deployment does not set`);
@@ -540,6 +828,20 @@ export class IntakeStack extends Stack {
         return { name: v.name, value: ctx.baseUrl };
       case 'RUST_LOG':
         return { name: v.name, value: ctx.logLevel.valueAsString };
+      case 'SES_TOPIC_ARNS':
+        // The SNS topics whose notifications are accepted: the stack's inbound topic when SES
+        // inbound is on, and any others named. Empty entries are ignored by the function.
+        if (ctx.inbound === undefined) break;
+        return {
+          name: v.name,
+          value: Token.asString(
+            Fn.conditionIf(
+              ctx.inbound.has.logicalId,
+              Fn.join(',', [ctx.inbound.topic.ref, ctx.inbound.extra.valueAsString]),
+              ctx.inbound.extra.valueAsString,
+            ),
+          ),
+        };
       case 'INTAKE_CONFIG_TOML':
         // Only the acknowledger renders acknowledgements.
         if (spec.trigger !== 'table_stream') return undefined;
@@ -556,7 +858,9 @@ export class IntakeStack extends Stack {
           ),
         };
     }
-    if (!providers.some((p) => v.name.startsWith(`${p.toUpperCase().replace(/-/g, '_')}_`))) {
+    // Known settings (PARAMETER_DETAILS) are parameters even without a route of their provider:
+    // SES sends acks whether or not mail arrives through SES.
+    if (!(v.name in PARAMETER_DETAILS) && !providers.some((p) => v.name.startsWith(`${p.toUpperCase().replace(/-/g, '_')}_`))) {
       throw new Error(
         `${spec.name} reads ${v.name}, which the CDK app does not know how to set: wire it in ` +
           'infra/cdk/lib/intake-stack.ts (and in infra/template.yaml)',

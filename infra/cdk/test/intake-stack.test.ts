@@ -61,6 +61,14 @@ const STREAM_ARN = { 'Fn::GetAtt': [tableId, 'StreamArn'] };
 const webhooks = MANIFEST.filter((f) => typeof f.trigger === 'object');
 const MANIFEST_ROUTE_KEYS = webhooks.flatMap((f) => f.routes.flatMap((r) => r.methods.map((m) => `${m} /${r.channel}/${r.provider}`)));
 const acknowledger = MANIFEST.find((f) => f.trigger === 'table_stream')!;
+/** The one resource of a type whose logical id starts with `prefix`. */
+function byPrefix(t: Record<string, any>, type: string, prefix: string): string {
+  const ids = Object.keys(t).filter((id) => t[id].Type === type && id.startsWith(prefix));
+  assert.equal(ids.length, 1, `one ${type} ${prefix}*, found ${ids.join(', ')}`);
+  return ids[0];
+}
+const ACK_DLQ = byPrefix(resources, 'AWS::SQS::Queue', 'AcknowledgerDeadLetterQueue');
+const ALARM_TOPIC = byPrefix(resources, 'AWS::SNS::Topic', 'AlarmTopic');
 
 describe('table', () => {
   it('is on-demand, streamed, TTL, PITR, protected, retained and encrypted, with the by_contact index', () => {
@@ -211,7 +219,7 @@ describe('HTTP API', () => {
 describe('acknowledger stream', () => {
   it('reports batch item failures, bisects, bounds retries and age, dead-letters to SQS, filters ticket INSERTs', () => {
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
-    const queue = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SQS::Queue')!;
+    const queue = ACK_DLQ;
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: functionId(resources, acknowledger.name) },
       EventSourceArn: STREAM_ARN,
@@ -232,7 +240,7 @@ describe('acknowledger stream', () => {
   });
 
   it('alarms on the dead-letter queue, errors, throttles and iterator age, to the alarm topic', () => {
-    const topic = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SNS::Topic')!;
+    const topic = ALARM_TOPIC;
     const alarms = Object.values(resources)
       .filter((r: any) => r.Type === 'AWS::CloudWatch::Alarm')
       .map((r: any) => r.Properties);
@@ -242,7 +250,7 @@ describe('acknowledger stream', () => {
     }
     const on = (metric: string, dimension: unknown) =>
       alarms.filter((a) => a.MetricName === metric && JSON.stringify(a.Dimensions[0].Value) === JSON.stringify(dimension));
-    const queue = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SQS::Queue')!;
+    const queue = ACK_DLQ;
     assert.equal(on('ApproximateNumberOfMessagesVisible', { 'Fn::GetAtt': [queue, 'QueueName'] }).length, 1);
     for (const f of MANIFEST) {
       const fn = { Ref: functionId(resources, f.name) };
@@ -276,7 +284,7 @@ describe('least privilege', () => {
       'dynamodb:GetRecords',
       'dynamodb:GetShardIterator',
     ]);
-    const queue = Object.keys(resources).find((id) => resources[id].Type === 'AWS::SQS::Queue')!;
+    const queue = ACK_DLQ;
     assert.ok(actionsOn(resources, role, { 'Fn::GetAtt': [queue, 'Arn'] }).includes('sqs:SendMessage'));
   });
 
@@ -407,5 +415,235 @@ describe('generated from the manifest', () => {
         ]),
       /methods/,
     );
+  });
+});
+
+describe('email', () => {
+  const email = MANIFEST.find((f) => f.name === 'email-webhook')!;
+  const emailFn = functionId(resources, 'email-webhook');
+  const emailRole = roleId(resources, emailFn);
+  const ackRole = roleId(resources, functionId(resources, acknowledger.name));
+  const json = template.toJSON();
+  const notEmpty = (param: string) => ({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: param }, ''] }] });
+
+  it('email-webhook serves POST /email/{ses,mailgun,sendgrid,postmark} and outputs each URL', () => {
+    assert.ok(email, 'email-webhook is in the manifest');
+    const routes = Object.values(resources)
+      .filter((r: any) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .filter((r: any) => r.Properties.RouteKey.startsWith('POST /email/'));
+    const served = routes.map((r: any) => {
+      const integration = resources[r.Properties.Target['Fn::Join'][1][1].Ref].Properties;
+      assert.equal(integration.IntegrationUri['Fn::GetAtt'][0], emailFn);
+      return r.Properties.RouteKey;
+    });
+    assert.deepEqual(served.sort(), ['POST /email/mailgun', 'POST /email/postmark', 'POST /email/sendgrid', 'POST /email/ses']);
+    for (const p of ['Ses', 'Mailgun', 'Sendgrid', 'Postmark']) {
+      const value = JSON.stringify(json.Outputs[`WebhookUrlEmail${p}`].Value);
+      assert.ok(value.includes(`/email/${p.toLowerCase()}`), value);
+    }
+    const fn = resources[emailFn].Properties;
+    assert.equal(fn.Timeout, 15);
+    assert.equal(fn.MemorySize, 256);
+    assert.ok(json.Parameters.EmailWebhookReservedConcurrency);
+  });
+
+  it('each email secret is read through a policy attached only to email-webhook', () => {
+    for (const secret of ['MAILGUN_SIGNING_KEY', 'SENDGRID_BASIC_AUTH', 'POSTMARK_BASIC_AUTH']) {
+      const p = pascal(secret);
+      const policy = resources[`${p}SecretPolicy`];
+      assert.ok(policy, `${p}SecretPolicy`);
+      assert.equal(policy.Condition, `Has${p}`);
+      assert.deepEqual(json.Conditions[`Has${p}`], notEmpty(`${p}ParameterName`));
+      assert.deepEqual(policy.Properties.Roles, [{ Ref: emailRole }], `${secret} is read by email-webhook only`);
+      assert.deepEqual(policy.Properties.PolicyDocument.Statement[0].Resource['Fn::Sub'][1], {
+        Name: { Ref: `${p}ParameterName` },
+      });
+      const vars = resources[emailFn].Properties.Environment.Variables;
+      assert.deepEqual(vars[`${secret}_PARAM`], { 'Fn::If': [`Has${p}`, { Ref: `${p}ParameterName` }, { Ref: 'AWS::NoValue' }] });
+    }
+  });
+
+  it('the acknowledger may ses:SendEmail only as SesIdentity (and its configuration set), only when it is set', () => {
+    const grants = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::IAM::Policy')
+      .filter(([, r]) => JSON.stringify(r.Properties.PolicyDocument).includes('"ses:'));
+    assert.deepEqual(
+      grants.map(([id]) => id),
+      ['SesSendPolicy'],
+      'one policy grants ses: actions',
+    );
+    const policy = resources.SesSendPolicy;
+    assert.equal(policy.Condition, 'HasSesIdentity');
+    assert.deepEqual(json.Conditions.HasSesIdentity, notEmpty('SesIdentity'));
+    assert.deepEqual(json.Conditions.HasSesConfigurationSet, notEmpty('SesConfigurationSet'));
+    assert.deepEqual(policy.Properties.Roles, [{ Ref: ackRole }]);
+    const [statement, ...rest] = policy.Properties.PolicyDocument.Statement;
+    assert.deepEqual(rest, []);
+    assert.equal(statement.Action, 'ses:SendEmail');
+    assert.equal(statement.Effect, 'Allow');
+    assert.deepEqual(
+      list(statement.Resource).map((r) => JSON.stringify(r)).sort(),
+      [
+        { 'Fn::Sub': 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}' },
+        {
+          'Fn::If': [
+            'HasSesConfigurationSet',
+            { 'Fn::Sub': 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}' },
+            { Ref: 'AWS::NoValue' },
+          ],
+        },
+      ]
+        .map((r) => JSON.stringify(r))
+        .sort(),
+    );
+    assert.ok(!list(statement.Resource).includes('*'));
+    const vars = resources[functionId(resources, acknowledger.name)].Properties.Environment.Variables;
+    assert.deepEqual(vars.SES_IDENTITY, { Ref: 'SesIdentity' });
+    assert.deepEqual(vars.SES_CONFIGURATION_SET, { Ref: 'SesConfigurationSet' });
+    assert.equal(json.Parameters.SesIdentity.Default, '');
+    // No function other than the acknowledger gets ses: at all.
+    for (const f of MANIFEST.filter((f) => f.trigger !== 'table_stream')) {
+      const role = roleId(resources, functionId(resources, f.name));
+      assert.ok(!statements(resources, role).some((s) => list(s.Action).some((a: string) => a.startsWith('ses:'))));
+    }
+  });
+
+  it('without SES_IDENTITY in the manifest nothing may send email', () => {
+    const t = synth(MANIFEST.map((f) => ({ ...f, env: f.env.filter((v) => !v.name.startsWith('SES_IDENTITY')) })));
+    const r = t.toJSON().Resources as Record<string, any>;
+    assert.equal(r.SesSendPolicy, undefined);
+    assert.ok(!JSON.stringify(r).includes('ses:SendEmail'));
+  });
+
+  it('SES inbound: a receipt rule with one SNS action (Base64), spam/virus scan and TLS required, optional', () => {
+    assert.deepEqual(json.Conditions.HasSesInbound, notEmpty('SesInboundRecipients'));
+    template.resourceCountIs('AWS::SES::ReceiptRuleSet', 1);
+    template.resourceCountIs('AWS::SES::ReceiptRule', 1);
+    template.hasResource('AWS::SES::ReceiptRuleSet', { Condition: 'HasSesInbound' });
+    template.hasResource('AWS::SES::ReceiptRule', {
+      Condition: 'HasSesInbound',
+      DependsOn: Match.arrayWith(['SesInboundTopicPolicy']),
+      Properties: {
+        RuleSetName: { Ref: 'SesInboundRuleSet' },
+        Rule: {
+          Enabled: true,
+          Recipients: { 'Fn::Split': [',', { Ref: 'SesInboundRecipients' }] },
+          ScanEnabled: true,
+          TlsPolicy: 'Require',
+          Actions: [{ SNSAction: { TopicArn: { Ref: 'SesInboundTopic' }, Encoding: 'Base64' } }],
+        },
+      },
+    });
+    assert.ok(json.Outputs.SesInboundRuleSetName);
+    assert.equal(json.Outputs.SesInboundRuleSetName.Condition, 'HasSesInbound');
+  });
+
+  it('the inbound topic is encrypted with a key SES may use, and only SES of this account may publish', () => {
+    template.hasResource('AWS::SNS::Topic', {
+      Condition: 'HasSesInbound',
+      Properties: { KmsMasterKeyId: { 'Fn::GetAtt': ['SesInboundKey', 'Arn'] } },
+    });
+    template.hasResource('AWS::KMS::Key', {
+      Condition: 'HasSesInbound',
+      Properties: {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: 'ses.amazonaws.com' },
+              Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+              Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }),
+            }),
+          ]),
+        },
+      },
+    });
+    template.hasResource('AWS::SNS::TopicPolicy', {
+      Condition: 'HasSesInbound',
+      Properties: {
+        Topics: [{ Ref: 'SesInboundTopic' }],
+        PolicyDocument: {
+          Statement: [
+            {
+              Sid: 'SesPublishes',
+              Effect: 'Allow',
+              Principal: { Service: 'ses.amazonaws.com' },
+              Action: 'sns:Publish',
+              Resource: { Ref: 'SesInboundTopic' },
+              Condition: {
+                StringEquals: { 'AWS:SourceAccount': { Ref: 'AWS::AccountId' } },
+                ArnLike: {
+                  'AWS:SourceArn': {
+                    'Fn::Sub': [Match.stringLikeRegexp(':receipt-rule-set/\\$\\{RuleSet\\}:receipt-rule/\\*$'), { RuleSet: { Ref: 'SesInboundRuleSet' } }],
+                  },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+  });
+
+  it('the topic is subscribed over HTTPS to <base URL>/email/ses, after that route, with a dead-letter queue', () => {
+    const subs = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Protocol === 'https');
+    assert.equal(subs.length, 1);
+    const [, sub] = subs[0];
+    assert.equal(sub.Condition, 'HasSesInbound');
+    assert.deepEqual(sub.Properties.TopicArn, { Ref: 'SesInboundTopic' });
+    assert.equal(sub.Properties.RawMessageDelivery, undefined, 'the function verifies the SNS envelope');
+    const [cond, custom, own] = sub.Properties.Endpoint['Fn::If'];
+    assert.equal(cond, 'HasPublicBaseUrl');
+    for (const branch of [custom, own]) {
+      const parts = branch['Fn::Join'][1];
+      assert.equal(parts[parts.length - 1], '/email/ses');
+    }
+    assert.deepEqual(custom['Fn::Join'][1][0], { Ref: 'PublicBaseUrl' });
+    const route = Object.keys(resources).find(
+      (id) => resources[id].Type === 'AWS::ApiGatewayV2::Route' && resources[id].Properties.RouteKey === 'POST /email/ses',
+    )!;
+    assert.ok(sub.DependsOn.includes(route), 'created after its route');
+    assert.ok(sub.DependsOn.includes(emailFn), 'created after the function');
+    assert.deepEqual(sub.Properties.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': ['SesInboundDeadLetterQueue', 'Arn'] } });
+    assert.equal(sub.Properties.DeliveryPolicy.healthyRetryPolicy.numRetries, 50);
+    template.hasResource('AWS::SQS::QueuePolicy', {
+      Condition: 'HasSesInbound',
+      Properties: {
+        PolicyDocument: {
+          Statement: [Match.objectLike({ Principal: { Service: 'sns.amazonaws.com' }, Condition: { ArnEquals: { 'aws:SourceArn': { Ref: 'SesInboundTopic' } } } })],
+        },
+      },
+    });
+    const alarms = Object.values(resources).filter(
+      (r: any) => r.Type === 'AWS::CloudWatch::Alarm' && JSON.stringify(r.Properties.Dimensions).includes('SesInboundDeadLetterQueue'),
+    ) as any[];
+    assert.equal(alarms.length, 1);
+    assert.equal(alarms[0].Condition, 'HasSesInbound');
+  });
+
+  it('email-webhook accepts the inbound topic and the extra topics named', () => {
+    const vars = resources[emailFn].Properties.Environment.Variables;
+    assert.deepEqual(vars.SES_TOPIC_ARNS, {
+      'Fn::If': [
+        'HasSesInbound',
+        { 'Fn::Join': [',', [{ Ref: 'SesInboundTopic' }, { Ref: 'SesExtraTopicArns' }]] },
+        { Ref: 'SesExtraTopicArns' },
+      ],
+    });
+  });
+
+  it('without an ses route there is no SES inbound', () => {
+    const t = synth(
+      MANIFEST.map((f) => ({
+        ...f,
+        routes: f.routes.filter((r) => r.provider !== 'ses'),
+        env: f.env.filter((v) => v.name !== 'SES_TOPIC_ARNS'),
+      })),
+    );
+    const out = t.toJSON();
+    for (const type of ['AWS::SES::ReceiptRule', 'AWS::SES::ReceiptRuleSet', 'AWS::KMS::Key']) t.resourceCountIs(type, 0);
+    t.resourceCountIs('AWS::SNS::Topic', 1);
+    assert.equal(out.Parameters.SesInboundRecipients, undefined);
+    assert.equal(out.Conditions.HasSesInbound, undefined);
   });
 });
