@@ -12,6 +12,7 @@
 pub mod ack;
 pub mod aws;
 pub mod config;
+pub mod email;
 pub mod error;
 pub mod ids;
 pub mod keywords;

@@ -48,9 +48,11 @@ pub fn check_basic_auth(
     let claimed = authorization
         .and_then(|h| {
             let (scheme, value) = h.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("basic")
-                .then(|| base64::engine::general_purpose::STANDARD.decode(value.trim()).ok())?
+            scheme.eq_ignore_ascii_case("basic").then(|| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(value.trim())
+                    .ok()
+            })?
         })
         .ok_or(crate::WebhookError::Unauthorized)?;
     let wanted = format!("{}:{}", expected.user, expected.password.expose());

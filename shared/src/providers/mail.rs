@@ -52,9 +52,11 @@ pub(crate) fn inbound(
                 .collect()
         });
     let (_, quoted) = email::split_quoted(&parsed.text);
-    let no_reply = parsed
-        .auto_reply
-        .or_else(|| envelope.sender.and_then(email::loop_reason_for_envelope_sender));
+    let no_reply = parsed.auto_reply.or_else(|| {
+        envelope
+            .sender
+            .and_then(email::loop_reason_for_envelope_sender)
+    });
     Ok(InboundMessage {
         channel: Channel::Email,
         provider,
@@ -108,9 +110,8 @@ pub(crate) fn rebuild(
         out.push_str(&value.replace(|c: char| c.is_control(), " "));
         out.push_str("\r\n");
     };
-    let valid_name = |name: &str| {
-        !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-    };
+    let valid_name =
+        |name: &str| !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':');
     for (name, value) in defaults {
         let present = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
         if let (false, Some(value)) = (present, value) {
@@ -133,7 +134,11 @@ pub(crate) fn rebuild(
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || "-_:.".contains(*c))
         .collect();
-    let charset = if charset.is_empty() { "utf-8".into() } else { charset };
+    let charset = if charset.is_empty() {
+        "utf-8".into()
+    } else {
+        charset
+    };
     push("MIME-Version", "1.0");
     push("Content-Type", &format!("text/{kind}; charset={charset}"));
     push("Content-Transfer-Encoding", "base64");

@@ -79,7 +79,10 @@ impl Mailgun {
         let envelope = Envelope {
             provider_id: None,
             recipient: form.text("recipient").and_then(|r| r.split(',').next()),
-            sender: form.text("sender"),
+            // An empty sender is a bounce, not a missing field.
+            sender: form
+                .bytes("sender")
+                .and_then(|b| std::str::from_utf8(b).ok()),
             flagged: form
                 .text("X-Mailgun-Sflag")
                 .filter(|f| f.trim().eq_ignore_ascii_case("yes"))
@@ -129,7 +132,13 @@ impl Provider for Mailgun {
                 .ok_or(WebhookError::MissingSignature("token"))?;
             // The same mail retried after a failure further on holds the claim already.
             let fresh = store
-                .claim_once(PROVIDER, token, &message.dedup_key(), now, TOKEN_TTL_SECONDS)
+                .claim_once(
+                    PROVIDER,
+                    token,
+                    &message.dedup_key(),
+                    now,
+                    TOKEN_TTL_SECONDS,
+                )
                 .await?;
             if !fresh {
                 return Err(WebhookError::Replayed);
@@ -198,8 +207,9 @@ impl Form {
 /// The parsed fields as one mail: `message-headers` is a JSON list of `[name, value]` pairs.
 fn rebuild(form: &Form) -> Result<Vec<u8>, WebhookError> {
     let headers: Vec<(String, String)> = match form.text("message-headers") {
-        Some(json) => serde_json::from_str::<Vec<(String, String)>>(json)
-            .map_err(|_| WebhookError::Malformed("message-headers is not a list of pairs".into()))?,
+        Some(json) => serde_json::from_str::<Vec<(String, String)>>(json).map_err(|_| {
+            WebhookError::Malformed("message-headers is not a list of pairs".into())
+        })?,
         None => Vec::new(),
     };
     let field = |name: &str| form.text(name).map(str::to_owned);

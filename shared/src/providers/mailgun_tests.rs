@@ -63,7 +63,10 @@ fn signature_vector_and_replay_window() {
     assert!(p.verify(&req, at(-30)).is_ok(), "small clock skew is fine");
     assert!(matches!(p.verify(&req, at(301)), Err(WebhookError::Stale)));
     let mut tampered = fields(&[]);
-    tampered[7] = ("token", "b4c1e0a1f2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f41");
+    tampered[7] = (
+        "token",
+        "b4c1e0a1f2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f41",
+    );
     assert!(matches!(
         p.verify(&urlencoded(&tampered), at(30)),
         Err(WebhookError::BadSignature)
@@ -90,7 +93,10 @@ fn parsed_fields_become_a_threaded_message() {
     assert_eq!(m.subject.as_deref(), Some("Retur barang"));
     assert_eq!(m.body, "Saya mau retur sepatu ukuran 42.");
     let email = m.email.as_ref().unwrap();
-    assert_eq!(email.message_id.as_deref(), Some("CAJ=retur.42@mail.gmail.com"));
+    assert_eq!(
+        email.message_id.as_deref(),
+        Some("CAJ=retur.42@mail.gmail.com")
+    );
     assert_eq!(m.provider_message_id, "CAJ=retur.42@mail.gmail.com");
     assert_eq!(email.references, vec!["order-2291@tokoku.id".to_owned()]);
     assert!(email.quoted.contains("Terima kasih sudah berbelanja."));
@@ -105,7 +111,10 @@ fn bounces_from_the_envelope_are_never_answered() {
         .map(|(k, v)| if k == "sender" { (k, "") } else { (k, v) })
         .collect();
     let m = &provider().parse(&urlencoded(&bounce), at(1)).unwrap()[0];
-    assert_eq!(m.email.as_ref().unwrap().no_reply.as_deref(), Some("bounce"));
+    assert_eq!(
+        m.email.as_ref().unwrap().no_reply.as_deref(),
+        Some("bounce")
+    );
 }
 
 #[test]
@@ -145,7 +154,13 @@ fn other_bodies_are_refused() {
     let broken = fields(&[]);
     let broken: Vec<_> = broken
         .into_iter()
-        .map(|(k, v)| if k == "message-headers" { (k, "{") } else { (k, v) })
+        .map(|(k, v)| {
+            if k == "message-headers" {
+                (k, "{")
+            } else {
+                (k, v)
+            }
+        })
         .collect();
     assert_eq!(
         provider()

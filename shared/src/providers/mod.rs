@@ -16,8 +16,8 @@ use crate::store::Store;
 use crate::webhook::WebhookRequest;
 
 mod json;
-mod mail;
 pub mod line;
+mod mail;
 pub mod mailgun;
 pub mod meta;
 pub mod postmark;

@@ -48,7 +48,11 @@ fn credentials_are_required() {
         p.verify(&request(FIXTURE, Some("intake:0123456789abcdef")), now())
             .is_ok()
     );
-    for bad in [None, Some("intake:0123456789abcdeX"), Some("other:0123456789abcdef")] {
+    for bad in [
+        None,
+        Some("intake:0123456789abcdeX"),
+        Some("other:0123456789abcdef"),
+    ] {
         assert!(matches!(
             p.verify(&request(FIXTURE, bad), now()),
             Err(WebhookError::Unauthorized)
@@ -62,7 +66,10 @@ fn json_fields_become_one_threaded_message() {
     assert_eq!(messages.len(), 1);
     let m = &messages[0];
     assert_eq!(m.provider, "postmark");
-    assert_eq!(m.provider_message_id, "73e6d360-66eb-11e1-8e72-a8904824019b");
+    assert_eq!(
+        m.provider_message_id,
+        "73e6d360-66eb-11e1-8e72-a8904824019b"
+    );
     assert_eq!(m.from.address, "budi@example.co.id");
     assert_eq!(m.from.name.as_deref(), Some("Budi Santoso"));
     assert_eq!(m.to, "halo@tokoku.id");
@@ -72,8 +79,15 @@ fn json_fields_become_one_threaded_message() {
         "Selamat pagi,\n\nPesanan saya INV-2291 belum sampai sejak Senin. Mohon dicek.\n\nTerima kasih,\nBudi"
     );
     let email = m.email.as_ref().unwrap();
-    assert!(email.quoted.contains("Nomor resi: JNE123"), "{}", email.quoted);
-    assert_eq!(email.message_id.as_deref(), Some("CAF=budi.2291@mail.gmail.com"));
+    assert!(
+        email.quoted.contains("Nomor resi: JNE123"),
+        "{}",
+        email.quoted
+    );
+    assert_eq!(
+        email.message_id.as_deref(),
+        Some("CAF=budi.2291@mail.gmail.com")
+    );
     assert_eq!(
         email.in_reply_to,
         vec!["0100018f-order-shipped@email.amazonses.com".to_owned()]
@@ -164,7 +178,9 @@ fn bad_bodies_are_400_or_415() {
     let mut json: Value = serde_json::from_str(FIXTURE).unwrap();
     json.as_object_mut().unwrap().remove("FromFull");
     json["Headers"] = serde_json::json!([]);
-    let err = p.parse(&request(&json.to_string(), None), now()).unwrap_err();
+    let err = p
+        .parse(&request(&json.to_string(), None), now())
+        .unwrap_err();
     assert_eq!(err.status(), 400);
     let mut req = request(FIXTURE, None);
     req.headers

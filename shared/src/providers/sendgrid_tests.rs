@@ -46,7 +46,10 @@ fn raw_fields(envelope: &str) -> Vec<FormField> {
         FormField::text("to", "halo@tokoku.id"),
         FormField::text("from", "Dewi <dewi@example.com>"),
         FormField::text("subject", "Re: Pesanan belum sampai [#K7F3Q2]"),
-        FormField::text("charsets", r#"{"to":"UTF-8","subject":"UTF-8","from":"UTF-8"}"#),
+        FormField::text(
+            "charsets",
+            r#"{"to":"UTF-8","subject":"UTF-8","from":"UTF-8"}"#,
+        ),
         FormField::text("spam_score", "0.1"),
         FormField::text("SPF", "pass"),
     ]
@@ -105,7 +108,10 @@ fn parsed_fields_in_latin_1_with_an_attachment() {
             data: text,
         },
         FormField::text("charsets", r#"{"text":"iso-8859-1","subject":"UTF-8"}"#),
-        FormField::text("envelope", r#"{"to":["halo@tokoku.id"],"from":"juergen@example.de"}"#),
+        FormField::text(
+            "envelope",
+            r#"{"to":["halo@tokoku.id"],"from":"juergen@example.de"}"#,
+        ),
         FormField::text("spam_score", "6.3"),
         FormField {
             name: "attachment1".into(),
@@ -143,7 +149,9 @@ fn wrong_shapes_are_refused() {
     // Neither raw MIME nor a header block: nothing to read.
     let only_text = vec![FormField::text("text", "hello")];
     assert_eq!(
-        p.parse(&request(&only_text, None), now()).unwrap_err().status(),
+        p.parse(&request(&only_text, None), now())
+            .unwrap_err()
+            .status(),
         400
     );
     let mut broken = request(&only_text, None);

@@ -10,8 +10,8 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::{BoxFuture, Clients, OutboundMessage, SendError, SendReceipt, Sender};
-use crate::error::WebhookError;
 use crate::config::SesConfig;
+use crate::error::WebhookError;
 use crate::model::Channel;
 
 /// Route name of SES (inbound through SNS, outbound through SES v2).
@@ -119,7 +119,10 @@ impl SesNotification {
     /// Where the rule stored the mail, for an S3 action.
     pub fn s3_location(&self) -> Option<(&str, &str)> {
         let action = &self.receipt.action;
-        Some((action.bucket_name.as_deref()?, action.object_key.as_deref()?))
+        Some((
+            action.bucket_name.as_deref()?,
+            action.object_key.as_deref()?,
+        ))
     }
 }
 
