@@ -22,6 +22,7 @@ pub mod model;
 pub mod providers;
 pub mod reply;
 pub mod sms;
+pub mod sns;
 pub mod store;
 pub mod telemetry;
 pub mod verify;
