@@ -35,7 +35,12 @@ async fn new_mail_gets_one_threaded_ack(endpoints: &Endpoints, provider: &str) {
 
     let ticket = endpoints.settled_ticket(&customer).await;
     assert_eq!(ticket.provider, provider);
-    assert_eq!(ticket.ack_status, AckStatus::Sent, "{:?}", ticket.ack_reason);
+    assert_eq!(
+        ticket.ack_status,
+        AckStatus::Sent,
+        "{:?}",
+        ticket.ack_reason
+    );
     assert_eq!(ticket.subject.as_deref(), Some("Pesanan belum sampai"));
     let messages = endpoints.messages(&ticket.id).await;
     assert_eq!(messages.len(), 1);
@@ -58,8 +63,18 @@ async fn new_mail_gets_one_threaded_ack(endpoints: &Endpoints, provider: &str) {
     assert_eq!(ack.header("References"), Some(message_id.as_str()));
     assert_eq!(ack.header("Auto-Submitted"), Some("auto-replied"));
     assert_eq!(ack.header("X-Auto-Response-Suppress"), Some("All"));
-    assert!(ack.text.as_deref().unwrap_or("").contains(&ticket.reference));
-    assert!(ack.html.as_deref().unwrap_or("").contains(&ticket.reference));
+    assert!(
+        ack.text
+            .as_deref()
+            .unwrap_or("")
+            .contains(&ticket.reference)
+    );
+    assert!(
+        ack.html
+            .as_deref()
+            .unwrap_or("")
+            .contains(&ticket.reference)
+    );
 
     // The provider retries the same post: stored once, acknowledged once.
     if provider != "mailgun" {
@@ -89,7 +104,8 @@ async fn postmark_mail_becomes_a_ticket_with_a_threaded_ack() {
 async fn mailgun_tokens_are_single_use_and_signatures_checked() {
     let endpoints = shared_stack();
     let customer = new_address();
-    let post = simulate_email::mailgun(&endpoints.url, TEST_MAILGUN_SIGNING_KEY, &mail(&customer));
+    let original = mail(&customer);
+    let post = simulate_email::mailgun(&endpoints.url, TEST_MAILGUN_SIGNING_KEY, &original);
     assert_eq!(endpoints.post_mail(&post).await.0, 200);
     // Mailgun retrying the same mail (say after a 503) holds the token already: accepted,
     // stored once.
@@ -100,7 +116,12 @@ async fn mailgun_tokens_are_single_use_and_signatures_checked() {
     .await;
     // The same token and signature around another mail: a replay.
     let other = new_address();
-    let replay_body = String::from_utf8_lossy(&post.body).replace(&customer, &other);
+    let replay_body = String::from_utf8_lossy(&post.body)
+        .replace(&customer, &other)
+        .replace(
+            original.message_id.as_deref().unwrap(),
+            "another-mail@example.com",
+        );
     let mut replay = post.clone();
     replay.body = replay_body.into_bytes();
     let (status, body) = endpoints.post_mail(&replay).await;
@@ -141,7 +162,10 @@ async fn broken_mail_is_a_400_with_nothing_stored() {
     let (status, body) = endpoints.post_mail(&post).await;
     assert_eq!(status, 400, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON error body");
-    assert!(json["error"].is_string() && json["code"].is_string(), "{body}");
+    assert!(
+        json["error"].is_string() && json["code"].is_string(),
+        "{body}"
+    );
 
     post = simulate_email::postmark(&endpoints.url, TEST_BASIC_AUTH, &mail(&customer));
     post.body = b"{\"FromFull\": [1, 2".to_vec();

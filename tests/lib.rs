@@ -178,13 +178,25 @@ impl Endpoints {
 
 /// A fresh customer address, so tests sharing a stack never meet.
 pub fn new_address() -> String {
-    format!("cust{}@example.co.id", ulid::Ulid::new().random() % 1_000_000_000)
+    format!(
+        "cust{}@example.co.id",
+        ulid::Ulid::new().random() % 1_000_000_000
+    )
 }
 
 /// An HTTP client.
 pub fn http() -> reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new).clone()
+    // No idle connections: each test has its own runtime, and a pooled connection outlives
+    // the runtime that drove it.
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client")
+        })
+        .clone()
 }
 
 /// A fresh Indonesian mobile number, so tests sharing a stack never meet.

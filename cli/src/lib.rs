@@ -24,7 +24,11 @@ pub fn project_root() -> DevResult<std::path::PathBuf> {
         .parent()
         .map(Path::to_path_buf);
     cwd.iter()
-        .flat_map(|c| c.ancestors().map(Path::to_path_buf).collect::<Vec<PathBuf>>())
+        .flat_map(|c| {
+            c.ancestors()
+                .map(Path::to_path_buf)
+                .collect::<Vec<PathBuf>>()
+        })
         .chain(workspace)
         .find(|root| root.join("node_modules").is_dir() && root.join("Cargo.toml").is_file())
         .ok_or_else(|| "node_modules not found: run `npm ci` in the project root".into())

@@ -9,6 +9,8 @@ use intake_dev::simulate::{self, TwilioSms};
 use intake_dev::stack::{Stack, StackOptions};
 use std::process::ExitCode;
 
+mod mail_command;
+
 #[derive(Parser)]
 #[command(
     name = "intake",
@@ -61,6 +63,14 @@ enum Simulate {
     Telegram(SocialArgs),
     /// A LINE message event.
     Line(SocialArgs),
+    /// A mail through Amazon SES (an SNS notification signed with the local test key).
+    Ses(mail_command::MailArgs),
+    /// A mail through a Mailgun route (signed with MAILGUN_SIGNING_KEY).
+    Mailgun(mail_command::MailArgs),
+    /// A mail through SendGrid Inbound Parse (Basic credentials SENDGRID_BASIC_AUTH).
+    Sendgrid(mail_command::MailArgs),
+    /// A mail through Postmark inbound (Basic credentials POSTMARK_BASIC_AUTH).
+    Postmark(mail_command::MailArgs),
 }
 
 #[derive(Args)]
@@ -173,6 +183,18 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dev => dev().await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
+        Command::Simulate(Simulate::Ses(args)) => {
+            mail_command::simulate(mail_command::MailProvider::Ses, args).await
+        }
+        Command::Simulate(Simulate::Mailgun(args)) => {
+            mail_command::simulate(mail_command::MailProvider::Mailgun, args).await
+        }
+        Command::Simulate(Simulate::Sendgrid(args)) => {
+            mail_command::simulate(mail_command::MailProvider::Sendgrid, args).await
+        }
+        Command::Simulate(Simulate::Postmark(args)) => {
+            mail_command::simulate(mail_command::MailProvider::Postmark, args).await
+        }
         Command::Simulate(other) => simulate_social(other).await,
         Command::Tickets(Tickets::List { json }) => tickets_list(json).await,
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
@@ -310,7 +332,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
             &secret("LINE_CHANNEL_SECRET")?,
             simulate::line_payload(&args.to, &[args.message()]),
         ),
-        Simulate::Twilio(_) => unreachable!("handled by simulate_twilio"),
+        _ => unreachable!("handled by simulate_twilio and mail_command"),
     };
     let (status, body) = simulate::post_json(&reqwest::Client::new(), &post).await?;
     println!("{status} {body}");

@@ -306,7 +306,10 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
         recorded.to = param("TopicArn");
         recorded.body = Some(query.to_owned());
         match failure {
-            Some(status) => (status, serde_json::json!({"error": "recorder told to fail"})),
+            Some(status) => (
+                status,
+                serde_json::json!({"error": "recorder told to fail"}),
+            ),
             None => (
                 200,
                 serde_json::json!({"ConfirmSubscriptionResponse": {"ConfirmSubscriptionResult": {"SubscriptionArn": format!("{}:{}", param("TopicArn").unwrap_or_default(), ulid::Ulid::new())}}}),

@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use intake::email::{FormField, encode_form_data};
+use intake::sns::SnsMessage;
 use serde_json::json;
 
 use crate::DevResult;
@@ -89,8 +90,16 @@ impl CustomerMail {
         push("From", &from);
         push("To", &self.to);
         push("Subject", &subject);
-        push("Date", &jiff::Timestamp::now().strftime("%a, %d %b %Y %H:%M:%S +0000").to_string());
-        push("Message-ID", &format!("<{}>", fixed.message_id.unwrap_or_default()));
+        push(
+            "Date",
+            &jiff::Timestamp::now()
+                .strftime("%a, %d %b %Y %H:%M:%S +0000")
+                .to_string(),
+        );
+        push(
+            "Message-ID",
+            &format!("<{}>", fixed.message_id.unwrap_or_default()),
+        );
         if let Some(parent) = &self.in_reply_to {
             push("In-Reply-To", &format!("<{parent}>"));
             push("References", &format!("<{parent}>"));
@@ -155,11 +164,13 @@ fn url(base_url: &str, provider: &str) -> String {
 pub fn mailgun(base_url: &str, signing_key: &str, mail: &CustomerMail) -> MailPost {
     let timestamp = jiff::Timestamp::now().as_second().to_string();
     let token = format!("{:050x}", ulid::Ulid::new().0);
-    let signature: String =
-        intake::verify::hmac_sha256(signing_key.as_bytes(), &[timestamp.as_bytes(), token.as_bytes()])
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+    let signature: String = intake::verify::hmac_sha256(
+        signing_key.as_bytes(),
+        &[timestamp.as_bytes(), token.as_bytes()],
+    )
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
     let fields = vec![
         FormField::text("recipient", &mail.to),
         FormField::text("sender", mail.envelope_sender()),
@@ -188,7 +199,10 @@ pub fn sendgrid(base_url: &str, credentials: &str, mail: &CustomerMail) -> MailP
         FormField::text("to", &mail.to),
         FormField::text("from", &mail.from),
         FormField::text("subject", &mail.subject),
-        FormField::text("charsets", r#"{"to":"UTF-8","from":"UTF-8","subject":"UTF-8"}"#),
+        FormField::text(
+            "charsets",
+            r#"{"to":"UTF-8","from":"UTF-8","subject":"UTF-8"}"#,
+        ),
         FormField::text("spam_score", "0.1"),
     ];
     let (content_type, body) = encode_form_data(&fields);
@@ -247,4 +261,171 @@ pub fn postmark(base_url: &str, credentials: &str, mail: &CustomerMail) -> MailP
         body: body.to_string().into_bytes(),
         authorization: Some(basic(credentials)),
     }
+}
+
+/// Signs SNS messages as SNS would, with a private key (the local stack's public test key:
+/// only a stack told to trust its certificate accepts them).
+pub struct SnsSigner {
+    key: aws_lc_rs::signature::RsaKeyPair,
+}
+
+impl SnsSigner {
+    /// From a PEM `RSA PRIVATE KEY` (PKCS#1) or `PRIVATE KEY` (PKCS#8).
+    pub fn from_pem(pem: &str) -> DevResult<SnsSigner> {
+        let body: String = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<Vec<_>>()
+            .concat();
+        let der = base64::engine::general_purpose::STANDARD.decode(body.trim())?;
+        let key = aws_lc_rs::signature::RsaKeyPair::from_der(&der)
+            .or_else(|_| aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&der))
+            .map_err(|e| format!("not an RSA private key: {e}"))?;
+        Ok(SnsSigner { key })
+    }
+
+    /// The local stack's signer (`tests/fixtures/sns-dev/privatekey.pem`).
+    pub fn local() -> DevResult<SnsSigner> {
+        let path = crate::project_root()?.join(crate::stack::TEST_SNS_KEY);
+        SnsSigner::from_pem(
+            &std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )
+    }
+
+    /// Fills in `SignatureVersion` 2 and the signature of `message`.
+    pub fn sign(&self, message: &mut SnsMessage) -> DevResult<()> {
+        message.signature_version = "2".into();
+        let canonical = intake::sns::canonical_string(message)?;
+        let mut signature = vec![0; self.key.public_modulus_len()];
+        self.key
+            .sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                canonical.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|e| format!("signing failed: {e}"))?;
+        message.signature = base64::engine::general_purpose::STANDARD.encode(signature);
+        Ok(())
+    }
+}
+
+/// Where simulated SNS messages say their certificate is.
+pub const LOCAL_CERT_URL: &str =
+    "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-intake-local.pem";
+
+/// An unsigned SNS envelope on `topic_arn`.
+pub fn sns_message(
+    kind: &str,
+    topic_arn: &str,
+    subject: Option<&str>,
+    message: String,
+) -> SnsMessage {
+    let id = ulid::Ulid::new().to_string().to_lowercase();
+    let mut m = SnsMessage {
+        kind: kind.into(),
+        message_id: id.clone(),
+        topic_arn: topic_arn.into(),
+        subject: subject.map(str::to_owned),
+        message,
+        timestamp: jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string(),
+        signature_version: "2".into(),
+        signature: String::new(),
+        signing_cert_url: LOCAL_CERT_URL.into(),
+        subscribe_url: None,
+        token: None,
+        unsubscribe_url: None,
+    };
+    if kind == "Notification" {
+        m.unsubscribe_url = Some(format!(
+            "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={topic_arn}:{id}"
+        ));
+    } else {
+        let token = format!("{:064x}", ulid::Ulid::new().0);
+        m.subscribe_url = Some(format!(
+            "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={topic_arn}&Token={token}"
+        ));
+        m.token = Some(token);
+    }
+    m
+}
+
+/// The SES receipt notification (SNS action, Base64 content) of `mail`.
+pub fn ses_received(mail: &CustomerMail, spam: &str, virus: &str) -> String {
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string();
+    json!({
+        "notificationType": "Received",
+        "mail": {
+            "timestamp": now,
+            "source": mail.envelope_sender(),
+            "messageId": format!("{:040x}", ulid::Ulid::new().0),
+            "destination": [mail.to],
+            "headersTruncated": false,
+            "commonHeaders": {"from": [mail.from], "to": [mail.to], "subject": mail.subject},
+        },
+        "receipt": {
+            "timestamp": now,
+            "processingTimeMillis": 321,
+            "recipients": [mail.to],
+            "spamVerdict": {"status": spam},
+            "virusVerdict": {"status": virus},
+            "spfVerdict": {"status": "PASS"},
+            "dkimVerdict": {"status": "PASS"},
+            "dmarcVerdict": {"status": "PASS"},
+            "action": {"type": "SNS", "topicArn": "", "encoding": "BASE64"},
+        },
+        "content": base64::engine::general_purpose::STANDARD.encode(mail.mime()),
+    })
+    .to_string()
+}
+
+/// `message` as SNS posts it.
+pub fn sns_post(base_url: &str, message: &SnsMessage) -> MailPost {
+    let mut body = json!({
+        "Type": message.kind,
+        "MessageId": message.message_id,
+        "TopicArn": message.topic_arn,
+        "Message": message.message,
+        "Timestamp": message.timestamp,
+        "SignatureVersion": message.signature_version,
+        "Signature": message.signature,
+        "SigningCertURL": message.signing_cert_url,
+    });
+    for (key, value) in [
+        ("Subject", &message.subject),
+        ("SubscribeURL", &message.subscribe_url),
+        ("Token", &message.token),
+        ("UnsubscribeURL", &message.unsubscribe_url),
+    ] {
+        if let Some(value) = value {
+            body[key] = json!(value);
+        }
+    }
+    MailPost {
+        url: url(base_url, "ses"),
+        content_type: "text/plain; charset=UTF-8".into(),
+        body: body.to_string().into_bytes(),
+        authorization: None,
+    }
+}
+
+/// `mail` as SES delivers it through a signed SNS notification on `topic_arn`.
+pub fn ses(
+    base_url: &str,
+    signer: &SnsSigner,
+    topic_arn: &str,
+    mail: &CustomerMail,
+) -> DevResult<MailPost> {
+    let mut message = sns_message(
+        "Notification",
+        topic_arn,
+        Some("Amazon SES Email Receipt Notification"),
+        ses_received(mail, "PASS", "PASS"),
+    );
+    signer.sign(&mut message)?;
+    Ok(sns_post(base_url, &message))
 }

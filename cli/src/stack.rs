@@ -68,7 +68,10 @@ impl StackOptions {
                 "SNS_CONFIRM_BASE_URL",
                 format!("http://127.0.0.1:{recorder_port}/sns"),
             ),
-            ("AWS_ENDPOINT_URL_S3", format!("http://127.0.0.1:{recorder_port}/s3")),
+            (
+                "AWS_ENDPOINT_URL_S3",
+                format!("http://127.0.0.1:{recorder_port}/s3"),
+            ),
             ("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY.to_owned()),
             ("SENDGRID_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
             ("POSTMARK_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),

@@ -477,7 +477,11 @@ mod tests {
         .unwrap();
         let clients = crate::providers::Clients::without_aws();
         assert_eq!(crate::providers::senders(&ack_side, &clients).len(), 3);
-        assert!(crate::providers::inbound(crate::Channel::Social, &ack_side, &clients).is_empty());
+        assert!(
+            crate::providers::inbound(crate::Channel::Social, &ack_side, &clients)
+                .unwrap()
+                .is_empty()
+        );
 
         let webhook_side = Config::from_lookup(lookup(&[
             ("TABLE_NAME", "t"),
@@ -489,7 +493,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(
-            crate::providers::inbound(crate::Channel::Social, &webhook_side, &clients).len(),
+            crate::providers::inbound(crate::Channel::Social, &webhook_side, &clients)
+                .unwrap()
+                .len(),
             3
         );
         // Telegram sends with the bot token alone; Meta and LINE need their send tokens.

@@ -300,7 +300,8 @@ mod tests {
                 route.channel,
                 &config,
                 &crate::providers::Clients::without_aws(),
-            );
+            )
+            .expect("providers");
             assert!(
                 served.iter().any(|p| p.name() == route.provider),
                 "{route:?} has no provider"

@@ -306,6 +306,12 @@ impl SnsVerifier {
         }
     }
 
+    /// The certificate `message` names, if it has been fetched already.
+    pub fn cached(&self, message: &SnsMessage) -> Option<Arc<SigningCert>> {
+        let url = check_cert_url(&message.signing_cert_url).ok()?;
+        self.cache.read().ok()?.get(url.as_str()).cloned()
+    }
+
     /// The certificate `message` names, from the cache or its source.
     pub async fn certificate(&self, message: &SnsMessage) -> Result<Arc<SigningCert>, SnsError> {
         let url = check_cert_url(&message.signing_cert_url)?;

@@ -110,7 +110,7 @@ impl WebhookService {
             .public_base_url
             .clone()
             .ok_or(crate::config::ConfigError::Missing("PUBLIC_BASE_URL"))?;
-        let providers = crate::providers::inbound(channel, config, clients);
+        let providers = crate::providers::inbound(channel, config, clients)?;
         if providers.is_empty() {
             return Err(crate::config::ConfigError::Invalid {
                 name: "providers",

@@ -189,8 +189,17 @@ impl Clients {
 }
 
 /// The configured providers of one channel, built once per cold start.
-pub fn inbound(channel: Channel, config: &Config, clients: &Clients) -> Vec<Box<dyn Provider>> {
+pub fn inbound(
+    channel: Channel,
+    config: &Config,
+    clients: &Clients,
+) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
     let mut all: Vec<Box<dyn Provider>> = Vec::new();
+    if let Some(c) = &config.ses
+        && let Some(p) = ses::Ses::new(c, clients)?
+    {
+        all.push(Box::new(p));
+    }
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)));
     }
@@ -217,7 +226,7 @@ pub fn inbound(channel: Channel, config: &Config, clients: &Clients) -> Vec<Box<
         all.push(Box::new(postmark::Postmark::new(c)));
     }
     all.retain(|p| p.channel() == channel);
-    all
+    Ok(all)
 }
 
 /// Every configured outbound API, built once per cold start.

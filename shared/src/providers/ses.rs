@@ -1,4 +1,13 @@
-//! Amazon SES: acknowledgements through SES v2 `SendEmail`, threaded into the customer's
+//! Amazon SES, both ways.
+//!
+//! Inbound (`POST /email/ses`): a receipt rule publishes each mail to an SNS topic whose
+//! HTTPS subscription calls us. Only configured topics are accepted; each delivery's SNS
+//! signature is verified (certificate fetched from SNS once per process); subscription
+//! confirmations are confirmed once; notifications carry the raw mail inline (SNS action)
+//! or name the S3 object a receipt rule stored it in. A spam or virus `FAIL` verdict stores
+//! the mail flagged, never answered.
+//!
+//! Outbound: acknowledgements through SES v2 `SendEmail`, threaded into the customer's
 //! conversation and marked as automatic (RFC 3834), so neither their client nor their own
 //! auto-responder mistakes it for a person.
 
@@ -7,12 +16,22 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
 use base64::Engine;
+use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::{BoxFuture, Clients, OutboundMessage, SendError, SendReceipt, Sender};
-use crate::config::SesConfig;
+use super::mail::{self, Envelope};
+use super::{
+    BoxFuture, Clients, OutboundMessage, Provider, Received, SendError, SendReceipt, Sender,
+};
+use crate::config::{ConfigError, SesConfig};
 use crate::error::WebhookError;
-use crate::model::Channel;
+use crate::model::{Channel, InboundMessage};
+use crate::reply::Reply;
+use crate::sns::{
+    CertSource, HttpsCertSource, SnsError, SnsMessage, SnsVerifier, StaticCertSource, is_sns_host,
+};
+use crate::store::Store;
+use crate::webhook::WebhookRequest;
 
 /// Route name of SES (inbound through SNS, outbound through SES v2).
 pub const PROVIDER: &str = "ses";
@@ -169,6 +188,244 @@ impl MailBucket {
             .await
             .map_err(|e| WebhookError::Unavailable(format!("S3 read failed: {e}")))?;
         Ok(body.into_bytes().to_vec())
+    }
+}
+
+/// Largest SNS delivery accepted (SNS messages are at most 256 KB; SES's inline mail at
+/// most 150 KB); larger bodies are refused unread.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// How long a confirmed subscription's message id is remembered.
+const CONFIRMATION_TTL_SECONDS: i64 = 7 * 24 * 3600;
+
+/// SES inbound through SNS.
+pub struct Ses {
+    topics: Vec<String>,
+    verifier: SnsVerifier,
+    bucket: MailBucket,
+    http: reqwest::Client,
+    confirm_base_url: Option<url::Url>,
+}
+
+impl Ses {
+    /// The provider when topics are configured.
+    pub fn new(config: &SesConfig, clients: &Clients) -> Result<Option<Ses>, ConfigError> {
+        if config.topic_arns.is_empty() {
+            return Ok(None);
+        }
+        let source: Box<dyn CertSource> = match &config.trusted_cert_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| ConfigError::Invalid {
+                    name: "SNS_TRUSTED_CERT_FILE",
+                    reason: format!("cannot read {path}: {e}"),
+                })?;
+                tracing::warn!(
+                    "SNS_TRUSTED_CERT_FILE is set: SNS signatures are checked against a local test certificate (local stack only)"
+                );
+                Box::new(StaticCertSource::new(pem))
+            }
+            None => Box::new(HttpsCertSource::new().map_err(|e| ConfigError::Invalid {
+                name: "SNS certificate client",
+                reason: e.to_string(),
+            })?),
+        };
+        Ok(Some(Ses {
+            topics: config.topic_arns.clone(),
+            verifier: SnsVerifier::new(source),
+            bucket: MailBucket::new(config, clients),
+            http: clients.http.clone(),
+            confirm_base_url: config.confirm_base_url.clone(),
+        }))
+    }
+
+    fn accepted_topic(&self, message: &SnsMessage) -> Result<(), WebhookError> {
+        if self.topics.iter().any(|t| *t == message.topic_arn) {
+            Ok(())
+        } else {
+            Err(WebhookError::Forbidden("SNS topic not configured"))
+        }
+    }
+
+    /// Confirms a subscription by fetching its `SubscribeURL` (an SNS host only).
+    async fn confirm(&self, message: &SnsMessage) -> Result<(), WebhookError> {
+        let subscribe_url = message
+            .subscribe_url
+            .as_deref()
+            .ok_or(WebhookError::MissingField("SubscribeURL"))?;
+        let url = url::Url::parse(subscribe_url)
+            .ok()
+            .filter(|u| u.scheme() == "https")
+            .filter(|u| matches!(u.host(), Some(url::Host::Domain(h)) if is_sns_host(h)))
+            .ok_or(WebhookError::Forbidden("SubscribeURL is not an SNS URL"))?;
+        let target = match &self.confirm_base_url {
+            Some(base) => format!(
+                "{}{}?{}",
+                base.as_str().trim_end_matches('/'),
+                url.path(),
+                url.query().unwrap_or("")
+            ),
+            None => url.to_string(),
+        };
+        let response =
+            self.http.get(target).send().await.map_err(|e| {
+                WebhookError::Unavailable(format!("confirming: {}", e.without_url()))
+            })?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(WebhookError::Unavailable(format!(
+                "confirming: SNS answered {}",
+                response.status().as_u16()
+            )))
+        }
+    }
+
+    /// The messages of a verified notification.
+    async fn mail(
+        &self,
+        message: &SnsMessage,
+        now: Timestamp,
+    ) -> Result<Vec<InboundMessage>, WebhookError> {
+        let notification = SesNotification::parse(&message.message)?;
+        if notification.notification_type != "Received" {
+            // Bounce, complaint and delivery notifications on the same topic: not mail.
+            return Ok(Vec::new());
+        }
+        let raw = match notification.inline_content()? {
+            Some(raw) => raw,
+            None => {
+                let (bucket, key) = notification
+                    .s3_location()
+                    .ok_or(WebhookError::MissingField("content"))?;
+                self.bucket.fetch(bucket, key).await?
+            }
+        };
+        Ok(vec![inbound_mail(&notification, &raw, now)?])
+    }
+}
+
+/// A received mail as a message, with SES's envelope and verdicts.
+pub fn inbound_mail(
+    notification: &SesNotification,
+    raw: &[u8],
+    now: Timestamp,
+) -> Result<InboundMessage, WebhookError> {
+    let parsed = mail::parse(raw)?;
+    let envelope = Envelope {
+        provider_id: Some(notification.mail.message_id.as_str()).filter(|id| !id.is_empty()),
+        recipient: notification.receipt.recipients.first().map(String::as_str),
+        sender: notification.mail.source.as_deref(),
+        flagged: notification.flagged(),
+    };
+    mail::inbound(PROVIDER, parsed, envelope, raw, now)
+}
+
+fn sns_error(e: SnsError) -> WebhookError {
+    match e {
+        SnsError::Malformed(what) => WebhookError::Malformed(what.into()),
+        SnsError::Unavailable(why) => WebhookError::Unavailable(why),
+        SnsError::BadSignature
+        | SnsError::UntrustedCertUrl
+        | SnsError::UnsupportedVersion
+        | SnsError::CertificateExpired
+        | SnsError::BadCertificate => WebhookError::BadSignature,
+    }
+}
+
+impl Provider for Ses {
+    fn name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    fn channel(&self) -> Channel {
+        Channel::Email
+    }
+
+    fn max_body_bytes(&self) -> usize {
+        MAX_BODY_BYTES
+    }
+
+    /// Verifies with a certificate already fetched ([`Provider::receive`] fetches it first).
+    fn verify(&self, req: &WebhookRequest, now: Timestamp) -> Result<(), WebhookError> {
+        let message = SnsMessage::parse(&req.body).map_err(sns_error)?;
+        self.accepted_topic(&message)?;
+        let cert = self
+            .verifier
+            .cached(&message)
+            .ok_or_else(|| WebhookError::Unavailable("signing certificate not fetched".into()))?;
+        cert.verify(&message, now).map_err(sns_error)
+    }
+
+    /// Reads inline mail of a verified notification (mail in S3 needs [`Provider::receive`]).
+    fn parse(
+        &self,
+        req: &WebhookRequest,
+        now: Timestamp,
+    ) -> Result<Vec<InboundMessage>, WebhookError> {
+        let message = SnsMessage::parse(&req.body).map_err(sns_error)?;
+        if message.kind != "Notification" {
+            return Ok(Vec::new());
+        }
+        let notification = SesNotification::parse(&message.message)?;
+        if notification.notification_type != "Received" {
+            return Ok(Vec::new());
+        }
+        let raw = notification
+            .inline_content()?
+            .ok_or(WebhookError::MissingField("content"))?;
+        Ok(vec![inbound_mail(&notification, &raw, now)?])
+    }
+
+    fn receive<'a>(
+        &'a self,
+        req: &'a WebhookRequest,
+        now: Timestamp,
+        store: &'a Store,
+    ) -> BoxFuture<'a, Result<Received, WebhookError>> {
+        Box::pin(async move {
+            let message = SnsMessage::parse(&req.body).map_err(sns_error)?;
+            self.accepted_topic(&message)?;
+            let cert = self
+                .verifier
+                .certificate(&message)
+                .await
+                .map_err(sns_error)?;
+            cert.verify(&message, now).map_err(sns_error)?;
+            match message.kind.as_str() {
+                "SubscriptionConfirmation" => {
+                    let scope = "sns-subscription";
+                    if store
+                        .claim_once(
+                            scope,
+                            &message.message_id,
+                            "confirm",
+                            now,
+                            CONFIRMATION_TTL_SECONDS,
+                        )
+                        .await?
+                    {
+                        if let Err(e) = self.confirm(&message).await {
+                            store.release_once(scope, &message.message_id).await?;
+                            return Err(e);
+                        }
+                        tracing::info!(topic = %message.topic_arn, "SNS subscription confirmed");
+                    }
+                    Ok(Received::Answer(Reply::json(
+                        200,
+                        serde_json::json!({"confirmed": true}).to_string(),
+                    )))
+                }
+                "UnsubscribeConfirmation" => {
+                    // Re-subscribing is a deployment's decision, not a webhook's.
+                    tracing::warn!(topic = %message.topic_arn, "SNS subscription removed");
+                    Ok(Received::Answer(Reply::json(
+                        200,
+                        serde_json::json!({"unsubscribed": true}).to_string(),
+                    )))
+                }
+                _ => Ok(Received::Messages(self.mail(&message, now).await?)),
+            }
+        })
     }
 }
 

@@ -46,4 +46,17 @@ impl Store {
             Err(e) => Err(classify(e)),
         }
     }
+
+    /// Gives a claim back, so the action it guarded can be tried again (it failed).
+    pub async fn release_once(&self, scope: &str, value: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::once(scope, value)))
+            .key(SK, s(keys::ONCE_SK))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
 }
