@@ -68,9 +68,10 @@ pub fn parse_form_data(content_type: &str, body: &[u8]) -> Result<Vec<FormField>
         let data = match &part.body {
             PartType::Text(t) | PartType::Html(t) => raw_or(part, &wrapped, t.as_bytes()),
             PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
-            PartType::Message(_) | PartType::Multipart(_) => {
-                wrapped[part.raw_body_offset() as usize..part.raw_end_offset() as usize].to_vec()
-            }
+            PartType::Message(_) | PartType::Multipart(_) => wrapped
+                .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)
+                .unwrap_or_default()
+                .to_vec(),
         };
         fields.push(FormField {
             name: name.to_owned(),

@@ -95,9 +95,13 @@ fn is_header_block(lines: &[(usize, &str)]) -> bool {
 
 fn is_header_line(line: &str, name: &str) -> bool {
     let line = line.trim().trim_start_matches('*');
-    line.len() > name.len()
-        && line[..name.len()].eq_ignore_ascii_case(name)
-        && line[name.len()..].trim_start_matches('*').starts_with(':')
+    // `get`, not indexing: the line is customer text and may hold any character there.
+    match (line.get(..name.len()), line.get(name.len()..)) {
+        (Some(head), Some(rest)) => {
+            head.eq_ignore_ascii_case(name) && rest.trim_start_matches('*').starts_with(':')
+        }
+        _ => false,
+    }
 }
 
 /// Only quoted or blank lines (or a signature-like tail of at most two lines) follow.
