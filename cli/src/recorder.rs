@@ -155,6 +155,8 @@ fn handler(state: Arc<Mutex<State>>) -> Handler {
                 _ => {}
             }
             if let Some(object) = path.strip_prefix("/s3") {
+                // The SDK joins a base path and the bucket without a slash.
+                let object = object.trim_start_matches('/');
                 return s3(&mut st, req.method(), object, req.body());
             }
             let status = st.failures.pop_front();

@@ -13,9 +13,16 @@ fn fixture(name: &str) -> Vec<u8> {
 #[test]
 fn html_only_becomes_readable_text() {
     let mail = parse_mime(&fixture("html_only.eml")).unwrap();
-    assert!(!mail.text.contains('<') && !mail.text.contains("&amp;"), "{}", mail.text);
+    assert!(
+        !mail.text.contains('<') && !mail.text.contains("&amp;"),
+        "{}",
+        mail.text
+    );
     assert!(mail.text.contains("Halo tim TokoKu,"), "{}", mail.text);
-    assert!(mail.text.contains("Barang yang saya terima rusak & penyok."));
+    assert!(
+        mail.text
+            .contains("Barang yang saya terima rusak & penyok.")
+    );
     assert!(mail.text.contains("Mohon diganti."));
     assert_eq!(mail.message_id.as_deref(), Some("html-only-1@example.com"));
 }
@@ -41,7 +48,10 @@ fn base64_utf8_with_attachment_and_threading_ids() {
     // The domain is case-insensitive and stored lower-cased; the local part is kept.
     assert_eq!(from.address, "Siti@example.co.id");
     assert_eq!(from.name.as_deref(), Some("Siti Rahma"));
-    assert_eq!(mail.subject.as_deref(), Some("Pembayaran sudah ditransfer ✅"));
+    assert_eq!(
+        mail.subject.as_deref(),
+        Some("Pembayaran sudah ditransfer ✅")
+    );
     assert_eq!(mail.cc, vec!["budi@example.co.id".to_owned()]);
     assert_eq!(
         mail.in_reply_to,
@@ -76,7 +86,10 @@ fn auto_replies_and_bounces_are_marked() {
     let bounce = b"Return-Path: <>\r\nFrom: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: halo@tokoku.id\r\nSubject: Undelivered\r\n\r\nx\r\n";
     assert_eq!(parse_mime(bounce).unwrap().auto_reply, Some("bounce"));
     let daemon = b"From: MAILER-DAEMON@mx.example.com\r\nTo: halo@tokoku.id\r\n\r\nx\r\n";
-    assert_eq!(parse_mime(daemon).unwrap().auto_reply, Some("system_sender"));
+    assert_eq!(
+        parse_mime(daemon).unwrap().auto_reply,
+        Some("system_sender")
+    );
 }
 
 #[test]

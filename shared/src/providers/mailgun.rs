@@ -131,7 +131,7 @@ impl Provider for Mailgun {
                 .text("token")
                 .ok_or(WebhookError::MissingSignature("token"))?;
             // The same mail retried after a failure further on holds the claim already.
-            let fresh = store
+            let claim = store
                 .claim_once(
                     PROVIDER,
                     token,
@@ -140,7 +140,7 @@ impl Provider for Mailgun {
                     TOKEN_TTL_SECONDS,
                 )
                 .await?;
-            if !fresh {
+            if !claim.is_ours() {
                 return Err(WebhookError::Replayed);
             }
             Ok(Received::Messages(vec![message]))

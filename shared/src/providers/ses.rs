@@ -30,7 +30,7 @@ use crate::reply::Reply;
 use crate::sns::{
     CertSource, HttpsCertSource, SnsError, SnsMessage, SnsVerifier, StaticCertSource, is_sns_host,
 };
-use crate::store::Store;
+use crate::store::{Claim, Store};
 use crate::webhook::WebhookRequest;
 
 /// Route name of SES (inbound through SNS, outbound through SES v2).
@@ -394,7 +394,7 @@ impl Provider for Ses {
             match message.kind.as_str() {
                 "SubscriptionConfirmation" => {
                     let scope = "sns-subscription";
-                    if store
+                    let claim = store
                         .claim_once(
                             scope,
                             &message.message_id,
@@ -402,8 +402,9 @@ impl Provider for Ses {
                             now,
                             CONFIRMATION_TTL_SECONDS,
                         )
-                        .await?
-                    {
+                        .await?;
+                    // A redelivered confirmation was confirmed the first time.
+                    if claim == Claim::New {
                         if let Err(e) = self.confirm(&message).await {
                             store.release_once(scope, &message.message_id).await?;
                             return Err(e);

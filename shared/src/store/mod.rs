@@ -14,6 +14,7 @@ pub use ack::AckRecord;
 pub mod schema;
 
 pub use ingest::{IngestOutcome, IngestPlan, Role, Target, plan};
+pub use once::Claim;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]

@@ -5,16 +5,32 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use jiff::Timestamp;
 
+use aws_sdk_dynamodb::types::ReturnValue;
+
 use super::attrs::{n, s};
 use super::keys::{self, PK, SK};
 use super::{Store, StoreError, classify};
 
+/// What a one-time claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Nobody held it: it is ours now.
+    New,
+    /// We held it already (the same fingerprint): a retry of the same request.
+    Again,
+    /// Another request holds it.
+    Taken,
+}
+
+impl Claim {
+    /// New or held by the same request.
+    pub fn is_ours(self) -> bool {
+        self != Claim::Taken
+    }
+}
+
 impl Store {
     /// Claims `value` in `scope` for `fingerprint` until `ttl_seconds` from `now`.
-    ///
-    /// `true` when the claim is new, or is held by the same fingerprint (a retry of the same
-    /// request after a failure further on must pass again); `false` when another request
-    /// holds it.
     pub async fn claim_once(
         &self,
         scope: &str,
@@ -22,7 +38,7 @@ impl Store {
         fingerprint: &str,
         now: Timestamp,
         ttl_seconds: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Claim, StoreError> {
         let result = self
             .client
             .put_item()
@@ -34,14 +50,16 @@ impl Store {
             .item(keys::EXPIRES_AT, n(now.as_second() + ttl_seconds))
             .condition_expression("attribute_not_exists(pk) OR fingerprint = :fingerprint")
             .expression_attribute_values(":fingerprint", s(fingerprint))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(out) if out.attributes().is_some_and(|a| !a.is_empty()) => Ok(Claim::Again),
+            Ok(_) => Ok(Claim::New),
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
             {
-                Ok(false)
+                Ok(Claim::Taken)
             }
             Err(e) => Err(classify(e)),
         }
