@@ -31,7 +31,8 @@ fn post(endpoints: &Endpoints, provider: usize, mail: &CustomerMail) -> MailPost
 async fn robots_lists_and_bounces_are_stored_but_never_answered() {
     let endpoints = shared_stack();
     let header = |name: &str, value: &str| vec![(name.to_owned(), value.to_owned())];
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> CustomerMail>)> = vec![
+    type Build = Box<dyn Fn(&str) -> CustomerMail>;
+    let cases: Vec<(&str, Build)> = vec![
         (
             "auto_submitted",
             Box::new(move |from| CustomerMail {

@@ -78,9 +78,11 @@ fn system_sender(address: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    type Headers = &'static [(&'static str, &'static str)];
+
     #[test]
     fn markers() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        let cases: &[(Headers, Option<&str>)] = &[
             (
                 &[("Auto-Submitted", "auto-replied")],
                 Some("auto_submitted"),

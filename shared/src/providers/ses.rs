@@ -239,7 +239,7 @@ impl Ses {
     }
 
     fn accepted_topic(&self, message: &SnsMessage) -> Result<(), WebhookError> {
-        if self.topics.iter().any(|t| *t == message.topic_arn) {
+        if self.topics.contains(&message.topic_arn) {
             Ok(())
         } else {
             Err(WebhookError::Forbidden("SNS topic not configured"))
