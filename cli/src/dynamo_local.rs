@@ -36,23 +36,7 @@ impl DynamoLocal {
 
     /// Stops the process (data in `data_dir` stays).
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            drop(child.stdin.take());
-            let exited = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-            if exited.is_err() {
-                let _ = child.kill().await;
-            }
-        }
-        // Wait until the port is free again, so a restart can bind it.
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::child::stop(self.child.take(), self.port, Duration::from_secs(10)).await;
     }
 
     /// Starts it again on the same port and data.

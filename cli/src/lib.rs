@@ -2,6 +2,7 @@
 //! webhook server, the stream poller that feeds the acknowledger as Lambda would, and the
 //! recorder that stands in for provider APIs.
 
+pub mod child;
 pub mod dotenv;
 pub mod dynamo_local;
 pub mod poller;

@@ -125,22 +125,7 @@ impl SesLocal {
 
     /// Stops the emulator (what it stored is lost) and waits until its port is free.
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            drop(child.stdin.take());
-            let exited = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
-            if exited.is_err() {
-                let _ = child.kill().await;
-            }
-        }
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::child::stop(self.child.take(), self.port, Duration::from_secs(5)).await;
     }
 }
 
