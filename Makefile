@@ -37,8 +37,8 @@ bench:
 
 ## Stripped release sizes of the Lambda binaries and their cold start (BENCHMARKS.md).
 sizes:
-	$(CARGO) build --release -p sms-webhook -p social-webhook -p acknowledger
-	@ls -l target/release/sms-webhook target/release/social-webhook target/release/acknowledger | awk '{printf "%-40s %6.2f MB\n", $$9, $$5/1048576}'
+	$(CARGO) build --release -p sms-webhook -p email-webhook -p social-webhook -p acknowledger
+	@ls -l target/release/sms-webhook target/release/email-webhook target/release/social-webhook target/release/acknowledger | awk '{printf "%-40s %6.2f MB\n", $$9, $$5/1048576}'
 
 cold-start: deps
 	$(CARGO) build --release -p sms-webhook -p intake-cli
