@@ -9,6 +9,25 @@ use crate::email::{self, ParsedEmail};
 use crate::error::WebhookError;
 use crate::model::{Channel, EmailDetails, InboundMessage};
 
+/// The most text of one kind a message item keeps: DynamoDB items end at 400 KB, and a
+/// mail longer than this is an attachment in disguise.
+pub(crate) const MAX_TEXT_BYTES: usize = 128 * 1024;
+
+/// Subjects longer than this are cut (a header can be made arbitrarily long).
+const MAX_SUBJECT_BYTES: usize = 2048;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked when cut.
+fn capped(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n[... truncated by Intake: {} bytes in all]", &text[..end], text.len())
+}
+
 /// What the provider says beside the MIME itself.
 #[derive(Debug, Default)]
 pub(crate) struct Envelope<'a> {
@@ -63,8 +82,11 @@ pub(crate) fn inbound(
         provider_message_id,
         from,
         to,
-        subject: parsed.subject.filter(|s| !s.trim().is_empty()),
-        body: parsed.new_text,
+        subject: parsed
+            .subject
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| capped(&s, MAX_SUBJECT_BYTES)),
+        body: capped(&parsed.new_text, MAX_TEXT_BYTES),
         attachments: parsed.attachments,
         language: None,
         received_at: now,
@@ -76,7 +98,7 @@ pub(crate) fn inbound(
             in_reply_to: parsed.in_reply_to,
             references: parsed.references,
             cc: parsed.cc,
-            quoted: quoted.trim().to_owned(),
+            quoted: capped(quoted.trim(), MAX_TEXT_BYTES),
             no_reply: no_reply.map(str::to_owned),
             flagged: envelope.flagged.map(str::to_owned),
         }),
@@ -147,4 +169,18 @@ pub(crate) fn rebuild(
     out.push_str(&base64::engine::general_purpose::STANDARD.encode(body));
     out.push_str("\r\n");
     out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(MAX_TEXT_BYTES);
+        let cut = capped(&long, MAX_TEXT_BYTES);
+        assert!(cut.len() < MAX_TEXT_BYTES + 100);
+        assert!(cut.ends_with(&format!("[... truncated by Intake: {} bytes in all]", long.len())));
+        assert_eq!(capped("short", MAX_TEXT_BYTES), "short");
+    }
 }
