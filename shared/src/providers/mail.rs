@@ -25,7 +25,11 @@ fn capped(text: &str, max: usize) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n[... truncated by Intake: {} bytes in all]", &text[..end], text.len())
+    format!(
+        "{}\n[... truncated by Intake: {} bytes in all]",
+        &text[..end],
+        text.len()
+    )
 }
 
 /// What the provider says beside the MIME itself.
@@ -180,7 +184,10 @@ mod tests {
         let long = "é".repeat(MAX_TEXT_BYTES);
         let cut = capped(&long, MAX_TEXT_BYTES);
         assert!(cut.len() < MAX_TEXT_BYTES + 100);
-        assert!(cut.ends_with(&format!("[... truncated by Intake: {} bytes in all]", long.len())));
+        assert!(cut.ends_with(&format!(
+            "[... truncated by Intake: {} bytes in all]",
+            long.len()
+        )));
         assert_eq!(capped("short", MAX_TEXT_BYTES), "short");
     }
 }
