@@ -119,6 +119,31 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    let message = SnsMessage::parse(&body).expect("sns");
+    let notification = SesNotification::parse(&message.message).expect("ses");
+    let raw = notification.inline_content().expect("b64").expect("inline");
+    let mut stages = c.benchmark_group("ses_20kb_stages");
+    stages.bench_function("sns_json", |b| {
+        b.iter(|| SnsMessage::parse(black_box(&body)))
+    });
+    stages.bench_function("sns_rsa_verify", |b| {
+        b.iter(|| cert.verify(black_box(&message), now))
+    });
+    stages.bench_function("ses_json_and_base64", |b| {
+        b.iter(|| {
+            SesNotification::parse(black_box(&message.message))
+                .expect("ses")
+                .inline_content()
+        })
+    });
+    stages.bench_function("mime_to_message", |b| {
+        b.iter(|| inbound_mail(&notification, black_box(&raw), now))
+    });
+    stages.bench_function("mime_parse_only", |b| {
+        b.iter(|| intake::email::parse_mime(black_box(&raw)))
+    });
+    stages.finish();
+
     let sendgrid = SendGrid::new(&BasicCredentials {
         user: "intake".into(),
         password: Secret::new("0123456789abcdef"),

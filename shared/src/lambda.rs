@@ -9,15 +9,21 @@ use crate::store::Store;
 use crate::webhook::{WebhookRequest, WebhookService};
 use crate::{Config, aws, telemetry};
 
-/// The whole `main` of a channel's webhook function: configuration, clients and providers
-/// built once, then every invocation routed through [`WebhookService::handle`].
-pub async fn serve_channel(channel: Channel) -> Result<(), lambda_http::Error> {
+/// The whole `main` of a channel's webhook function: configuration, clients and the
+/// channel's providers (`providers`: [`crate::providers::sms`], `email` or `social`, so each
+/// binary links only its own) built once, then every invocation routed through
+/// [`WebhookService::handle`].
+pub async fn serve_channel(
+    channel: Channel,
+    providers: crate::providers::ProviderSet,
+) -> Result<(), lambda_http::Error> {
     telemetry::init();
     let sdk = aws::load().await;
     let config = Config::load(&sdk).await?;
     let store = Store::from_sdk_config(&sdk, &config.table_name);
     let clients = crate::providers::Clients::new(&sdk)?;
-    let service = WebhookService::from_config(channel, &config, store, &clients)?;
+    let service =
+        WebhookService::with_providers(channel, providers(&config, &clients)?, &config, store)?;
     tracing::info!(channel = %channel, routes = ?service.routes(), "cold start complete");
     let service = &service;
     lambda_http::run(lambda_http::service_fn(move |req: Request| async move {

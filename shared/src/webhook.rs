@@ -106,11 +106,21 @@ impl WebhookService {
         store: Store,
         clients: &crate::providers::Clients,
     ) -> Result<WebhookService, crate::config::ConfigError> {
+        let providers = crate::providers::inbound(channel, config, clients)?;
+        WebhookService::with_providers(channel, providers, config, store)
+    }
+
+    /// The service of `channel` with `providers` (refused when there are none).
+    pub fn with_providers(
+        channel: Channel,
+        providers: Vec<Box<dyn Provider>>,
+        config: &crate::Config,
+        store: Store,
+    ) -> Result<WebhookService, crate::config::ConfigError> {
         let base = config
             .public_base_url
             .clone()
             .ok_or(crate::config::ConfigError::Missing("PUBLIC_BASE_URL"))?;
-        let providers = crate::providers::inbound(channel, config, clients)?;
         if providers.is_empty() {
             return Err(crate::config::ConfigError::Invalid {
                 name: "providers",

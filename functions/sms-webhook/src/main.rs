@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    intake::lambda::serve_channel(intake::Channel::Sms).await
+    intake::lambda::serve_channel(intake::Channel::Sms, intake::providers::sms).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    intake::lambda::serve_channel(intake::Channel::Social).await
+    intake::lambda::serve_channel(intake::Channel::Social, intake::providers::social).await
 }

@@ -47,6 +47,8 @@ pub struct ParsedEmail {
     pub text: String,
     /// The customer's new words, quoted history removed.
     pub new_text: String,
+    /// The quoted history below them (empty when there is none).
+    pub quoted: String,
     /// Attachment metadata (size in decoded bytes).
     pub attachments: Vec<Attachment>,
     /// Why the mail must never be answered automatically, if so.
@@ -77,8 +79,8 @@ pub fn parse_mime(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
         })
         .ok_or(MimeError::NoSender)?;
     let text = body_text(&message);
-    let (new, _) = super::split_quoted(&text);
-    let new_text = new.to_owned();
+    let (new, quoted) = super::split_quoted(&text);
+    let (new_text, quoted) = (new.to_owned(), quoted.to_owned());
     let attachments = message
         .attachments()
         .map(|part| Attachment {
@@ -110,6 +112,7 @@ pub fn parse_mime(raw: &[u8]) -> Result<ParsedEmail, MimeError> {
         from: Some(from),
         text,
         new_text,
+        quoted,
         attachments,
         auto_reply,
     })

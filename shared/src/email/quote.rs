@@ -19,6 +19,14 @@ pub fn split_quoted(text: &str) -> (&str, &str) {
 /// Byte offset where the quoted history begins.
 fn quote_start(text: &str) -> Option<usize> {
     let lines: Vec<(usize, &str)> = line_offsets(text);
+    // unquoted_after[i]: lines from i on that are neither blank nor quoted (one pass, so a
+    // long interleaved reply stays linear).
+    let mut unquoted_after = vec![0usize; lines.len() + 1];
+    for (i, (_, line)) in lines.iter().enumerate().rev() {
+        let line = line.trim();
+        unquoted_after[i] =
+            unquoted_after[i + 1] + usize::from(!line.is_empty() && !line.starts_with('>'));
+    }
     for (i, &(offset, line)) in lines.iter().enumerate() {
         let trimmed = line.trim();
         let next = lines.get(i + 1).map(|(_, l)| l.trim()).unwrap_or("");
@@ -36,7 +44,7 @@ fn quote_start(text: &str) -> Option<usize> {
         if is_outlook_separator(trimmed, next) || is_header_block(&lines[i..]) {
             return Some(offset);
         }
-        if trimmed.starts_with('>') && rest_is_quoted(&lines[i..]) {
+        if trimmed.starts_with('>') && unquoted_after[i] == 0 {
             return Some(offset);
         }
     }
@@ -53,30 +61,47 @@ fn line_offsets(text: &str) -> Vec<(usize, &str)> {
     out
 }
 
+/// ASCII case-insensitive `starts_with`, without allocating (runs on every line).
+fn starts_with_ci(line: &str, prefix: &str) -> bool {
+    line.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+/// ASCII case-insensitive `ends_with`.
+fn ends_with_ci(line: &str, suffix: &str) -> bool {
+    let bytes = line.as_bytes();
+    bytes.len() >= suffix.len()
+        && bytes[bytes.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+fn contains_ci(line: &str, needle: &str) -> bool {
+    line.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 fn is_forward(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    lower.contains("forwarded message")
-        || lower.starts_with("begin forwarded message")
-        || lower.contains("pesan yang diteruskan")
+    contains_ci(line, "forwarded message") || contains_ci(line, "pesan yang diteruskan")
 }
 
 fn starts_attribution(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    lower.starts_with("on ") || lower.starts_with("pada ") || lower.starts_with("le ")
+    ["on ", "pada ", "le ", "am "]
+        .iter()
+        .any(|p| starts_with_ci(line, p))
 }
 
 fn is_attribution(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    let lower = lower.trim_end();
-    (lower.starts_with("on ") && lower.ends_with("wrote:"))
-        || (lower.starts_with("pada ") && lower.ends_with("menulis:"))
-        || (lower.starts_with("le ") && lower.ends_with("a écrit :"))
-        || (lower.starts_with("am ") && lower.ends_with("schrieb:"))
+    let line = line.trim_end();
+    (starts_with_ci(line, "on ") && ends_with_ci(line, "wrote:"))
+        || (starts_with_ci(line, "pada ") && ends_with_ci(line, "menulis:"))
+        || (starts_with_ci(line, "le ") && ends_with_ci(line, "a écrit :"))
+        || (starts_with_ci(line, "am ") && ends_with_ci(line, "schrieb:"))
 }
 
 fn is_outlook_separator(line: &str, next: &str) -> bool {
-    let lower = line.to_lowercase();
-    (lower.starts_with("-----original message-----") || lower.starts_with("-----pesan asli-----"))
+    (starts_with_ci(line, "-----original message-----")
+        || starts_with_ci(line, "-----pesan asli-----"))
         || (line.len() >= 20 && line.chars().all(|c| c == '_') && is_header_line(next, "from"))
 }
 
@@ -102,15 +127,6 @@ fn is_header_line(line: &str, name: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// Only quoted or blank lines (or a signature-like tail of at most two lines) follow.
-fn rest_is_quoted(lines: &[(usize, &str)]) -> bool {
-    let unquoted = lines
-        .iter()
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('>'))
-        .count();
-    unquoted == 0
 }
 
 #[cfg(test)]

@@ -74,7 +74,6 @@ pub(crate) fn inbound(
                 .map(|b| format!("{b:02x}"))
                 .collect()
         });
-    let (_, quoted) = email::split_quoted(&parsed.text);
     let no_reply = parsed.auto_reply.or_else(|| {
         envelope
             .sender
@@ -102,7 +101,7 @@ pub(crate) fn inbound(
             in_reply_to: parsed.in_reply_to,
             references: parsed.references,
             cc: parsed.cc,
-            quoted: capped(quoted.trim(), MAX_TEXT_BYTES),
+            quoted: capped(parsed.quoted.trim(), MAX_TEXT_BYTES),
             no_reply: no_reply.map(str::to_owned),
             flagged: envelope.flagged.map(str::to_owned),
         }),

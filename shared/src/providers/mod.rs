@@ -188,9 +188,39 @@ impl Clients {
     }
 }
 
-/// The configured providers of one channel, built once per cold start.
+/// Builds the configured providers of one channel, once per cold start.
+pub type ProviderSet =
+    fn(&Config, &Clients) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError>;
+
+/// The configured providers of `channel`.
 pub fn inbound(
     channel: Channel,
+    config: &Config,
+    clients: &Clients,
+) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
+    let set: ProviderSet = match channel {
+        Channel::Sms => sms,
+        Channel::Email => email,
+        Channel::Social => social,
+    };
+    set(config, clients)
+}
+
+/// The SMS providers. Each channel's function links only its own set, so the SMS and social
+/// binaries carry no mail parser, SNS verifier or S3 client.
+pub fn sms(
+    config: &Config,
+    _clients: &Clients,
+) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
+    let mut all: Vec<Box<dyn Provider>> = Vec::new();
+    if let Some(c) = &config.twilio {
+        all.push(Box::new(twilio::Twilio::new(c)));
+    }
+    Ok(all)
+}
+
+/// The email providers.
+pub fn email(
     config: &Config,
     clients: &Clients,
 ) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
@@ -200,9 +230,24 @@ pub fn inbound(
     {
         all.push(Box::new(p));
     }
-    if let Some(c) = &config.twilio {
-        all.push(Box::new(twilio::Twilio::new(c)));
+    if let Some(key) = &config.mailgun_signing_key {
+        all.push(Box::new(mailgun::Mailgun::new(key)));
     }
+    if let Some(c) = &config.sendgrid {
+        all.push(Box::new(sendgrid::SendGrid::new(c)));
+    }
+    if let Some(c) = &config.postmark {
+        all.push(Box::new(postmark::Postmark::new(c)));
+    }
+    Ok(all)
+}
+
+/// The social providers.
+pub fn social(
+    config: &Config,
+    _clients: &Clients,
+) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
+    let mut all: Vec<Box<dyn Provider>> = Vec::new();
     if let Some(p) = config.meta.as_ref().and_then(meta::Meta::new) {
         all.push(Box::new(p));
     }
@@ -216,16 +261,6 @@ pub fn inbound(
     if let Some(p) = config.line.as_ref().and_then(line::Line::new) {
         all.push(Box::new(p));
     }
-    if let Some(key) = &config.mailgun_signing_key {
-        all.push(Box::new(mailgun::Mailgun::new(key)));
-    }
-    if let Some(c) = &config.sendgrid {
-        all.push(Box::new(sendgrid::SendGrid::new(c)));
-    }
-    if let Some(c) = &config.postmark {
-        all.push(Box::new(postmark::Postmark::new(c)));
-    }
-    all.retain(|p| p.channel() == channel);
     Ok(all)
 }
 
