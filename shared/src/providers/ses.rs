@@ -125,9 +125,14 @@ impl SesNotification {
         };
         match self.receipt.action.encoding.as_deref() {
             Some(e) if e.eq_ignore_ascii_case("base64") => {
-                let compact: String = content.split_ascii_whitespace().collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(compact)
+                // SES sends one unbroken line; only folded content needs compacting first.
+                let decoded = if content.bytes().any(|b| b.is_ascii_whitespace()) {
+                    let compact: String = content.split_ascii_whitespace().collect();
+                    base64::engine::general_purpose::STANDARD.decode(compact)
+                } else {
+                    base64::engine::general_purpose::STANDARD.decode(content)
+                };
+                decoded
                     .map(Some)
                     .map_err(|_| WebhookError::Malformed("content is not base64".into()))
             }
