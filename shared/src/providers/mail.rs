@@ -5,9 +5,10 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use crate::email::{self, ParsedEmail};
+use crate::email::{self, FormField, ParsedEmail};
 use crate::error::WebhookError;
-use crate::model::{Channel, EmailDetails, InboundMessage};
+use crate::model::{Attachment, Channel, EmailDetails, InboundMessage};
+use crate::webhook::WebhookRequest;
 
 /// The most text of one kind a message item keeps: DynamoDB items end at 400 KB, and a
 /// mail longer than this is an attachment in disguise.
@@ -31,6 +32,10 @@ fn capped(text: &str, max: usize) -> String {
         text.len()
     )
 }
+
+/// Largest body an email provider may post: Mailgun, SendGrid and Postmark inline
+/// attachments, and API Gateway hands Lambda at most 6 MB anyway.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// What the provider says beside the MIME itself.
 #[derive(Debug, Default)]
@@ -111,6 +116,62 @@ pub(crate) fn inbound(
 /// Parses raw MIME, refusing what is not a mail with a 400 that quotes nothing of it.
 pub(crate) fn parse(raw: &[u8]) -> Result<ParsedEmail, WebhookError> {
     email::parse_mime(raw).map_err(|e| WebhookError::Malformed(e.to_string()))
+}
+
+/// A mail provider's form, urlencoded or multipart (Mailgun posts either, SendGrid multipart).
+pub(crate) struct Form {
+    fields: Vec<FormField>,
+}
+
+impl Form {
+    pub(crate) fn read(req: &WebhookRequest) -> Result<Form, WebhookError> {
+        let fields = match req.media_type().as_deref() {
+            Some("multipart/form-data") => {
+                email::parse_form_data(req.header("content-type").unwrap_or(""), &req.body)
+                    .map_err(|e| WebhookError::Malformed(e.to_string()))?
+            }
+            Some("application/x-www-form-urlencoded") => form_urlencoded::parse(&req.body)
+                .map(|(k, v)| FormField {
+                    name: k.into_owned(),
+                    filename: None,
+                    content_type: None,
+                    data: v.into_owned().into_bytes(),
+                })
+                .collect(),
+            _ => {
+                return Err(WebhookError::UnsupportedMediaType {
+                    expected: "multipart/form-data",
+                });
+            }
+        };
+        Ok(Form { fields })
+    }
+
+    pub(crate) fn bytes(&self, name: &str) -> Option<&[u8]> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name && f.filename.is_none())
+            .map(|f| f.data.as_slice())
+    }
+
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        self.bytes(name)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .filter(|t| !t.trim().is_empty())
+    }
+
+    /// Uploaded files as attachment metadata.
+    pub(crate) fn files(&self) -> impl Iterator<Item = Attachment> + '_ {
+        self.fields
+            .iter()
+            .filter(|f| f.filename.is_some())
+            .map(|f| Attachment {
+                url: None,
+                content_type: f.content_type.clone(),
+                name: f.filename.clone(),
+                size: Some(f.data.len() as u64),
+            })
+    }
 }
 
 /// Headers that describe the original body, which a rebuilt mail replaces.

@@ -10,12 +10,11 @@
 
 use jiff::Timestamp;
 
-use super::mail::{self, Envelope};
+use super::mail::{self, Envelope, Form};
 use super::{BoxFuture, Provider, Received};
 use crate::config::Secret;
-use crate::email::{self, FormField};
 use crate::error::WebhookError;
-use crate::model::{Attachment, Channel, InboundMessage};
+use crate::model::{Channel, InboundMessage};
 use crate::store::Store;
 use crate::verify::{check_signature, hmac_sha256};
 use crate::webhook::WebhookRequest;
@@ -102,7 +101,7 @@ impl Provider for Mailgun {
     }
 
     fn max_body_bytes(&self) -> usize {
-        super::postmark::MAX_BODY_BYTES
+        mail::MAX_BODY_BYTES
     }
 
     fn verify(&self, req: &WebhookRequest, now: Timestamp) -> Result<(), WebhookError> {
@@ -145,62 +144,6 @@ impl Provider for Mailgun {
             }
             Ok(Received::Messages(vec![message]))
         })
-    }
-}
-
-/// Mailgun's form, urlencoded or multipart.
-pub(crate) struct Form {
-    fields: Vec<FormField>,
-}
-
-impl Form {
-    pub(crate) fn read(req: &WebhookRequest) -> Result<Form, WebhookError> {
-        let fields = match req.media_type().as_deref() {
-            Some("multipart/form-data") => {
-                email::parse_form_data(req.header("content-type").unwrap_or(""), &req.body)
-                    .map_err(|e| WebhookError::Malformed(e.to_string()))?
-            }
-            Some("application/x-www-form-urlencoded") => form_urlencoded::parse(&req.body)
-                .map(|(k, v)| FormField {
-                    name: k.into_owned(),
-                    filename: None,
-                    content_type: None,
-                    data: v.into_owned().into_bytes(),
-                })
-                .collect(),
-            _ => {
-                return Err(WebhookError::UnsupportedMediaType {
-                    expected: "multipart/form-data",
-                });
-            }
-        };
-        Ok(Form { fields })
-    }
-
-    pub(crate) fn bytes(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
-            .find(|f| f.name == name && f.filename.is_none())
-            .map(|f| f.data.as_slice())
-    }
-
-    pub(crate) fn text(&self, name: &str) -> Option<&str> {
-        self.bytes(name)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .filter(|t| !t.trim().is_empty())
-    }
-
-    /// Uploaded files as attachment metadata.
-    pub(crate) fn files(&self) -> impl Iterator<Item = Attachment> + '_ {
-        self.fields
-            .iter()
-            .filter(|f| f.filename.is_some())
-            .map(|f| Attachment {
-                url: None,
-                content_type: f.content_type.clone(),
-                name: f.filename.clone(),
-                size: Some(f.data.len() as u64),
-            })
     }
 }
 

@@ -6,7 +6,7 @@
 use http::{HeaderMap, HeaderValue, Method};
 
 use super::*;
-use crate::email::encode_form_data;
+use crate::email::{FormField, encode_form_data};
 
 const KEY: &str = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0";
 const TIMESTAMP: &str = "1795333200"; // 2026-11-22T07:40:00Z

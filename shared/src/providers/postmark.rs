@@ -21,10 +21,6 @@ use crate::webhook::WebhookRequest;
 /// Route name.
 pub const PROVIDER: &str = "postmark";
 
-/// Largest body accepted: Postmark posts attachments inline (base64), and API Gateway hands
-/// Lambda at most 6 MB anyway.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-
 /// Postmark inbound.
 pub struct Postmark {
     credentials: BasicCredentials,
@@ -90,7 +86,7 @@ impl Provider for Postmark {
     }
 
     fn max_body_bytes(&self) -> usize {
-        MAX_BODY_BYTES
+        mail::MAX_BODY_BYTES
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {

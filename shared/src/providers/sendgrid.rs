@@ -9,8 +9,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::Provider;
-use super::mail::{self, Envelope};
-use super::mailgun::Form;
+use super::mail::{self, Envelope, Form};
 use crate::config::BasicCredentials;
 use crate::error::WebhookError;
 use crate::model::{Channel, InboundMessage};
@@ -55,7 +54,7 @@ impl Provider for SendGrid {
     }
 
     fn max_body_bytes(&self) -> usize {
-        super::postmark::MAX_BODY_BYTES
+        mail::MAX_BODY_BYTES
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {

@@ -106,6 +106,13 @@ impl SesNotification {
         serde_json::from_str(message).map_err(super::json::malformed)
     }
 
+    /// The notification of a received mail; `None` for bounce, complaint and delivery
+    /// notifications published to the same topic, which carry no mail.
+    pub fn received(message: &str) -> Result<Option<SesNotification>, WebhookError> {
+        let notification = SesNotification::parse(message)?;
+        Ok((notification.notification_type == "Received").then_some(notification))
+    }
+
     /// The verdict that flags the mail: a virus first, then spam.
     pub fn flagged(&self) -> Option<&'static str> {
         let failed = |v: &Option<Verdict>| v.as_ref().is_some_and(|v| v.status == "FAIL");
@@ -195,10 +202,6 @@ impl MailBucket {
         Ok(body.into_bytes().to_vec())
     }
 }
-
-/// Largest SNS delivery accepted (SNS messages are at most 256 KB; SES's inline mail at
-/// most 150 KB); larger bodies are refused unread.
-pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// How long a confirmed subscription's message id is remembered.
 const CONFIRMATION_TTL_SECONDS: i64 = 7 * 24 * 3600;
@@ -291,11 +294,9 @@ impl Ses {
         message: &SnsMessage,
         now: Timestamp,
     ) -> Result<Vec<InboundMessage>, WebhookError> {
-        let notification = SesNotification::parse(&message.message)?;
-        if notification.notification_type != "Received" {
-            // Bounce, complaint and delivery notifications on the same topic: not mail.
+        let Some(notification) = SesNotification::received(&message.message)? else {
             return Ok(Vec::new());
-        }
+        };
         let raw = match notification.inline_content()? {
             Some(raw) => raw,
             None => {
@@ -347,7 +348,9 @@ impl Provider for Ses {
     }
 
     fn max_body_bytes(&self) -> usize {
-        MAX_BODY_BYTES
+        // SNS messages are at most 256 KB (SES's inline mail 150 KB); the email limit
+        // covers them with room to spare.
+        mail::MAX_BODY_BYTES
     }
 
     /// Verifies with a certificate already fetched ([`Provider::receive`] fetches it first).
@@ -371,10 +374,9 @@ impl Provider for Ses {
         if message.kind != "Notification" {
             return Ok(Vec::new());
         }
-        let notification = SesNotification::parse(&message.message)?;
-        if notification.notification_type != "Received" {
+        let Some(notification) = SesNotification::received(&message.message)? else {
             return Ok(Vec::new());
-        }
+        };
         let raw = notification
             .inline_content()?
             .ok_or(WebhookError::MissingField("content"))?;
