@@ -8,9 +8,9 @@
 //! `infra/.build/template.json` and synthesizes the CDK app to
 //! `infra/cdk/cdk.out/IntakeStack.template.json`. Run it before this test.
 
+use intake_tests::templates::{cdk, functions, resources, root, sam};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 /// Variables a deployment may leave unset: the acknowledgement configuration as a path
 /// (deployments pass the document, INTAKE_CONFIG_TOML, and only to the acknowledger), the log
@@ -25,85 +25,8 @@ const MAY_BE_UNSET: &[&str] = &[
     "LINE_API_BASE_URL",
 ];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-/// A generated template, refusing a missing or stale one.
-fn generated(rel: &str, sources: &[&str]) -> Value {
-    let path = root().join(rel);
-    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
-    let Some(made) = modified(&path) else {
-        panic!("{rel} is missing: run `make infra-test` first (it generates it)");
-    };
-    for source in sources {
-        let source_path = root().join(source);
-        if let Some(changed) = modified(&source_path) {
-            assert!(
-                changed <= made,
-                "{rel} is older than {source}: run `make infra-test` again"
-            );
-        }
-    }
-    let text = std::fs::read_to_string(&path).expect("read template");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
-fn sam() -> Value {
-    generated(
-        "infra/.build/template.json",
-        &["infra/template.yaml", "infra/manifest.json"],
-    )
-}
-
-fn cdk() -> Value {
-    generated(
-        "infra/cdk/cdk.out/IntakeStack.template.json",
-        &[
-            "infra/manifest.json",
-            "infra/cdk/lib/intake-stack.ts",
-            "infra/cdk/lib/manifest.ts",
-            "infra/cdk/bin/intake.ts",
-        ],
-    )
-}
-
 fn manifest() -> Value {
     serde_json::to_value(intake::manifest::functions()).expect("manifest serializes")
-}
-
-fn resources(t: &Value) -> &serde_json::Map<String, Value> {
-    t["Resources"].as_object().expect("Resources")
-}
-
-/// The functions of a template by manifest name (tag `intake:function`), with logical ids.
-fn functions(t: &Value) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (id, r) in resources(t) {
-        let ty = r["Type"].as_str().unwrap_or_default();
-        if ty != "AWS::Serverless::Function" && ty != "AWS::Lambda::Function" {
-            continue;
-        }
-        let tags = &r["Properties"]["Tags"];
-        let name = match tags {
-            // SAM: a map; CloudFormation: a list of Key/Value.
-            Value::Object(map) => map.get("intake:function").and_then(Value::as_str),
-            Value::Array(list) => list
-                .iter()
-                .find(|t| t["Key"] == "intake:function")
-                .and_then(|t| t["Value"].as_str()),
-            _ => None,
-        };
-        let name = name.unwrap_or_else(|| panic!("function {id} has no intake:function tag"));
-        assert!(
-            out.insert(name.to_owned(), id.clone()).is_none(),
-            "two functions are tagged {name}"
-        );
-    }
-    out
 }
 
 /// `true` if the value can resolve to `AWS::NoValue` (a conditional variable).
@@ -268,37 +191,8 @@ fn only(t: &Value, ty: &str) -> (String, Value) {
 /// and the secret parameters (`<Secret>ParameterName`) its statements name (the secrets it may
 /// read). Other parameters a statement names (SesIdentity) are checked on their own.
 fn role_grants(t: &Value, function: &str) -> (BTreeSet<String>, BTreeSet<String>) {
-    let r = resources(t);
-    let role = r[function]["Properties"]["Role"]["Fn::GetAtt"][0]
-        .as_str()
-        .expect("Role: GetAtt X.Arn")
-        .to_owned();
-    let mut statements: Vec<Value> = Vec::new();
-    for p in r[&role]["Properties"]["Policies"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        statements.extend(
-            p["PolicyDocument"]["Statement"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
-    }
-    for p in r.values().filter(|x| x["Type"] == "AWS::IAM::Policy") {
-        let attached = p["Properties"]["Roles"]
-            .as_array()
-            .is_some_and(|rs| rs.contains(&json!({"Ref": role})));
-        if attached {
-            statements.extend(
-                p["Properties"]["PolicyDocument"]["Statement"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-        }
-    }
+    let statements =
+        intake_tests::templates::role_statements(t, &intake_tests::templates::role_of(t, function));
     let actions = statements
         .iter()
         .flat_map(|s| match &s["Action"] {

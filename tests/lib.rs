@@ -1,6 +1,8 @@
 //! Test harness: a local stack per test binary (or per test, where a test breaks things),
 //! and the questions a user would ask of it: what was stored, what was sent.
 
+pub mod templates;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -59,7 +59,7 @@ impl StackOptions {
             ),
             ("AWS_ENDPOINT_URL_SESV2", ses_endpoint.clone()),
             ("SES_TOPIC_ARNS", TEST_SES_TOPIC_ARN.to_owned()),
-            ("SES_IDENTITY", "tokoku.id".to_owned()),
+            ("SES_IDENTITIES", "tokoku.id".to_owned()),
             (
                 "SNS_TRUSTED_CERT_FILE",
                 root.join(TEST_SNS_CERT).display().to_string(),
@@ -113,7 +113,8 @@ impl StackOptions {
             Some(match name {
                 "AWS_ENDPOINT_URL_SESV2" => format!("http://127.0.0.1:{ses_port}"),
                 "SES_TOPIC_ARNS" => TEST_SES_TOPIC_ARN.to_owned(),
-                "SES_IDENTITY" => "tokoku.id".to_owned(),
+                "SES_IDENTITIES" => "tokoku.id".to_owned(),
+                "SES_CONFIGURATION_SET" => TEST_SES_CONFIGURATION_SET.to_owned(),
                 "SNS_TRUSTED_CERT_FILE" => root.join(TEST_SNS_CERT).display().to_string(),
                 "SNS_CONFIRM_BASE_URL" => format!("http://127.0.0.1:{recorder_port}/sns"),
                 "AWS_ENDPOINT_URL_S3" => format!("http://127.0.0.1:{recorder_port}/s3"),
@@ -168,6 +169,8 @@ pub const TEST_SES_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-
 pub const TEST_SNS_CERT: &str = "tests/fixtures/sns-dev/certificate.pem";
 /// The private key `intake simulate ses` signs with.
 pub const TEST_SNS_KEY: &str = "tests/fixtures/sns-dev/privatekey.pem";
+/// The SES configuration set test stacks send acks with.
+pub const TEST_SES_CONFIGURATION_SET: &str = "intake-test-acks";
 /// Mailgun webhook signing key of local and test stacks.
 pub const TEST_MAILGUN_SIGNING_KEY: &str = "test-mailgun-signing-key";
 /// Basic credentials of SendGrid and Postmark webhooks on local and test stacks.

@@ -107,9 +107,10 @@ pub struct LineConfig {
 pub struct SesConfig {
     /// SNS topics whose notifications the webhook accepts (`SES_TOPIC_ARNS`, comma-separated).
     pub topic_arns: Vec<String>,
-    /// The SES identity acks are sent from (`SES_IDENTITY`: a verified domain or address);
-    /// without it the acknowledger sends no email.
-    pub identity: Option<String>,
+    /// The SES identities acks may be sent from (`SES_IDENTITIES`, comma-separated verified
+    /// domains or addresses; IAM lets the acknowledger send as these only). Empty: the
+    /// acknowledger sends no email.
+    pub identities: Vec<String>,
     /// Configuration set for sent acks (`SES_CONFIGURATION_SET`), for event publishing.
     pub configuration_set: Option<String>,
     /// SES v2 endpoint override (`AWS_ENDPOINT_URL_SESV2`): the local emulator.
@@ -169,7 +170,7 @@ pub struct Config {
     pub telegram: Option<TelegramConfig>,
     /// LINE, when `LINE_CHANNEL_SECRET` (webhook) or `LINE_CHANNEL_ACCESS_TOKEN` (acks) is set.
     pub line: Option<LineConfig>,
-    /// Amazon SES, when `SES_TOPIC_ARNS` (webhook) or `SES_IDENTITY` (acks) is set.
+    /// Amazon SES, when `SES_TOPIC_ARNS` (webhook) or `SES_IDENTITIES` (acks) is set.
     pub ses: Option<SesConfig>,
     /// Mailgun's webhook signing key (`MAILGUN_SIGNING_KEY`).
     pub mailgun_signing_key: Option<Secret>,
@@ -188,16 +189,26 @@ impl Config {
     /// `TWILIO_AUTH_TOKEN`, `TWILIO_AUTH_TOKEN_PARAM=/intake/twilio-auth-token` makes the
     /// function read that SecureString, decrypted, once at cold start.
     pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Config, ConfigError> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let wanted: Vec<(&'static str, String)> = crate::manifest::PROVIDER_ENV
-            .iter()
-            .flat_map(|(_, vars)| vars.iter())
-            .filter(|v| v.secret && env(v.name).is_none())
+        Config::load_with(sdk, |name| std::env::var(name).ok()).await
+    }
+
+    /// [`Config::load`] with the variables read through `lookup` (tests pass a map).
+    pub async fn load_with(
+        sdk: &aws_config::SdkConfig,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let env = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let wanted: Vec<(&'static str, String)> = crate::manifest::parameter_vars()
+            .filter(|v| env(v.name).is_none())
             .filter_map(|v| Some((v.name, env(&format!("{}_PARAM", v.name))?)))
             .collect();
         let mut fetched = std::collections::HashMap::new();
         if !wanted.is_empty() {
-            let ssm = aws_sdk_ssm::Client::new(sdk);
+            let mut ssm = aws_sdk_ssm::config::Builder::from(sdk);
+            if crate::aws_calls::enabled() {
+                ssm = ssm.interceptor(crate::aws_calls::CallRecorder);
+            }
+            let ssm = aws_sdk_ssm::Client::from_conf(ssm.build());
             for chunk in wanted.chunks(10) {
                 let out = ssm
                     .get_parameters()
@@ -317,26 +328,25 @@ impl Config {
                 api_base_url: base("LINE_API_BASE_URL", "https://api.line.me")?,
             }),
         };
-        let topic_arns: Vec<String> = lookup("SES_TOPIC_ARNS")
-            .map(|v| {
-                v.split(',')
-                    .map(|a| a.trim().to_owned())
-                    .filter(|a| !a.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let topic_arns = list(lookup("SES_TOPIC_ARNS"));
         if let Some(bad) = topic_arns.iter().find(|a| !a.starts_with("arn:aws")) {
             return Err(ConfigError::Invalid {
                 name: "SES_TOPIC_ARNS",
                 reason: format!("{bad} is not an SNS topic ARN"),
             });
         }
-        let identity = lookup("SES_IDENTITY");
-        let ses = match (topic_arns.is_empty(), &identity) {
-            (true, None) => None,
+        let identities = list(lookup("SES_IDENTITIES"));
+        if let Some(bad) = identities.iter().find(|i| !is_ses_identity(i)) {
+            return Err(ConfigError::Invalid {
+                name: "SES_IDENTITIES",
+                reason: format!("{bad} is neither a domain nor an email address"),
+            });
+        }
+        let ses = match (topic_arns.is_empty(), identities.is_empty()) {
+            (true, true) => None,
             _ => Some(SesConfig {
                 topic_arns,
-                identity,
+                identities,
                 configuration_set: lookup("SES_CONFIGURATION_SET"),
                 endpoint: lookup("AWS_ENDPOINT_URL_SESV2")
                     .map(|v| service_url("AWS_ENDPOINT_URL_SESV2", &v))
@@ -383,6 +393,30 @@ impl Config {
             ack,
         })
     }
+}
+
+/// A comma-separated list, entries trimmed, empty entries dropped.
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// A domain (`tokoku.id`) or an address (`help@tokoku.id`), as SES verifies identities.
+fn is_ses_identity(value: &str) -> bool {
+    let domain = value.rsplit_once('@').map_or(
+        value,
+        |(local, domain)| {
+            if local.is_empty() { "" } else { domain }
+        },
+    );
+    domain.contains('.')
+        && domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// Parses a base URL: `https`, or plain `http` only for this machine (the local stack).

@@ -11,9 +11,11 @@
 
 pub mod ack;
 pub mod aws;
+pub mod aws_calls;
 pub mod config;
 pub mod email;
 pub mod error;
+pub mod grants;
 pub mod ids;
 pub mod keywords;
 pub mod lambda;

@@ -145,9 +145,9 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
         "ses",
         &[
             // Inbound: SNS topics the SES receipt rule publishes to. Acks: the verified
-            // identity (IAM allows sending from it only) and an optional configuration set.
+            // identities (IAM allows sending as these only) and an optional configuration set.
             webhook(optional("SES_TOPIC_ARNS")),
-            acknowledger(optional("SES_IDENTITY")),
+            acknowledger(optional("SES_IDENTITIES")),
             acknowledger(optional("SES_CONFIGURATION_SET")),
         ],
     ),
@@ -169,8 +169,10 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
     (
         "telegram",
         &[
-            // The webhook reads the bot token for the bot's id (our address).
+            // The webhook reads the bot token for the bot's id (our address), and the ack
+            // settings for the brand's `/start` greeting.
             secret("TELEGRAM_BOT_TOKEN"),
+            webhook(ACK_SETTINGS),
             webhook(secret("TELEGRAM_SECRET_TOKEN")),
             acknowledger(optional("TELEGRAM_API_BASE_URL")),
         ],
@@ -184,6 +186,33 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
         ],
     ),
 ];
+
+/// The acknowledgement settings (`intake.toml`) as a document. Deployments keep it in an SSM
+/// parameter and set `INTAKE_CONFIG_TOML_PARAM` to its name, like a secret: the function reads
+/// it at every cold start, so a changed parameter reaches every new execution environment
+/// without a redeploy (and is not limited to Lambda's 4 KB of environment).
+pub const ACK_SETTINGS: EnvVar = secret("INTAKE_CONFIG_TOML");
+
+/// Every variable that may name an SSM parameter instead (`<NAME>_PARAM`).
+pub fn parameter_vars() -> impl Iterator<Item = &'static EnvVar> {
+    PROVIDER_ENV
+        .iter()
+        .flat_map(|(_, vars)| vars.iter())
+        .chain(std::iter::once(&ACK_SETTINGS))
+        .filter(|v| v.secret)
+}
+
+/// The function that consumes the table's stream and sends the acks.
+pub const ACKNOWLEDGER: &str = "acknowledger";
+
+/// The webhook function of a channel.
+pub const fn webhook_function(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Sms => "sms-webhook",
+        Channel::Email => "email-webhook",
+        Channel::Social => "social-webhook",
+    }
+}
 
 /// What triggers a function.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -206,6 +235,8 @@ pub struct Function {
     pub routes: Vec<Route>,
     /// Environment it reads.
     pub env: Vec<EnvVar>,
+    /// The IAM permissions its role needs, and on what ([`crate::grants`]).
+    pub grants: Vec<crate::grants::Grant>,
 }
 
 /// Every function with its routes and environment.
@@ -213,7 +244,6 @@ pub fn functions() -> Vec<Function> {
     let common = [
         var("TABLE_NAME"),
         optional("INTAKE_CONFIG"),
-        optional("INTAKE_CONFIG_TOML"),
         optional("RUST_LOG"),
     ];
     let provider_env = |routes: &[Route], side: Side| -> Vec<EnvVar> {
@@ -226,14 +256,16 @@ pub fn functions() -> Vec<Function> {
                     .flat_map(|(_, vars)| vars.iter().copied())
             })
             .filter(|v| v.side == Side::Both || v.side == side)
-            .collect()
+            .fold(Vec::new(), |mut vars: Vec<EnvVar>, v| {
+                if !vars.iter().any(|seen| seen.name == v.name) {
+                    vars.push(v);
+                }
+                vars
+            })
     };
     let mut out = Vec::new();
-    for (name, channel) in [
-        ("sms-webhook", Channel::Sms),
-        ("email-webhook", Channel::Email),
-        ("social-webhook", Channel::Social),
-    ] {
+    for channel in Channel::ALL {
+        let name = webhook_function(channel);
         let routes: Vec<Route> = ROUTES
             .iter()
             .copied()
@@ -245,20 +277,25 @@ pub fn functions() -> Vec<Function> {
         let mut env = common.to_vec();
         env.push(var("PUBLIC_BASE_URL"));
         env.extend(provider_env(&routes, Side::Webhook));
+        let grants = crate::grants::webhook(channel, &env);
         out.push(Function {
             name,
             trigger: Trigger::Http(channel),
             routes,
             env,
+            grants,
         });
     }
     let mut env = common.to_vec();
+    env.push(ACK_SETTINGS);
     env.extend(provider_env(ROUTES, Side::Acknowledger));
+    let grants = crate::grants::acknowledger(&env);
     out.push(Function {
-        name: "acknowledger",
+        name: ACKNOWLEDGER,
         trigger: Trigger::TableStream,
         routes: Vec::new(),
         env,
+        grants,
     });
     out
 }

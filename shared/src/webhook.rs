@@ -145,6 +145,14 @@ impl WebhookService {
 
     /// Handles one request and always answers: errors become their status and JSON body.
     pub async fn handle(&self, req: WebhookRequest) -> Reply {
+        crate::aws_calls::within(
+            crate::manifest::webhook_function(self.channel),
+            self.handle_request(req),
+        )
+        .await
+    }
+
+    async fn handle_request(&self, req: WebhookRequest) -> Reply {
         let started = Instant::now();
         let route = req.path.clone();
         match self.process(req, Timestamp::now()).await {

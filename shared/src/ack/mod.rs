@@ -138,6 +138,14 @@ impl Acknowledger {
 
     /// Decides and, if so decided, sends the ack of one ticket.
     pub async fn acknowledge(&self, ticket_id: &str) -> Result<AckOutcome, AckError> {
+        crate::aws_calls::within(
+            crate::manifest::ACKNOWLEDGER,
+            self.acknowledge_ticket(ticket_id),
+        )
+        .await
+    }
+
+    async fn acknowledge_ticket(&self, ticket_id: &str) -> Result<AckOutcome, AckError> {
         let Some(ticket) = self.store.ticket(ticket_id).await? else {
             return Ok(AckOutcome::AlreadyHandled);
         };

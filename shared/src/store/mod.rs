@@ -90,7 +90,11 @@ impl Store {
 
     /// A store from the shared SDK configuration.
     pub fn from_sdk_config(sdk: &aws_config::SdkConfig, table: impl Into<String>) -> Store {
-        Store::new(Client::new(sdk), table)
+        let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if crate::aws_calls::enabled() {
+            config = config.interceptor(crate::aws_calls::CallRecorder);
+        }
+        Store::new(Client::from_conf(config.build()), table)
     }
 
     /// The DynamoDB client (for tools and tests).

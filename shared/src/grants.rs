@@ -1,0 +1,185 @@
+//! The IAM permissions each function's role needs, declared next to its routes and
+//! environment in the manifest ([`crate::manifest::Function::grants`]).
+//!
+//! This list is held to reality from both sides by `tests/permissions.rs`: every AWS call the
+//! functions make during the end-to-end suite ([`crate::aws_calls`]) must be declared here,
+//! every grant here must be exercised by some test unless it says why it cannot be (a call the
+//! Lambda service makes with the function's role, not our code), and both deployment
+//! templates must give each role exactly these actions on these resources.
+
+use serde::Serialize;
+
+use crate::manifest::EnvVar;
+use crate::model::Channel;
+
+/// What a grant is on, in terms both templates can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "variable")]
+pub enum Resource {
+    /// The table's items.
+    Table,
+    /// The table's stream.
+    TableStream,
+    /// The function's own log group.
+    LogGroup,
+    /// The acknowledger's on-failure destination (an SQS queue).
+    DeadLetterQueue,
+    /// The SSM parameter a variable's `<NAME>_PARAM` names.
+    Parameter(&'static str),
+    /// The KMS keys SSM decrypts SecureStrings with, used through SSM only.
+    ParameterKeys,
+    /// Every SES identity acks may be sent from (`SesIdentities`).
+    SesIdentities,
+    /// The SES configuration set acks are sent with (`SesConfigurationSet`).
+    SesConfigurationSet,
+    /// The objects of the bucket an SES receipt rule stores large mail in.
+    InboundMailBucket,
+    /// The KMS key that bucket encrypts with, when it has one.
+    InboundMailKey,
+    /// Actions that support no narrower resource than `*`.
+    Any,
+}
+
+/// Some actions on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    /// IAM actions, `service:Action`.
+    pub actions: Vec<&'static str>,
+    /// What they are granted on.
+    pub resource: Resource,
+    /// Why no end-to-end test makes this call, when none can: the Lambda service (logs,
+    /// traces, the stream mapping) or another AWS service on the function's behalf (KMS
+    /// through SSM or S3) uses the role, not the function's code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unexercised: Option<&'static str>,
+}
+
+const BY_LAMBDA_LOGS: &str = "Lambda writes the function's logs with its role";
+const BY_LAMBDA_TRACES: &str =
+    "Lambda sends X-Ray segments with the function's role (EnableTracing=true only)";
+const BY_STREAM_MAPPING: &str = "the event source mapping reads the stream with the role";
+const BY_ON_FAILURE: &str =
+    "the event source mapping sends batches it gives up on to the queue with the role";
+const BY_SSM_KMS: &str = "SSM decrypts SecureStrings with the caller's kms:Decrypt; no call of ours (and no emulator) shows it";
+const BY_S3_KMS: &str = "S3 decrypts SSE-KMS objects with the caller's kms:Decrypt; no call of ours (and no emulator) shows it";
+
+fn grant(resource: Resource, actions: &[&'static str]) -> Grant {
+    Grant {
+        actions: actions.to_vec(),
+        resource,
+        unexercised: None,
+    }
+}
+
+fn by_aws(resource: Resource, actions: &[&'static str], why: &'static str) -> Grant {
+    Grant {
+        unexercised: Some(why),
+        ..grant(resource, actions)
+    }
+}
+
+/// Logs and traces: every function.
+fn lambda_service() -> Vec<Grant> {
+    vec![
+        by_aws(
+            Resource::LogGroup,
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            BY_LAMBDA_LOGS,
+        ),
+        by_aws(
+            Resource::Any,
+            &["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            BY_LAMBDA_TRACES,
+        ),
+    ]
+}
+
+/// Each parameter the function may read at cold start (`Config::load`), and decryption.
+fn parameters(env: &[EnvVar]) -> Vec<Grant> {
+    let mut out: Vec<Grant> = env
+        .iter()
+        .filter(|v| v.secret)
+        .map(|v| grant(Resource::Parameter(v.name), &["ssm:GetParameters"]))
+        .collect();
+    if !out.is_empty() {
+        out.push(by_aws(
+            Resource::ParameterKeys,
+            &["kms:Decrypt"],
+            BY_SSM_KMS,
+        ));
+    }
+    out
+}
+
+/// A channel's webhook function.
+pub fn webhook(channel: Channel, env: &[EnvVar]) -> Vec<Grant> {
+    let mut out = lambda_service();
+    // The ingest (store/ingest.rs): a consistent GetItem of the contact, then one
+    // TransactWriteItems of Puts and Updates, each item authorized with its item-level action.
+    let mut table = vec![
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ];
+    if channel == Channel::Email {
+        // Threading by Message-ID reads the MSGID# items in one BatchGetItem; one-time claims
+        // (store/once.rs: SNS subscriptions, Mailgun tokens) are released with DeleteItem.
+        table.extend(["dynamodb:BatchGetItem", "dynamodb:DeleteItem"]);
+    }
+    out.push(grant(Resource::Table, &table));
+    out.extend(parameters(env));
+    if channel == Channel::Email {
+        // SES mail over SNS's 150 KB limit is stored by the receipt rule's S3 action.
+        out.push(grant(Resource::InboundMailBucket, &["s3:GetObject"]));
+        out.push(by_aws(
+            Resource::InboundMailKey,
+            &["kms:Decrypt"],
+            BY_S3_KMS,
+        ));
+    }
+    out
+}
+
+/// The acknowledger.
+pub fn acknowledger(env: &[EnvVar]) -> Vec<Grant> {
+    let mut out = lambda_service();
+    // Reads the ticket, contact and first message; claims and records the ack and the
+    // contact's recent acks (conditional UpdateItem); maps an email ack's Message-ID to its
+    // ticket (PutItem of a MSGID# item).
+    out.push(grant(
+        Resource::Table,
+        &[
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+        ],
+    ));
+    out.push(by_aws(
+        Resource::TableStream,
+        &[
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+        ],
+        BY_STREAM_MAPPING,
+    ));
+    out.push(by_aws(
+        Resource::Any,
+        &["dynamodb:ListStreams"],
+        BY_STREAM_MAPPING,
+    ));
+    out.push(by_aws(
+        Resource::DeadLetterQueue,
+        &[
+            "sqs:SendMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+        ],
+        BY_ON_FAILURE,
+    ));
+    out.extend(parameters(env));
+    // SES v2 SendEmail is authorized on the sending identity and on the configuration set.
+    out.push(grant(Resource::SesIdentities, &["ses:SendEmail"]));
+    out.push(grant(Resource::SesConfigurationSet, &["ses:SendEmail"]));
+    out
+}
