@@ -91,7 +91,9 @@ fn matches(resource: Resource, text: &str) -> bool {
         Resource::SesConfigurationSet => {
             text == format!("{PREFIX}ses:{REGIONAL}configuration-set/{{SesConfigurationSet}}")
         }
-        Resource::InboundMailBucket => text == format!("{PREFIX}s3:::{{InboundMailBucket}}/*"),
+        Resource::InboundMailBucket => {
+            text == format!("{PREFIX}s3:::{{InboundMailBucket}}/inbound/*")
+        }
         Resource::InboundMailKey => text == "{InboundMailKmsKeyArn}",
         Resource::Any => text == "*",
     }
