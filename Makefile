@@ -18,8 +18,14 @@ dev: deps
 
 ## Every check CI runs: formatting, lints, the offline infrastructure checks, then unit,
 ## property, end-to-end and template-consistency tests.
+# Every AWS call the functions make during the suite is recorded (intake::aws_calls); the
+# permission test then holds the manifest and both templates to those calls.
+AWS_CALLS := $(CURDIR)/target/aws-calls
+
 test: deps lint infra-test
-	$(CARGO) test --workspace --all-targets
+	rm -rf $(AWS_CALLS)
+	INTAKE_RECORD_AWS_CALLS=$(AWS_CALLS) $(CARGO) test --workspace --all-targets
+	INTAKE_RECORD_AWS_CALLS=$(AWS_CALLS) $(CARGO) test -p intake-tests --test permissions -- --ignored
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -6,7 +6,7 @@ use intake::model::AckStatus;
 use intake_dev::recorder;
 use intake_dev::simulate_email::{self, CustomerMail, SnsSigner};
 use intake_dev::stack::TEST_SES_TOPIC_ARN;
-use intake_tests::{Endpoints, http, new_address, quiet_period, shared_stack};
+use intake_tests::{Endpoints, http, new_address, own_stack, quiet_period, shared_stack};
 
 const INBOX: &str = "halo@tokoku.id";
 
@@ -360,4 +360,38 @@ async fn subscriptions_are_confirmed_once_and_only_for_our_topics() {
         .await;
     assert_eq!(status, 403);
     assert_eq!(confirmations(FOREIGN).await, 0);
+}
+
+/// SNS gives up on a subscription whose confirmation never succeeds, and then drops every mail.
+/// A confirmation whose GET failed is answered 503 and its claim released, so SNS's
+/// redelivery confirms it.
+#[tokio::test]
+async fn a_confirmation_that_failed_is_confirmed_by_the_redelivery() {
+    let stack = own_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let mut confirmation = simulate_email::sns_message(
+        "SubscriptionConfirmation",
+        TEST_SES_TOPIC_ARN,
+        None,
+        format!("You have chosen to subscribe to the topic {TEST_SES_TOPIC_ARN}."),
+    );
+    signer().sign(&mut confirmation).expect("signed");
+    let post = simulate_email::sns_post(&endpoints.url, &confirmation);
+
+    recorder::fail_next(&endpoints.recorder, 503, 1)
+        .await
+        .expect("recorder");
+    let (status, body) = endpoints.post_mail(&post).await;
+    assert_eq!(status, 503, "{body}");
+    let (status, body) = endpoints.post_mail(&post).await;
+    assert_eq!(status, 200, "{body}");
+
+    let attempts: Vec<u16> = recorder::fetch(&endpoints.recorder)
+        .await
+        .expect("recorder")
+        .into_iter()
+        .filter(|r| r.provider == "sns")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(attempts, vec![503, 200], "failed once, then confirmed");
 }

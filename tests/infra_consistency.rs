@@ -195,11 +195,7 @@ fn role_grants(t: &Value, function: &str) -> (BTreeSet<String>, BTreeSet<String>
         intake_tests::templates::role_statements(t, &intake_tests::templates::role_of(t, function));
     let actions = statements
         .iter()
-        .flat_map(|s| match &s["Action"] {
-            Value::Array(a) => a.clone(),
-            a => vec![a.clone()],
-        })
-        .map(|a| a.as_str().expect("action").to_owned())
+        .flat_map(intake_tests::templates::actions)
         .collect();
     // `{"Ref": "P"}` (CDK) or `${P}` inside an Fn::Sub string (SAM), for parameters P.
     let parameters = t["Parameters"].as_object().cloned().unwrap_or_default();
@@ -397,7 +393,8 @@ fn sam_and_cdk_deploy_the_same_table_stream_consumer_stage_and_functions() {
             );
         }
         assert_eq!(sp["Runtime"], "provided.al2023");
-        assert_eq!(sp["Architectures"], json!(["arm64"]));
+        assert_eq!(sp["Architectures"], json!([{"Ref": "Architecture"}]));
+        assert_eq!(cp["Architectures"], json!([{"Ref": "Architecture"}]));
         assert_eq!(sp["LoggingConfig"]["LogFormat"], "JSON");
         let metadata = &resources(&s)[sid]["Metadata"];
         assert_eq!(metadata["BuildMethod"], "rust-cargolambda");
@@ -462,11 +459,21 @@ fn resource_set(statement: &Value) -> BTreeSet<String> {
 fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
     let senders: BTreeSet<&str> = intake::manifest::functions()
         .iter()
-        .filter(|f| f.env.iter().any(|v| v.name == "SES_IDENTITY"))
+        .filter(|f| f.env.iter().any(|v| v.name == "SES_IDENTITIES"))
         .map(|f| f.name)
         .collect();
     assert_eq!(senders, BTreeSet::from(["acknowledger"]));
-    let identity = json!({"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}"});
+    // One slot per identity (at most five): the padded list's i-th entry.
+    let identity = |i: usize| {
+        json!({"Fn::Sub": [
+            "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Identity}",
+            {"Identity": {"Fn::Select": [i, {"Fn::Split": [",", {"Fn::Sub": [
+                "${Listed},,,,",
+                {"Listed": {"Fn::Join": [",", {"Ref": "SesIdentities"}]}}
+            ]}]}]}}
+        ]})
+        .to_string()
+    };
     let configuration_set = json!({"Fn::If": [
         "HasSesConfigurationSet",
         {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}"},
@@ -498,8 +505,8 @@ fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
         );
         let (condition, roles, statement) = &grants[0];
         assert_eq!(
-            condition, "HasSesIdentity",
-            "{which}: only with SesIdentity"
+            condition, "HasSesIdentities",
+            "{which}: only with SesIdentities"
         );
         let expected_roles: Vec<Value> =
             senders.iter().map(|n| json!({"Ref": role_of(n)})).collect();
@@ -508,20 +515,22 @@ fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
             &json!(expected_roles),
             "{which}: ses:SendEmail roles"
         );
+        let mut expected: BTreeSet<String> = (0..5).map(identity).collect();
+        expected.insert(configuration_set.to_string());
         assert_eq!(
             resource_set(statement),
-            BTreeSet::from([identity.to_string(), configuration_set.to_string()]),
-            "{which}: ses:SendEmail on the identity (and the configuration set), never *"
+            expected,
+            "{which}: ses:SendEmail on the identities (and the configuration set), never *"
         );
         assert_eq!(statement["Effect"], "Allow");
         assert!(statement.get("NotResource").is_none());
-        for c in ["HasSesIdentity", "HasSesConfigurationSet"] {
+        for c in ["HasSesIdentities", "HasSesConfigurationSet"] {
             assert!(t["Conditions"][c].is_object(), "{which}: condition {c}");
         }
         let ack = &resources(&t)[&fns["acknowledger"]]["Properties"]["Environment"]["Variables"];
         assert_eq!(
-            ack["SES_IDENTITY"],
-            json!({"Ref": "SesIdentity"}),
+            ack["SES_IDENTITIES"],
+            json!({"Fn::Join": [",", {"Ref": "SesIdentities"}]}),
             "{which}"
         );
         assert_eq!(
@@ -530,24 +539,24 @@ fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
             "{which}"
         );
         shapes.push((
-            t["Conditions"]["HasSesIdentity"].clone(),
+            t["Conditions"]["HasSesIdentities"].clone(),
             t["Conditions"]["HasSesConfigurationSet"].clone(),
-            t["Parameters"]["SesIdentity"].clone(),
+            t["Parameters"]["SesIdentities"].clone(),
             t["Parameters"]["SesConfigurationSet"].clone(),
         ));
     }
     assert_eq!(
         json!(shapes[0].0),
-        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "SesIdentity"}, ""]}]})
+        json!({"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SesIdentities"}]}, ""]}]})
     );
     let strip = |p: &Value| {
         let mut p = p.clone();
         p.as_object_mut().unwrap().remove("Description");
         p
     };
-    assert_eq!(shapes[0].0, shapes[1].0, "HasSesIdentity");
+    assert_eq!(shapes[0].0, shapes[1].0, "HasSesIdentities");
     assert_eq!(shapes[0].1, shapes[1].1, "HasSesConfigurationSet");
-    assert_eq!(strip(&shapes[0].2), strip(&shapes[1].2), "SesIdentity");
+    assert_eq!(strip(&shapes[0].2), strip(&shapes[1].2), "SesIdentities");
     assert_eq!(
         strip(&shapes[0].3),
         strip(&shapes[1].3),
@@ -587,7 +596,8 @@ fn ses_inbound(which: &str, t: &Value) -> Value {
         "{which}: HasSesInbound"
     );
 
-    // The rule: every recipient named, TLS required, scanned, one SNS action in Base64.
+    // The rule: every recipient named, TLS required, scanned, one action: SNS in Base64, or
+    // with InboundMailBucket an S3 action under inbound/ notifying the same topic.
     let rule_p = &rule["Properties"];
     assert_eq!(
         rule_p["RuleSetName"],
@@ -605,8 +615,27 @@ fn ses_inbound(which: &str, t: &Value) -> Value {
     );
     let actions = body["Actions"].as_array().expect("Actions");
     assert_eq!(actions.len(), 1, "{which}: one action");
-    let action_types: Vec<&String> = actions[0].as_object().unwrap().keys().collect();
-    let sns = &actions[0]["SNSAction"];
+    let choice = actions[0]["Fn::If"]
+        .as_array()
+        .expect("an action chosen by condition");
+    assert_eq!(choice[0], "HasInboundMailBucket", "{which}");
+    let s3 = &choice[1]["S3Action"];
+    assert_eq!(
+        s3["BucketName"],
+        json!({"Ref": "InboundMailBucket"}),
+        "{which}"
+    );
+    assert_eq!(s3["ObjectKeyPrefix"], "inbound/", "{which}");
+    assert!(
+        s3.get("KmsKeyArn").is_none(),
+        "{which}: no client-side encryption"
+    );
+    let action_types: Vec<&String> = choice[2].as_object().unwrap().keys().collect();
+    let sns = &choice[2]["SNSAction"];
+    assert_eq!(
+        s3["TopicArn"], sns["TopicArn"],
+        "{which}: both notify the topic"
+    );
     assert_eq!(sns["Encoding"], "Base64", "{which}");
     let topic_id = sns["TopicArn"]["Ref"]
         .as_str()
@@ -747,4 +776,29 @@ fn sam_and_cdk_deploy_the_same_ses_inbound() {
     assert_eq!(sam_inbound, cdk_inbound, "SES inbound");
     assert_eq!(sam_inbound["action types"], json!(["SNSAction"]));
     assert_eq!(sam_inbound["protocol"], "https");
+}
+
+/// X-Ray permissions live in each function's own role (behind `TracingEnabled`), never in a
+/// separate policy: CloudFormation would not wait for a separate policy before creating a
+/// function with tracing on, and the function could start before it may write traces.
+#[test]
+fn tracing_permissions_are_inside_each_role() {
+    for (which, t) in [("SAM", sam()), ("CDK", cdk())] {
+        for (name, id) in functions(&t) {
+            let role = intake_tests::templates::role_of(&t, &id);
+            let inline = resources(&t)[&role]["Properties"]["Policies"].to_string();
+            assert!(
+                inline.contains("xray:PutTraceSegments") && inline.contains("TracingEnabled"),
+                "{which}: {name}'s role does not grant X-Ray itself"
+            );
+        }
+        for (id, r) in resources(&t) {
+            if r["Type"] == "AWS::IAM::Policy" {
+                assert!(
+                    !r["Properties"].to_string().contains("xray:"),
+                    "{which}: {id} grants X-Ray outside the roles"
+                );
+            }
+        }
+    }
 }

@@ -103,7 +103,8 @@ pub fn role_of(t: &Value, function_id: &str) -> String {
 }
 
 /// Every statement that applies to a role: its inline policies and the `AWS::IAM::Policy`
-/// resources attached to it.
+/// resources attached to it. A statement behind `Fn::If [condition, statement, NoValue]`
+/// counts (granted when its condition holds).
 pub fn role_statements(t: &Value, role: &str) -> Vec<Value> {
     let r = resources(t);
     let mut statements: Vec<Value> = Vec::new();
@@ -115,8 +116,12 @@ pub fn role_statements(t: &Value, role: &str) -> Vec<Value> {
         statements.extend(
             p["PolicyDocument"]["Statement"]
                 .as_array()
-                .cloned()
-                .unwrap_or_default(),
+                .into_iter()
+                .flatten()
+                .map(|s| match s["Fn::If"].as_array() {
+                    Some(branches) if branches.len() == 3 => branches[1].clone(),
+                    _ => s.clone(),
+                }),
         );
     }
     for p in r.values().filter(|x| x["Type"] == "AWS::IAM::Policy") {

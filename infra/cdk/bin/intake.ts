@@ -15,6 +15,11 @@ const bundle = app.node.tryGetContext('intake:bundle');
 if (bundle === false || bundle === 'false') {
   app.node.setContext(BUNDLING_STACKS, []);
 }
+const architecture = app.node.tryGetContext('intake:architecture') ?? 'arm64';
+if (architecture !== 'arm64' && architecture !== 'x86_64') {
+  throw new Error(`intake:architecture must be arm64 or x86_64, not ${architecture}`);
+}
 new IntakeStack(app, app.node.tryGetContext('intake:stackName') ?? 'IntakeStack', {
   manifest: loadManifest(),
+  architecture,
 });

@@ -37,7 +37,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { EnvVar, FunctionSpec, isHttp, pascal, workspaceRoot } from './manifest';
+import { EnvVar, FunctionSpec, grantedOn, isHttp, pascal, workspaceRoot } from './manifest';
 
 /** The access log line of the API: no query strings, headers or bodies. Same as the SAM template's. */
 export const ACCESS_LOG_FORMAT =
@@ -46,20 +46,6 @@ export const ACCESS_LOG_FORMAT =
   '"protocol":"$context.protocol","responseLength":"$context.responseLength","responseLatency":"$context.responseLatency",' +
   '"integrationStatus":"$context.integrationStatus","integrationLatency":"$context.integrationLatency",' +
   '"integrationError":"$context.integrationErrorMessage","userAgent":"$context.identity.userAgent"}';
-
-/**
- * Table actions each kind of function uses on the table, and nothing more.
- * - Webhooks (shared/src/store/ingest.rs): a consistent GetItem of the contact, then one
- *   TransactWriteItems of Puts and Updates. DynamoDB authorizes each item of a transaction with
- *   its item-level action (there is no TransactWriteItems IAM action); no ConditionCheck items.
- * - Acknowledger (shared/src/ack, store/read.rs, store/ack.rs): GetItem of the ticket, contact
- *   and first message; conditional UpdateItem of the ticket's ack and the contact's recent acks.
- *   The stream is read by the event source mapping (DynamoEventSource grants it).
- */
-export const TABLE_ACTIONS = {
-  http: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  table_stream: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-} as const;
 
 /**
  * Variables the deployment leaves unset, with why. Every other variable a function reads is set.
@@ -73,7 +59,10 @@ export const NOT_DEPLOYED: Record<string, string> = {
 };
 
 /** Extra constraints of provider parameters, by variable. */
-const PARAMETER_DETAILS: Record<string, { description: string; allowedPattern?: string; constraintDescription?: string }> = {
+const PARAMETER_DETAILS: Record<
+  string,
+  { type?: string; description: string; allowedPattern?: string; constraintDescription?: string }
+> = {
   META_GRAPH_VERSION: { description: 'Optional. Graph API version of Meta sends, e.g. v21.0. Empty: the built-in one.' },
   META_WHATSAPP_TEMPLATE: {
     description:
@@ -84,13 +73,16 @@ const PARAMETER_DETAILS: Record<string, { description: string; allowedPattern?: 
     allowedPattern: '^(AC[0-9a-fA-F]{32})?$',
     constraintDescription: 'empty, or AC followed by 32 hexadecimal digits',
   },
-  SES_IDENTITY: {
+  SES_IDENTITIES: {
+    type: 'CommaDelimitedList',
     description:
-      'Optional. The SES identity email acknowledgements are sent from, exactly as verified in SES: a domain ' +
-      '(tokoku.id) or an address (help@tokoku.id). The acknowledger may call ses:SendEmail on that identity only. ' +
-      'Empty (default): no email acknowledgements.',
+      'Optional. The SES identities email acknowledgements may be sent from, exactly as verified in SES, ' +
+      'comma-separated without spaces, at most 5: domains (tokoku.id) or addresses (help@tokoku.id). Every ' +
+      "brand's support_address (or the inbox customers write to) must be one of them or in one of their domains; " +
+      '`intake config check` warns when one is not. The acknowledger may call ses:SendEmail on these identities ' +
+      'only. Empty (default): no email acknowledgements.',
     allowedPattern: '^(([A-Za-z0-9._%+\\-]+@)?[A-Za-z0-9\\-]+(\\.[A-Za-z0-9\\-]+)+)?$',
-    constraintDescription: 'empty, a domain name, or an email address',
+    constraintDescription: 'each a domain name or an email address',
   },
   SES_CONFIGURATION_SET: {
     description:
@@ -101,8 +93,22 @@ const PARAMETER_DETAILS: Record<string, { description: string; allowedPattern?: 
   },
 };
 
-/** `ses:SendEmail` resources: the identity, and the configuration set when one is named (SES v2 authorizes both). */
-export const SES_IDENTITY_ARN = 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}';
+/**
+ * Settings that are not a provider's but are read like its secrets (`<NAME>_PARAM`, an SSM
+ * parameter name read at cold start), with the parameter's description.
+ */
+const PARAMETER_SETTINGS: Record<string, string> = {
+  INTAKE_CONFIG_TOML:
+    'Optional. Name of an SSM parameter (String or SecureString) holding intake.toml (brands, hours, templates), ' +
+    'e.g. /intake/config. The acknowledger and the social webhook read it by name at every cold start, so a change ' +
+    'reaches each new execution environment without a redeploy (infra/README.md: changing the ack configuration). ' +
+    'Empty: built-in English acknowledgements around the clock.',
+};
+
+/** SES identities the acknowledger may send as: CloudFormation cannot map over a list, so five slots. */
+export const SES_IDENTITY_SLOTS = 5;
+/** `ses:SendEmail` resources: each identity, and the configuration set when one is named (SES v2 authorizes both). */
+export const SES_IDENTITY_ARN = 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Identity}';
 export const SES_CONFIGURATION_SET_ARN =
   'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/${SesConfigurationSet}';
 /** What SES presents as aws:SourceArn when a receipt rule of the stack's rule set publishes. */
@@ -127,6 +133,26 @@ export const SES_INBOUND_DELIVERY_POLICY = {
   throttlePolicy: { maxReceivesPerSecond: 10 },
 };
 
+/** The CloudWatch dashboard, as in the SAM template: webhooks and acks by outcome, delays, errors. */
+const DASHBOARD_BODY = [
+  '{"widgets":[',
+  '{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"title":"Webhooks by outcome","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries","stacked":true,',
+  '"metrics":[["Intake","Webhooks","Outcome","stored"],["...","duplicate"],["...","accepted"],["...","refused"],["...","failed"]]}},',
+  '{"type":"metric","x":12,"y":0,"width":12,"height":6,"properties":{"title":"Acknowledgements by outcome","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries","stacked":true,',
+  '"metrics":[["Intake","Acks","Outcome","sent"],["...","skipped"],["...","failed"],["...","retry"]]}},',
+  '{"type":"metric","x":0,"y":6,"width":8,"height":6,"properties":{"title":"Customer message to ack sent (ms)","region":"${AWS::Region}","period":300,"view":"timeSeries",',
+  '"metrics":[["Intake","AckDelay","Outcome","sent",{"stat":"p50"}],["...",{"stat":"p99"}]]}},',
+  '{"type":"metric","x":8,"y":6,"width":8,"height":6,"properties":{"title":"Webhook latency (ms)","region":"${AWS::Region}","period":300,"view":"timeSeries",',
+  '"metrics":[["Intake","WebhookLatency","Outcome","stored",{"stat":"p50"}],["...",{"stat":"p99"}]]}},',
+  '{"type":"metric","x":16,"y":6,"width":8,"height":6,"properties":{"title":"Acknowledger behind the stream (ms)","region":"${AWS::Region}","stat":"Maximum","period":300,"view":"timeSeries",',
+  '"metrics":[["AWS/Lambda","IteratorAge","FunctionName","${Acknowledger}"]]}},',
+  '{"type":"metric","x":0,"y":12,"width":12,"height":6,"properties":{"title":"Function errors and throttles","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries",',
+  '"metrics":[["AWS/Lambda","Errors","FunctionName","${SmsWebhook}"],["...","${EmailWebhook}"],["...","${SocialWebhook}"],["...","${Acknowledger}"],["AWS/Lambda","Throttles","FunctionName","${SmsWebhook}"],["...","${EmailWebhook}"],["...","${SocialWebhook}"],["...","${Acknowledger}"]]}},',
+  '{"type":"metric","x":12,"y":12,"width":12,"height":6,"properties":{"title":"Dead letters and API 5xx","region":"${AWS::Region}","period":300,"view":"timeSeries",',
+  '"metrics":[["AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","${DeadLetters}",{"stat":"Maximum"}],["AWS/ApiGateway","5xx","ApiId","${Api}",{"stat":"Sum"}]]}}',
+  ']}',
+].join('\n');
+
 /** Memory and timeout by kind of function; the reasons are in infra/template.yaml. */
 const SIZING = {
   // CPU scales with memory: cold-start TLS handshakes (SSM, DynamoDB) take half as long as at
@@ -139,6 +165,8 @@ const SIZING = {
 export interface IntakeStackProps extends StackProps {
   /** The functions to deploy (infra/manifest.json). */
   readonly manifest: FunctionSpec[];
+  /** The processor the functions are built for (context intake:architecture): arm64 or x86_64. */
+  readonly architecture?: 'arm64' | 'x86_64';
 }
 
 export class IntakeStack extends Stack {
@@ -172,14 +200,6 @@ export class IntakeStack extends Stack {
     const providers = [...new Set(manifest.flatMap((f) => f.routes.map((r) => r.provider)))];
 
     // ---- Parameters and conditions (the same names as the SAM template's) ---------------
-    const ackConfig = this.param('AckConfigParameterName', {
-      description:
-        'Optional. Name of a plain String SSM parameter holding intake.toml (brands, hours, templates). Resolved at ' +
-        "deploy time into the acknowledger's INTAKE_CONFIG_TOML, so redeploy after changing it. Empty: built-in " +
-        'English acknowledgements around the clock. Lambda environment variables are limited to 4 KB in total.',
-      default: '',
-      allowedPattern: '^(/[A-Za-z0-9_.\\-/]+)?$',
-    });
     const publicBaseUrl = this.param('PublicBaseUrl', {
       description:
         'Optional. The URL providers call when you map a custom domain to the API, e.g. https://hooks.example.com ' +
@@ -222,12 +242,25 @@ export class IntakeStack extends Stack {
       description: 'Optional. Email address subscribed to the alarm topic (confirm the email AWS sends).',
       default: '',
     });
+    const signatureRefusalThreshold = this.param('SignatureRefusalThreshold', {
+      type: 'Number',
+      description:
+        'Webhook calls refused for a missing or wrong signature within 5 minutes that raise the probing alarm. A ' +
+        'misconfigured secret refuses every genuine call too, so keep it low.',
+      default: 20,
+      minValue: 1,
+    });
+    const architecture = this.param('Architecture', {
+      description:
+        'Processor of the functions. arm64 (Graviton) costs less per millisecond; build with `make lambda ARCH=arm64` ' +
+        '(needs the aarch64-unknown-linux-gnu Rust target). x86_64: `make lambda ARCH=x86-64`. With `cdk deploy`, ' +
+        'the context intake:architecture chooses what is built and must agree.',
+      default: props.architecture ?? 'arm64',
+      allowedValues: ['arm64', 'x86_64'],
+    });
 
     const hasPublicBaseUrl = new CfnCondition(this, 'HasPublicBaseUrl', {
       expression: Fn.conditionNot(Fn.conditionEquals(publicBaseUrl.valueAsString, '')),
-    });
-    const hasAckConfig = new CfnCondition(this, 'HasAckConfig', {
-      expression: Fn.conditionNot(Fn.conditionEquals(ackConfig.valueAsString, '')),
     });
     const tracingEnabled = new CfnCondition(this, 'TracingEnabled', {
       expression: Fn.conditionEquals(enableTracing.valueAsString, 'true'),
@@ -309,13 +342,19 @@ export class IntakeStack extends Stack {
       endpoint: alarmEmail.valueAsString,
     });
     emailSubscription.cfnOptions.condition = hasAlarmEmail;
-    const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold = 0): cloudwatch.Alarm => {
+    const alarm = (
+      id: string,
+      description: string,
+      metric: cloudwatch.IMetric,
+      threshold = 0,
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    ): cloudwatch.Alarm => {
       const a = new cloudwatch.Alarm(this, id, {
         alarmDescription: description,
         metric,
         threshold,
         evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        comparisonOperator,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       a.addAlarmAction(new cwActions.SnsAction(alarmTopic));
@@ -335,10 +374,21 @@ export class IntakeStack extends Stack {
     // - Only ONE receipt rule set is active per account and region, and CloudFormation cannot
     //   activate one: `aws ses set-active-receipt-rule-set --rule-set-name <SesInboundRuleSetName>`
     //   after the first deployment (deactivate it before deleting the stack).
-    // - An SNS action carries at most 150 KB of mail; larger mail bounces. That needs an S3
-    //   action and a function reading the bucket: not deployed here.
+    // - An SNS action carries at most 150 KB of mail; larger mail bounces. With InboundMailBucket
+    //   set, the rule uses an S3 action instead (the notification carries the object's key).
     const sesRoute = manifest.find((f) => isHttp(f) && f.routes.some((r) => r.provider === 'ses'));
-    let inbound: { has: CfnCondition; topic: sns.CfnTopic; extra: CfnParameter; route: string } | undefined;
+    let inbound:
+      | {
+          has: CfnCondition;
+          topic: sns.CfnTopic;
+          extra: CfnParameter;
+          route: string;
+          bucket: CfnParameter;
+          hasBucket: CfnCondition;
+          key: CfnParameter;
+          hasKey: CfnCondition;
+        }
+      | undefined;
     if (sesRoute !== undefined && isHttp(sesRoute)) {
       const recipients = this.param('SesInboundRecipients', {
         description:
@@ -363,6 +413,26 @@ export class IntakeStack extends Stack {
       const has = new CfnCondition(this, 'HasSesInbound', {
         expression: Fn.conditionNot(Fn.conditionEquals(recipients.valueAsString, '')),
       });
+      const bucket = this.param('InboundMailBucket', {
+        description:
+          'Optional. An existing S3 bucket for inbound mail over SNS\'s 150 KB limit. With SES inbound on, the receipt ' +
+          'rule stores each mail there (prefix inbound/) and notifies the topic with its key, instead of carrying the ' +
+          'mail in the notification; the email webhook may read that prefix (s3:GetObject) and nothing else. The ' +
+          "bucket's policy must let SES write (infra/README.md, Email). Empty (default): mail rides in the notification.",
+        default: '',
+        allowedPattern: '^([a-z0-9][a-z0-9.\\-]{1,61}[a-z0-9])?$',
+        constraintDescription: 'empty, or an S3 bucket name',
+      });
+      const key = this.param('InboundMailKmsKeyArn', {
+        description:
+          "Optional. The KMS key ARN of InboundMailBucket's default encryption (SSE-KMS), so the email webhook may " +
+          'decrypt what it reads. Empty: the bucket uses S3-managed keys.',
+        default: '',
+        allowedPattern: '^(arn:aws[a-z\\-]*:kms:[a-z0-9\\-]+:[0-9]{12}:key/[A-Za-z0-9\\-]+)?$',
+        constraintDescription: 'empty, or a KMS key ARN',
+      });
+      const hasBucket = this.condition('HasInboundMailBucket', Fn.conditionNot(Fn.conditionEquals(bucket.valueAsString, '')));
+      const hasKey = this.condition('HasInboundMailKey', Fn.conditionNot(Fn.conditionEquals(key.valueAsString, '')));
       const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
         r: T,
         id: string,
@@ -381,7 +451,7 @@ export class IntakeStack extends Stack {
       // AWS managed key aws/sns: its key policy cannot be changed, so SES could not publish. A
       // customer managed key whose policy lets SES encrypt, for this account's receipt rules
       // only (1 USD a month, rotated yearly). SNS decrypts for the HTTPS delivery itself.
-      const key = conditional(
+      const topicKey = conditional(
         new kms.CfnKey(this, 'SesInboundKey', {
           description: 'Intake inbound mail topic (SES -> SNS)',
           enableKeyRotation: true,
@@ -411,9 +481,9 @@ export class IntakeStack extends Stack {
         }),
         'SesInboundKey',
       );
-      key.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      topicKey.applyRemovalPolicy(RemovalPolicy.DESTROY);
       const topic = conditional(
-        new sns.CfnTopic(this, 'SesInboundTopic', { displayName: 'Intake inbound mail', kmsMasterKeyId: key.attrArn }),
+        new sns.CfnTopic(this, 'SesInboundTopic', { displayName: 'Intake inbound mail', kmsMasterKeyId: topicKey.attrArn }),
         'SesInboundTopic',
       );
       // SES may publish, for this account's rule set only.
@@ -439,11 +509,10 @@ export class IntakeStack extends Stack {
         }),
         'SesInboundTopicPolicy',
       );
-      inbound = { has, topic, extra, route: `/${sesRoute.trigger.http}/ses` };
+      inbound = { has, topic, extra, route: `/${sesRoute.trigger.http}/ses`, bucket, hasBucket, key, hasKey };
     }
 
     // ---- Functions ------------------------------------------------------------------------------
-    const roles: iam.Role[] = [];
     const sesSenders: iam.Role[] = [];
     const httpRoutes = new Map<string, { route: apigwv2.HttpRoute; fn: lambda.Function }>();
     for (const spec of manifest) {
@@ -456,33 +525,61 @@ export class IntakeStack extends Stack {
         description: `${spec.name} (Intake)`,
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       });
-      roles.push(role);
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'Logs',
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [logGroup.logGroupArn],
+      // What the manifest grants (intake::grants; tests/permissions.rs holds it to the code's
+      // calls), in the role itself: the function cannot start before its role allows it.
+      const statements: unknown[] = [
+        { Sid: 'Logs', Effect: 'Allow', Action: grantedOn(spec, 'log_group'), Resource: logGroup.logGroupArn },
+        { Sid: 'Table', Effect: 'Allow', Action: grantedOn(spec, 'table'), Resource: this.table.tableArn },
+      ];
+      const onlyIf = (condition: CfnCondition, statement: object) =>
+        Fn.conditionIf(condition.logicalId, statement, Aws.NO_VALUE);
+      const readsInboundMail = grantedOn(spec, 'inbound_mail_bucket');
+      if (readsInboundMail.length > 0) {
+        if (inbound === undefined) throw new Error(`${spec.name} reads inbound mail but the stack has no InboundMailBucket`);
+        statements.push(
+          onlyIf(inbound.hasBucket, {
+            Sid: 'InboundMail',
+            Effect: 'Allow',
+            Action: readsInboundMail,
+            Resource: Fn.sub('arn:${AWS::Partition}:s3:::${Bucket}/inbound/*', { Bucket: inbound.bucket.valueAsString }),
+          }),
+          onlyIf(inbound.hasKey, {
+            Sid: 'InboundMailKey',
+            Effect: 'Allow',
+            Action: grantedOn(spec, 'inbound_mail_key'),
+            Resource: inbound.key.valueAsString,
+          }),
+        );
+      }
+      // X-Ray (EnableTracing=true), no narrower resource than "*".
+      statements.push(
+        onlyIf(tracingEnabled, {
+          Sid: 'Traces',
+          Effect: 'Allow',
+          Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+          Resource: '*',
         }),
       );
-      role.addToPolicy(
-        new iam.PolicyStatement({ sid: 'Table', actions: [...TABLE_ACTIONS[kind]], resources: [this.table.tableArn] }),
-      );
+      (role.node.defaultChild as iam.CfnRole).policies = [
+        { policyName: 'intake', policyDocument: { Version: '2012-10-17', Statement: statements } },
+      ];
 
       const environment: Record<string, string> = {};
       for (const v of spec.env) {
-        const wired = this.wire(spec, v, providers, { baseUrl, logLevel, ackConfig, hasAckConfig, inbound });
+        const wired = this.wire(spec, v, providers, { baseUrl, logLevel, inbound });
         if (wired === undefined) continue;
         wired.secretPolicy?.attachToRole(role);
         environment[wired.name] = wired.value;
       }
       // Email acknowledgements: SesSendPolicy, below.
-      if (spec.env.some((v) => v.name === 'SES_IDENTITY')) sesSenders.push(role);
+      if (spec.env.some((v) => v.name === 'SES_IDENTITIES')) sesSenders.push(role);
 
       const fn = new RustFunction(this, `${id}Function`, {
         manifestPath: path.join(workspaceRoot(), 'Cargo.toml'),
         binaryName: spec.name,
         runtime: 'provided.al2023',
-        architecture: lambda.Architecture.ARM_64,
+        // What cargo-lambda builds: the context, which the Architecture parameter must match.
+        architecture: props.architecture === 'x86_64' ? lambda.Architecture.X86_64 : lambda.Architecture.ARM_64,
         description: isHttp(spec)
           ? `Provider webhooks of the ${spec.trigger.http} channel (/${spec.trigger.http}/{provider})`
           : 'One acknowledgement per new ticket (DynamoDB stream consumer)',
@@ -507,6 +604,7 @@ export class IntakeStack extends Stack {
       cfn.reservedConcurrentExecutions = Token.asNumber(
         Fn.conditionIf(hasReserved.logicalId, reserved.valueAsNumber, Aws.NO_VALUE),
       );
+      cfn.architectures = [architecture.valueAsString];
       cfn.tracingConfig = { mode: Token.asString(Fn.conditionIf(tracingEnabled.logicalId, 'Active', 'PassThrough')) };
       cfn.loggingConfig = {
         logFormat: 'JSON',
@@ -587,25 +685,20 @@ export class IntakeStack extends Stack {
       }
     }
 
-    // X-Ray (EnableTracing=true): these actions support no narrower resource than "*".
-    const tracing = new iam.Policy(this, 'TracingPolicy', {
-      policyName: 'xray',
-      roles,
-      statements: [
-        new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] }),
-      ],
-    });
-    (tracing.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = tracingEnabled;
-
-    // Email acknowledgements (SesIdentity set): ses:SendEmail (the SES v2 SendEmail API, raw
-    // messages included) on that identity only, and on the configuration set when one is named
-    // (SES v2 authorizes the send against both). Never on "*".
+    // Email acknowledgements (SesIdentities set): ses:SendEmail (the SES v2 SendEmail API, raw
+    // messages included) on those identities only, and on the configuration set when one is
+    // named (SES v2 authorizes the send against both). Never on "*". The list is padded with
+    // empty entries; an empty slot names "identity/", which matches no identity.
     if (sesSenders.length > 0) {
-      const identity = this.params.get('SesIdentity');
+      const identities = this.params.get('SesIdentities');
       const configurationSet = this.params.get('SesConfigurationSet');
-      if (!identity) throw new Error('SES_IDENTITY is read but the SesIdentity parameter was not created');
-      const hasIdentity = this.condition('HasSesIdentity', Fn.conditionNot(Fn.conditionEquals(identity.valueAsString, '')));
-      const resources = [Fn.sub(SES_IDENTITY_ARN)];
+      if (!identities) throw new Error('SES_IDENTITIES is read but the SesIdentities parameter was not created');
+      const listed = Fn.join(',', identities.valueAsList);
+      const hasIdentities = this.condition('HasSesIdentities', Fn.conditionNot(Fn.conditionEquals(Fn.join('', identities.valueAsList), '')));
+      const padded = Fn.split(',', Fn.sub('${Listed},,,,', { Listed: listed }));
+      const resources = Array.from({ length: SES_IDENTITY_SLOTS }, (_, i) =>
+        Fn.sub(SES_IDENTITY_ARN, { Identity: Fn.select(i, padded) }),
+      );
       if (configurationSet) {
         const hasSet = this.condition(
           'HasSesConfigurationSet',
@@ -620,7 +713,7 @@ export class IntakeStack extends Stack {
       });
       const cfn = send.node.defaultChild as iam.CfnPolicy;
       cfn.overrideLogicalId('SesSendPolicy');
-      cfn.cfnOptions.condition = hasIdentity;
+      cfn.cfnOptions.condition = hasIdentities;
     }
 
     if (inbound !== undefined) {
@@ -691,8 +784,18 @@ export class IntakeStack extends Stack {
             // Only mail delivered over TLS; spam and virus verdicts in the notification.
             tlsPolicy: 'Require',
             scanEnabled: true,
-            // Base64: the MIME message byte for byte (UTF-8 would mangle 8-bit parts).
-            actions: [{ snsAction: { topicArn: topic.ref, encoding: 'Base64' } }],
+            actions: [
+              Fn.conditionIf(
+                inbound.hasBucket.logicalId,
+                // Mail of any size SES accepts (up to 40 MB) is stored under inbound/ and the
+                // topic notified with its key. The bucket's default encryption applies (not the
+                // action's KMS option: client-side encryption the webhook could not read).
+                { S3Action: { BucketName: inbound.bucket.valueAsString, ObjectKeyPrefix: 'inbound/', TopicArn: topic.ref } },
+                // Base64: the MIME message byte for byte (UTF-8 would mangle 8-bit parts). At
+                // most 150 KB: larger mail bounces.
+                { SNSAction: { TopicArn: topic.ref, Encoding: 'Base64' } },
+              ),
+            ],
           },
         }),
         'SesInboundRule',
@@ -711,6 +814,19 @@ export class IntakeStack extends Stack {
         }),
       );
       (dlqAlarm.node.defaultChild as cloudwatch.CfnAlarm).cfnOptions.condition = has;
+      // SNS could not deliver inbound mail to the webhook (it retries, then the queue).
+      const deliveryAlarm = alarm(
+        'SesInboundDeliveryFailuresAlarm',
+        'SNS failed to deliver inbound mail notifications to the email webhook.',
+        new cloudwatch.Metric({
+          namespace: 'AWS/SNS',
+          metricName: 'NumberOfNotificationsFailed',
+          dimensionsMap: { TopicName: topic.attrTopicName },
+          period: Duration.minutes(5),
+          statistic: 'Sum',
+        }),
+      );
+      (deliveryAlarm.node.defaultChild as cloudwatch.CfnAlarm).cfnOptions.condition = has;
       const output = (id: string, description: string, value: string) => {
         new CfnOutput(this, id, { description, value, condition: has });
       };
@@ -722,6 +838,68 @@ export class IntakeStack extends Stack {
       output('SesInboundTopicArn', 'SNS topic SES publishes inbound mail to (accepted by the email webhook)', topic.ref);
       output('SesInboundDeadLetterQueueUrl', 'Inbound mail SNS could not deliver to the email webhook', dlq.ref);
     }
+
+    // ---- Handled failures, from the functions' own metrics ---------------------------------------
+    // The functions answer them (5xx, or an ack marked failed) without crashing, so Lambda's
+    // Errors metric never sees them; their Embedded Metric Format lines do (namespace Intake;
+    // DESIGN.md, Metrics). The same alarms as the SAM template's.
+    const intake = (metricName: string, dimensionsMap: Record<string, string>) =>
+      new cloudwatch.Metric({ namespace: 'Intake', metricName, dimensionsMap, period: Duration.minutes(5), statistic: 'Sum' });
+    alarm(
+      'WebhookFailuresAlarm',
+      'Webhooks answered 5xx (the store or a dependency failed). Providers retry, but a lasting failure loses ' +
+        'messages once their retries run out.',
+      intake('Webhooks', { Outcome: 'failed' }),
+    );
+    alarm(
+      'ApiServerErrorsAlarm',
+      'The webhook API answered 5xx (function errors, timeouts or throttles included).',
+      new cloudwatch.Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName: '5xx',
+        dimensionsMap: { ApiId: this.api.apiId },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+    );
+    alarm(
+      'SignatureRefusalsAlarm',
+      'Many webhook calls refused for a missing or wrong signature: probing, or a secret that no longer matches ' +
+        "the provider's.",
+      new cloudwatch.MathExpression({
+        expression: 'bad + missing',
+        label: 'Calls refused for their signature',
+        usingMetrics: {
+          bad: intake('Webhooks', { Outcome: 'refused', Code: 'bad_signature' }),
+          missing: intake('Webhooks', { Outcome: 'refused', Code: 'missing_signature' }),
+        },
+        period: Duration.minutes(5),
+      }),
+      signatureRefusalThreshold.valueAsNumber,
+      cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+    alarm(
+      'AckFailuresAlarm',
+      "Acknowledgements failed permanently (see the tickets' ack reason, or the Acks metric by Reason).",
+      intake('Acks', { Outcome: 'failed' }),
+    );
+    // The flow at a glance: the same dashboard as the SAM template's.
+    const dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {
+      dashboardName: `${Aws.STACK_NAME}-intake`,
+      dashboardBody: Fn.sub(DASHBOARD_BODY, {
+        SmsWebhook: this.functions['sms-webhook']?.functionName ?? '',
+        EmailWebhook: this.functions['email-webhook']?.functionName ?? '',
+        SocialWebhook: this.functions['social-webhook']?.functionName ?? '',
+        Acknowledger: this.functions['acknowledger']?.functionName ?? '',
+        DeadLetters: deadLetters.queueName,
+        Api: this.api.apiId,
+      }),
+    });
+    dashboard.overrideLogicalId('Dashboard');
+    new CfnOutput(this, 'DashboardName', {
+      description: 'CloudWatch dashboard of the flow (webhooks, acks, delays, errors)',
+      value: dashboard.ref,
+    });
 
     new CfnOutput(this, 'ApiUrl', { description: 'Base URL of the webhooks (PUBLIC_BASE_URL)', value: baseUrl });
     new CfnOutput(this, 'TableName', {
@@ -812,8 +990,6 @@ export class IntakeStack extends Stack {
     ctx: {
       baseUrl: string;
       logLevel: CfnParameter;
-      ackConfig: CfnParameter;
-      hasAckConfig: CfnCondition;
       inbound?: { has: CfnCondition; topic: sns.CfnTopic; extra: CfnParameter };
     },
   ): { name: string; value: string; secretPolicy?: iam.Policy } | undefined {
@@ -842,25 +1018,18 @@ export class IntakeStack extends Stack {
             ),
           ),
         };
-      case 'INTAKE_CONFIG_TOML':
-        // Only the acknowledger renders acknowledgements.
-        if (spec.trigger !== 'table_stream') return undefined;
-        return {
-          name: v.name,
-          value: Token.asString(
-            Fn.conditionIf(
-              ctx.hasAckConfig.logicalId,
-              Fn.sub('{{resolve:ssm:${AckConfigParameterName}}}', {
-                AckConfigParameterName: ctx.ackConfig.valueAsString,
-              }),
-              Aws.NO_VALUE,
-            ),
-          ),
-        };
+      case 'SES_IDENTITIES': {
+        const identities = this.param('SesIdentities', { default: '', ...PARAMETER_DETAILS[v.name] });
+        return { name: v.name, value: Fn.join(',', identities.valueAsList) };
+      }
     }
     // Known settings (PARAMETER_DETAILS) are parameters even without a route of their provider:
     // SES sends acks whether or not mail arrives through SES.
-    if (!(v.name in PARAMETER_DETAILS) && !providers.some((p) => v.name.startsWith(`${p.toUpperCase().replace(/-/g, '_')}_`))) {
+    if (
+      !(v.name in PARAMETER_DETAILS) &&
+      !(v.name in PARAMETER_SETTINGS) &&
+      !providers.some((p) => v.name.startsWith(`${p.toUpperCase().replace(/-/g, '_')}_`))
+    ) {
       throw new Error(
         `${spec.name} reads ${v.name}, which the CDK app does not know how to set: wire it in ` +
           'infra/cdk/lib/intake-stack.ts (and in infra/template.yaml)',
@@ -873,6 +1042,7 @@ export class IntakeStack extends Stack {
       const kebab = v.name.toLowerCase().replace(/_/g, '-');
       const param = this.param(`${pascal(v.name)}ParameterName`, {
         description:
+          PARAMETER_SETTINGS[v.name] ??
           `Name of the SSM Parameter Store SecureString holding ${v.name} (create it first: aws ssm put-parameter ` +
           `--type SecureString --name /intake/${kebab} ...). The functions read it once at cold start; the value ` +
           'never appears in the template. Empty: not used. A parameter named here must exist, or the functions ' +

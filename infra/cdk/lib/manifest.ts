@@ -21,12 +21,27 @@ export interface Route {
 
 export type Trigger = { readonly http: string } | 'table_stream';
 
+/** What a grant is on (intake::grants::Resource): `table`, `parameter` (with its variable), ... */
+export interface GrantResource {
+  readonly kind: string;
+  readonly variable?: string;
+}
+
+/** IAM actions a function's role needs on one resource (intake::grants::Grant). */
+export interface Grant {
+  readonly actions: string[];
+  readonly resource: GrantResource;
+  /** Why no test makes this call (the Lambda service makes it with the role). */
+  readonly unexercised?: string;
+}
+
 export interface FunctionSpec {
   /** Crate and binary name under functions/. */
   readonly name: string;
   readonly trigger: Trigger;
   readonly routes: Route[];
   readonly env: EnvVar[];
+  readonly grants: Grant[];
 }
 
 /** The workspace root: the nearest directory above this file with a `[workspace]` Cargo.toml. */
@@ -80,7 +95,20 @@ export function parseManifest(json: unknown): FunctionSpec[] {
       if (typeof v.secret !== 'boolean' || typeof v.required !== 'boolean') fail(`${f.name}: ${v.name} lacks secret/required`);
       return { name: v.name, secret: v.secret, required: v.required };
     });
-    return { name: f.name, trigger: http ? { http: trigger.http } : 'table_stream', routes, env };
+    if (!Array.isArray(f.grants)) fail(`${f.name}: grants must be a list`);
+    const grants: Grant[] = f.grants.map((g: any): Grant => {
+      const actions = g?.actions;
+      if (!Array.isArray(actions) || actions.length === 0 || !actions.every((a: unknown) => typeof a === 'string' && /^[a-z0-9-]+:[A-Za-z*]+$/.test(a))) {
+        fail(`${f.name}: bad grant actions ${JSON.stringify(g)}`);
+      }
+      if (typeof g.resource?.kind !== 'string') fail(`${f.name}: grant without a resource kind`);
+      return {
+        actions: [...actions],
+        resource: { kind: g.resource.kind, variable: g.resource.variable },
+        unexercised: g.unexercised,
+      };
+    });
+    return { name: f.name, trigger: http ? { http: trigger.http } : 'table_stream', routes, env, grants };
   });
 }
 
@@ -96,6 +124,11 @@ export function pascal(s: string): string {
     .filter((w) => w.length > 0)
     .map((w) => w[0].toUpperCase() + w.slice(1))
     .join('');
+}
+
+/** The actions a function's role is granted on one kind of resource. */
+export function grantedOn(f: FunctionSpec, kind: string): string[] {
+  return f.grants.filter((g) => g.resource.kind === kind).flatMap((g) => g.actions);
 }
 
 export function isHttp(f: FunctionSpec): f is FunctionSpec & { trigger: { http: string } } {

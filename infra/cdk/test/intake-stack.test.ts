@@ -10,7 +10,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
 import { ACCESS_LOG_FORMAT, IntakeStack } from '../lib/intake-stack';
-import { FunctionSpec, loadManifest, parseManifest, pascal, workspaceRoot } from '../lib/manifest';
+import { FunctionSpec, grantedOn, loadManifest, parseManifest, pascal, workspaceRoot } from '../lib/manifest';
 
 const CDK_DIR = path.join(workspaceRoot(), 'infra', 'cdk');
 
@@ -38,12 +38,20 @@ function roleId(t: Record<string, any>, fnId: string): string {
   return t[fnId].Properties.Role['Fn::GetAtt'][0];
 }
 
-/** Every statement that applies to a role: its DefaultPolicy and every policy attached to it. */
+/**
+ * Every statement that applies to a role: its inline policies (a statement behind
+ * `Fn::If [C, statement, NoValue]` carries condition C) and every policy attached to it.
+ */
 function statements(t: Record<string, any>, role: string): any[] {
-  return Object.values(t)
-    .filter((r: any) => r.Type === 'AWS::IAM::Policy')
-    .filter((r: any) => r.Properties.Roles.some((x: any) => x.Ref === role))
-    .flatMap((r: any) => r.Properties.PolicyDocument.Statement.map((s: any) => ({ ...s, condition: r.Condition })));
+  const inline = (t[role].Properties.Policies ?? []).flatMap((p: any) =>
+    p.PolicyDocument.Statement.map((s: any) => (s['Fn::If'] ? { ...s['Fn::If'][1], condition: s['Fn::If'][0] } : s)),
+  );
+  return inline.concat(
+    Object.values(t)
+      .filter((r: any) => r.Type === 'AWS::IAM::Policy')
+      .filter((r: any) => r.Properties.Roles.some((x: any) => x.Ref === role))
+      .flatMap((r: any) => r.Properties.PolicyDocument.Statement.map((s: any) => ({ ...s, condition: r.Condition }))),
+  );
 }
 
 const list = (x: unknown): any[] => (Array.isArray(x) ? x : [x]);
@@ -118,7 +126,7 @@ describe('functions', () => {
     for (const f of MANIFEST) {
       const fn = resources[functionId(resources, f.name)].Properties;
       assert.equal(fn.Runtime, 'provided.al2023');
-      assert.deepEqual(fn.Architectures, ['arm64']);
+      assert.deepEqual(fn.Architectures, [{ Ref: 'Architecture' }]);
       assert.equal(fn.Handler, 'bootstrap');
       assert.equal(fn.MemorySize, 256);
       assert.equal(fn.Timeout, f.trigger === 'table_stream' ? 90 : 15);
@@ -161,14 +169,12 @@ describe('functions', () => {
         ],
       });
     }
+    // The ack configuration is read by name at cold start, never resolved at deploy time.
     const ack = resources[functionId(resources, acknowledger.name)].Properties.Environment.Variables;
-    assert.deepEqual(ack.INTAKE_CONFIG_TOML, {
-      'Fn::If': [
-        'HasAckConfig',
-        { 'Fn::Sub': ['{{resolve:ssm:${AckConfigParameterName}}}', { AckConfigParameterName: { Ref: 'AckConfigParameterName' } }] },
-        { Ref: 'AWS::NoValue' },
-      ],
+    assert.deepEqual(ack.INTAKE_CONFIG_TOML_PARAM, {
+      'Fn::If': ['HasIntakeConfigToml', { Ref: 'IntakeConfigTomlParameterName' }, { Ref: 'AWS::NoValue' }],
     });
+    assert.ok(!JSON.stringify(resources).includes('resolve:ssm'));
   });
 });
 
@@ -268,17 +274,20 @@ describe('acknowledger stream', () => {
 describe('least privilege', () => {
   const unconditional = (t: Record<string, any>, role: string) => statements(t, role).filter((s) => !s.condition);
 
-  it('webhooks get GetItem/PutItem/UpdateItem on the table, nothing on the stream', () => {
+  it("webhooks get the manifest's table actions, nothing on the stream", () => {
     for (const f of webhooks) {
       const role = roleId(resources, functionId(resources, f.name));
-      assert.deepEqual(actionsOn(resources, role, TABLE_ARN), ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      assert.deepEqual(actionsOn(resources, role, TABLE_ARN), grantedOn(f, 'table').sort());
       assert.deepEqual(actionsOn(resources, role, STREAM_ARN), []);
     }
+    const email = webhooks.find((f) => f.name === 'email-webhook')!;
+    assert.ok(grantedOn(email, 'table').includes('dynamodb:BatchGetItem'));
   });
 
-  it('the acknowledger gets GetItem/UpdateItem on the table and reads the stream', () => {
+  it("the acknowledger gets the manifest's table actions and reads the stream", () => {
     const role = roleId(resources, functionId(resources, acknowledger.name));
-    assert.deepEqual(actionsOn(resources, role, TABLE_ARN), ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    assert.deepEqual(actionsOn(resources, role, TABLE_ARN), grantedOn(acknowledger, 'table').sort());
+    assert.ok(grantedOn(acknowledger, 'table').includes('dynamodb:PutItem'));
     assert.deepEqual(actionsOn(resources, role, STREAM_ARN), [
       'dynamodb:DescribeStream',
       'dynamodb:GetRecords',
@@ -300,14 +309,15 @@ describe('least privilege', () => {
         for (const a of list(s.Action)) assert.ok(!a.endsWith('*'), `${f.name}: wildcard action ${a}`);
       }
     }
-    template.hasResource('AWS::IAM::Policy', {
-      Condition: 'TracingEnabled',
-      Properties: {
-        PolicyDocument: {
-          Statement: [{ Action: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], Effect: 'Allow', Resource: '*' }],
-        },
-      },
-    });
+    // X-Ray inside each role, so a function is never created with tracing on before its role
+    // may write traces.
+    for (const f of MANIFEST) {
+      const role = roleId(resources, functionId(resources, f.name));
+      const traces = statements(resources, role).filter((s) => list(s.Action).includes('xray:PutTraceSegments'));
+      assert.equal(traces.length, 1, `${f.name}: one X-Ray statement`);
+      assert.equal(traces[0].condition, 'TracingEnabled');
+      assert.ok((resources[role].Properties.Policies ?? []).length > 0, `${f.name}: inline in the role`);
+    }
   });
 
   it('each secret: ssm:GetParameters on its parameter only, kms:Decrypt via SSM, for the functions reading it', () => {
@@ -463,7 +473,7 @@ describe('email', () => {
     }
   });
 
-  it('the acknowledger may ses:SendEmail only as SesIdentity (and its configuration set), only when it is set', () => {
+  it('the acknowledger may ses:SendEmail only as SesIdentities (and its configuration set), only when set', () => {
     const grants = Object.entries(resources)
       .filter(([, r]) => r.Type === 'AWS::IAM::Policy')
       .filter(([, r]) => JSON.stringify(r.Properties.PolicyDocument).includes('"ses:'));
@@ -473,8 +483,10 @@ describe('email', () => {
       'one policy grants ses: actions',
     );
     const policy = resources.SesSendPolicy;
-    assert.equal(policy.Condition, 'HasSesIdentity');
-    assert.deepEqual(json.Conditions.HasSesIdentity, notEmpty('SesIdentity'));
+    assert.equal(policy.Condition, 'HasSesIdentities');
+    assert.deepEqual(json.Conditions.HasSesIdentities, {
+      'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', { Ref: 'SesIdentities' }] }, ''] }],
+    });
     assert.deepEqual(json.Conditions.HasSesConfigurationSet, notEmpty('SesConfigurationSet'));
     assert.deepEqual(policy.Properties.Roles, [{ Ref: ackRole }]);
     const [statement, ...rest] = policy.Properties.PolicyDocument.Statement;
@@ -484,7 +496,19 @@ describe('email', () => {
     assert.deepEqual(
       list(statement.Resource).map((r) => JSON.stringify(r)).sort(),
       [
-        { 'Fn::Sub': 'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}' },
+        ...[0, 1, 2, 3, 4].map((i) => ({
+          'Fn::Sub': [
+            'arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Identity}',
+            {
+              Identity: {
+                'Fn::Select': [
+                  i,
+                  { 'Fn::Split': [',', { 'Fn::Sub': ['${Listed},,,,', { Listed: { 'Fn::Join': [',', { Ref: 'SesIdentities' }] } }] }] },
+                ],
+              },
+            },
+          ],
+        })),
         {
           'Fn::If': [
             'HasSesConfigurationSet',
@@ -498,9 +522,10 @@ describe('email', () => {
     );
     assert.ok(!list(statement.Resource).includes('*'));
     const vars = resources[functionId(resources, acknowledger.name)].Properties.Environment.Variables;
-    assert.deepEqual(vars.SES_IDENTITY, { Ref: 'SesIdentity' });
+    assert.deepEqual(vars.SES_IDENTITIES, { 'Fn::Join': [',', { Ref: 'SesIdentities' }] });
     assert.deepEqual(vars.SES_CONFIGURATION_SET, { Ref: 'SesConfigurationSet' });
-    assert.equal(json.Parameters.SesIdentity.Default, '');
+    assert.equal(json.Parameters.SesIdentities.Default, '');
+    assert.equal(json.Parameters.SesIdentities.Type, 'CommaDelimitedList');
     // No function other than the acknowledger gets ses: at all.
     for (const f of MANIFEST.filter((f) => f.trigger !== 'table_stream')) {
       const role = roleId(resources, functionId(resources, f.name));
@@ -508,14 +533,14 @@ describe('email', () => {
     }
   });
 
-  it('without SES_IDENTITY in the manifest nothing may send email', () => {
-    const t = synth(MANIFEST.map((f) => ({ ...f, env: f.env.filter((v) => !v.name.startsWith('SES_IDENTITY')) })));
+  it('without SES_IDENTITIES in the manifest nothing may send email', () => {
+    const t = synth(MANIFEST.map((f) => ({ ...f, env: f.env.filter((v) => !v.name.startsWith('SES_IDENTITIES')) })));
     const r = t.toJSON().Resources as Record<string, any>;
     assert.equal(r.SesSendPolicy, undefined);
     assert.ok(!JSON.stringify(r).includes('ses:SendEmail'));
   });
 
-  it('SES inbound: a receipt rule with one SNS action (Base64), spam/virus scan and TLS required, optional', () => {
+  it('SES inbound: a receipt rule with an SNS action (Base64) or, with a bucket, an S3 action; scan and TLS', () => {
     assert.deepEqual(json.Conditions.HasSesInbound, notEmpty('SesInboundRecipients'));
     template.resourceCountIs('AWS::SES::ReceiptRuleSet', 1);
     template.resourceCountIs('AWS::SES::ReceiptRule', 1);
@@ -530,7 +555,15 @@ describe('email', () => {
           Recipients: { 'Fn::Split': [',', { Ref: 'SesInboundRecipients' }] },
           ScanEnabled: true,
           TlsPolicy: 'Require',
-          Actions: [{ SNSAction: { TopicArn: { Ref: 'SesInboundTopic' }, Encoding: 'Base64' } }],
+          Actions: [
+            {
+              'Fn::If': [
+                'HasInboundMailBucket',
+                { S3Action: { BucketName: { Ref: 'InboundMailBucket' }, ObjectKeyPrefix: 'inbound/', TopicArn: { Ref: 'SesInboundTopic' } } },
+                { SNSAction: { TopicArn: { Ref: 'SesInboundTopic' }, Encoding: 'Base64' } },
+              ],
+            },
+          ],
         },
       },
     });
@@ -615,7 +648,7 @@ describe('email', () => {
       },
     });
     const alarms = Object.values(resources).filter(
-      (r: any) => r.Type === 'AWS::CloudWatch::Alarm' && JSON.stringify(r.Properties.Dimensions).includes('SesInboundDeadLetterQueue'),
+      (r: any) => r.Type === 'AWS::CloudWatch::Alarm' && JSON.stringify(r.Properties.Dimensions ?? []).includes('SesInboundDeadLetterQueue'),
     ) as any[];
     assert.equal(alarms.length, 1);
     assert.equal(alarms[0].Condition, 'HasSesInbound');
@@ -638,6 +671,7 @@ describe('email', () => {
         ...f,
         routes: f.routes.filter((r) => r.provider !== 'ses'),
         env: f.env.filter((v) => v.name !== 'SES_TOPIC_ARNS'),
+        grants: f.grants.filter((g) => !g.resource.kind.startsWith('inbound_mail')),
       })),
     );
     const out = t.toJSON();
