@@ -117,6 +117,26 @@ impl AckSettings {
         AckSettings::from_toml("").expect("the empty configuration is valid")
     }
 
+    /// The addresses email acks go out from, by brand: the brand's `support_address`, else
+    /// each of its email addresses (an ack answers from the inbox the customer wrote to).
+    pub fn email_senders(&self) -> Vec<(&str, &str)> {
+        self.brands
+            .iter()
+            .flat_map(|b| {
+                let addresses: Vec<&str> = match &b.support_address {
+                    Some(address) => vec![address.as_str()],
+                    None => b
+                        .addresses
+                        .iter()
+                        .filter(|a| a.contains('@'))
+                        .map(String::as_str)
+                        .collect(),
+                };
+                addresses.into_iter().map(move |a| (b.id.as_str(), a))
+            })
+            .collect()
+    }
+
     /// The brand an address of ours belongs to, or the default brand.
     pub fn brand_for(&self, our_address: &str) -> &Brand {
         let address = our_address.to_lowercase();

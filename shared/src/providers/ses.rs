@@ -565,6 +565,19 @@ pub fn identity_covers(identity: &str, address: &str) -> bool {
             .is_some_and(|sub| sub.ends_with('.'))
 }
 
+/// The `(brand, address)` pairs acks would be sent from that no identity covers: SES (and the
+/// acknowledger's IAM policy) would refuse them.
+pub fn senders_outside<'a>(
+    settings: &'a crate::ack::AckSettings,
+    identities: &[String],
+) -> Vec<(&'a str, &'a str)> {
+    settings
+        .email_senders()
+        .into_iter()
+        .filter(|(_, address)| !identities.iter().any(|i| identity_covers(i, address)))
+        .collect()
+}
+
 /// The parts of an ack email that come from the ticket rather than the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckEmail {
@@ -710,6 +723,32 @@ fn classify<R: std::fmt::Debug>(err: SdkError<SendEmailError, R>) -> SendError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn senders_outside_the_identities_are_named_by_brand() {
+        let settings = crate::ack::AckSettings::from_toml(
+            r#"
+default_brand = "toko"
+[[brand]]
+id = "toko"
+name = "Toko"
+addresses = ["halo@tokoku.id", "+6221555000"]
+time_zone = "Asia/Jakarta"
+[[brand]]
+id = "kopi"
+name = "Kopi"
+addresses = ["halo@kopi.id"]
+support_address = "help@kopi.co.id"
+time_zone = "Asia/Makassar"
+"#,
+        )
+        .expect("settings");
+        assert_eq!(
+            senders_outside(&settings, &["tokoku.id".into()]),
+            vec![("kopi", "help@kopi.co.id")]
+        );
+        assert!(senders_outside(&settings, &["tokoku.id".into(), "kopi.co.id".into()]).is_empty());
+    }
 
     #[test]
     fn identities_cover_their_addresses_domains_and_subdomains() {
