@@ -719,6 +719,43 @@ mod tests {
         }
     }
 
+    // moto confirms every subscription at once (see moto_local), so the pending branch is
+    // checked here on the attributes AWS documents for GetSubscriptionAttributes.
+    #[test]
+    fn a_pending_webhook_subscription_fails_and_a_pending_alarm_email_warns() {
+        let sub = |protocol: &str, endpoint: &str, pending| Subscription {
+            topic: "arn:aws:sns:us-east-1:123456789012:t".into(),
+            protocol: protocol.into(),
+            endpoint: endpoint.into(),
+            pending,
+        };
+        let mut report = Report::default();
+        report_subscription(
+            &sub("https", "https://h.example/email/ses", true),
+            "a".into(),
+            &mut report,
+        );
+        report_subscription(
+            &sub("email", "ops@example.com", true),
+            "b".into(),
+            &mut report,
+        );
+        report_subscription(
+            &sub("https", "https://h.example/email/ses", false),
+            "c".into(),
+            &mut report,
+        );
+        let levels: Vec<Level> = report.checks.iter().map(|c| c.level).collect();
+        assert_eq!(levels, [Level::Fail, Level::Warn, Level::Ok]);
+        assert!(report.checks[0].hint.ends_with(
+            "aws sns subscribe --topic-arn arn:aws:sns:us-east-1:123456789012:t --protocol https --notification-endpoint https://h.example/email/ses"
+        ));
+        assert_eq!(
+            report.checks[2].to_string(),
+            "ok    c: https https://h.example/email/ses confirmed"
+        );
+    }
+
     #[test]
     fn a_check_is_one_line_with_its_hint() {
         let check = Check {

@@ -276,3 +276,39 @@ async fn a_broken_stack_fails_naming_exactly_its_problems() {
     );
     assert!(lines(&out, "ok").is_empty(), "{out}");
 }
+
+#[tokio::test]
+async fn an_inactive_rule_set_and_an_unknown_identity_fail_with_how_to_fix_them() {
+    let moto = MotoLocal::start().await.expect("moto starts");
+    let sdk = sdk(&moto).await;
+    deploy(&sdk, "doctor-mail", true).await;
+    // Someone deactivated the rule set (as tear-down does) and deleted an identity.
+    aws_sdk_ses::Client::new(&sdk)
+        .set_active_receipt_rule_set()
+        .send()
+        .await
+        .expect("deactivate");
+    aws_sdk_sesv2::Client::new(&sdk)
+        .delete_email_identity()
+        .email_identity("help@tokoku.id")
+        .send()
+        .await
+        .expect("delete the identity");
+
+    let (ok, out) = doctor(&moto, "doctor-mail").await;
+    assert!(!ok, "{out}");
+    assert_eq!(
+        lines(&out, "FAIL"),
+        [
+            "FAIL  SES receipt rule set: no rule set is active; doctor-mail-inbound receives no mail — activate it: aws ses set-active-receipt-rule-set --rule-set-name doctor-mail-inbound",
+            "FAIL  SES identity help@tokoku.id: not an SES identity in this region — create it, then verify it (DNS records for a domain, the mailed link for an address): aws sesv2 create-email-identity --email-identity help@tokoku.id",
+        ],
+        "{out}"
+    );
+    assert!(
+        lines(&out, "ok")
+            .iter()
+            .any(|l| l.ends_with("SES identity tokoku.id: verified for sending")),
+        "{out}"
+    );
+}
