@@ -191,8 +191,12 @@ enum Outbox {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    dotenv::load();
     let cli = Cli::parse();
+    // The local settings (.env, .env.example: fake credentials, emulator endpoints) are for
+    // the local stack; doctor reads a real account with the caller's own environment.
+    if !matches!(cli.command, Command::Doctor { .. }) {
+        dotenv::load();
+    }
     let result = match cli.command {
         Command::Dev => dev().await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,

@@ -167,8 +167,9 @@ async fn deploy(sdk: &SdkConfig, name: &str, healthy: bool) {
 async fn doctor(moto: &MotoLocal, stack: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_intake"))
         .args(["doctor", "--stack", stack])
-        // Outside the project, so only what is set here counts (no .env).
-        .current_dir(std::env::temp_dir())
+        // In the project, whose .env.example points SES v2 at the local emulator and sets
+        // fake credentials: doctor must not load it (else the identity checks go there).
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
