@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: dev test lint unit e2e bench cold-start sizes build-lambda deps clean-local
+.PHONY: dev test lint unit e2e bench cold-start sizes lambda build-lambda deps clean-local
 
 deps: node_modules/.installed
 	@scripts/ensure-java.sh
@@ -50,9 +50,23 @@ cold-start: deps
 	$(CARGO) build --release -p sms-webhook -p intake-cli
 	python3 scripts/cold_start.py
 
-## Lambda artifacts (needs cargo-lambda: `pip install cargo-lambda` or `cargo install cargo-lambda`).
-build-lambda:
-	cargo lambda build --release --arm64
+## Lambda artifacts: target/lambda/<function>/bootstrap for provided.al2023, cross-compiled by
+## cargo-lambda with zig (`pip install cargo-lambda==1.9.2 ziglang==0.14.1`, into .venv or any
+## environment on PATH). ARCH=arm64 (the template's default Architecture) needs the Rust target
+## aarch64-unknown-linux-gnu (`rustup target add aarch64-unknown-linux-gnu`); ARCH=x86-64 needs
+## nothing more.
+ARCH ?= arm64
+LAMBDA_FUNCTIONS := sms-webhook email-webhook social-webhook acknowledger
+LAMBDA_PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+lambda:
+	@case "$(ARCH)" in arm64|x86-64) ;; *) echo "make lambda: ARCH is arm64 or x86-64, not '$(ARCH)'" >&2; exit 1;; esac
+	@PATH="$(LAMBDA_PATH)" command -v cargo-lambda >/dev/null || { echo "make lambda: cargo-lambda is not installed; install it and zig with: pip install cargo-lambda==1.9.2 ziglang==0.14.1 (README.md, Building for Lambda)" >&2; exit 1; }
+	@test "$(ARCH)" != arm64 || test -d "$$(rustc --print sysroot)/lib/rustlib/aarch64-unknown-linux-gnu" || { echo "make lambda: ARCH=arm64 needs the Rust target aarch64-unknown-linux-gnu: rustup target add aarch64-unknown-linux-gnu (or build ARCH=x86-64 and deploy with Architecture=x86_64)" >&2; exit 1; }
+	PATH="$(LAMBDA_PATH)" $(CARGO) lambda build --release --$(ARCH) $(addprefix -p ,$(LAMBDA_FUNCTIONS))
+	@ls -l $(addsuffix /bootstrap,$(addprefix target/lambda/,$(LAMBDA_FUNCTIONS)))
+
+build-lambda: lambda
 
 clean-local:
 	rm -rf .local

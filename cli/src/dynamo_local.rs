@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::DevResult;
 
@@ -47,15 +47,11 @@ impl DynamoLocal {
 
     async fn spawn(&mut self) -> DevResult<()> {
         let lib = self.jar.with_file_name("DynamoDBLocal_lib");
-        // Java runs under a small shell that kills it when our end of its stdin closes, which
-        // happens however this process ends (even a test binary that never drops the stack).
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            // (Background jobs read /dev/null in a non-interactive shell, hence fd 3.)
-            .arg(r#"exec 3<&0; "$@" & pid=$!; (read _ignored <&3; kill $pid 2>/dev/null) & wait $pid"#)
-            .arg("dynamodb-local")
-            .arg(std::env::var("JAVA").unwrap_or_else(|_| "java".into()))
-            .arg(format!("-Djava.library.path={}", lib.display()))
+        let mut cmd = crate::child::guarded(
+            "dynamodb-local",
+            std::env::var("JAVA").unwrap_or_else(|_| "java".into()),
+        );
+        cmd.arg(format!("-Djava.library.path={}", lib.display()))
             .arg("-Xmx512m")
             .arg("-jar")
             .arg(&self.jar)
@@ -71,10 +67,8 @@ impl DynamoLocal {
                 cmd.arg("-inMemory");
             }
         }
-        cmd.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         let mut child = cmd.spawn().map_err(|e| {
             format!("cannot start java for DynamoDB Local (is Java 17+ installed?): {e}")
         })?;

@@ -1,10 +1,13 @@
 //! The local stack behind `intake dev`, shared with the end-to-end tests: DynamoDB Local, the
 //! webhook server, the stream poller that feeds the acknowledger as Lambda would, and the
-//! recorder that stands in for provider APIs.
+//! recorder that stands in for provider APIs. Also the emulators tests start on their own
+//! (moto for AWS APIs without another emulator) and the checks of `intake doctor`.
 
 pub mod child;
+pub mod doctor;
 pub mod dotenv;
 pub mod dynamo_local;
+pub mod moto_local;
 pub mod poller;
 pub mod recorder;
 pub mod server;

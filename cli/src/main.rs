@@ -41,6 +41,14 @@ enum Command {
     Config(ConfigCommand),
     /// What a deployment must provide: functions, routes, environment (for infra checks).
     Manifest,
+    /// Check a deployed stack: its status, the SSM parameters it names, the SES inbound
+    /// subscription and receipt rule set, the SES sending identities. Read-only; exits
+    /// non-zero when a check fails.
+    Doctor {
+        /// The CloudFormation stack name (region and credentials from the environment).
+        #[arg(long)]
+        stack: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,6 +160,11 @@ struct TwilioArgs {
 enum Tickets {
     /// Every ticket, newest first.
     List {
+        /// Only the tickets of this contact, on every channel: a phone number
+        /// (+6281234567890, also finds its WhatsApp tickets), an email address, or a
+        /// platform id as stored (whatsapp:6281234567890, telegram:123456).
+        #[arg(long)]
+        contact: Option<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -178,8 +191,12 @@ enum Outbox {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    dotenv::load();
     let cli = Cli::parse();
+    // The local settings (.env, .env.example: fake credentials, emulator endpoints) are for
+    // the local stack; doctor reads a real account with the caller's own environment.
+    if !matches!(cli.command, Command::Doctor { .. }) {
+        dotenv::load();
+    }
     let result = match cli.command {
         Command::Dev => dev().await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
@@ -196,10 +213,13 @@ async fn main() -> ExitCode {
             mail_command::simulate(mail_command::MailProvider::Postmark, args).await
         }
         Command::Simulate(other) => simulate_social(other).await,
-        Command::Tickets(Tickets::List { json }) => tickets_list(json).await,
+        Command::Tickets(Tickets::List { contact, json }) => {
+            tickets_list(contact.as_deref(), json).await
+        }
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
         Command::Config(ConfigCommand::Check { file }) => config_check(file),
+        Command::Doctor { stack } => doctor(&stack).await,
         Command::Manifest => {
             println!(
                 "{}",
@@ -351,8 +371,12 @@ async fn store() -> DevResult<Store> {
     ))
 }
 
-async fn tickets_list(json: bool) -> DevResult<()> {
-    let tickets = store().await?.all_tickets().await?;
+async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
+    let store = store().await?;
+    let tickets = match contact {
+        Some(address) => store.contact_tickets(address).await?,
+        None => store.all_tickets().await?,
+    };
     if json {
         for t in &tickets {
             println!("{}", serde_json::to_string(t)?);
@@ -456,6 +480,51 @@ async fn outbox_list(json: bool) -> DevResult<()> {
         );
     }
     Ok(())
+}
+
+async fn doctor(stack: &str) -> DevResult<()> {
+    use aws_config::timeout::TimeoutConfig;
+    // The functions' short timeouts suit a webhook, not a person waiting on CloudFormation.
+    let config = intake::aws::loader()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .operation_timeout(std::time::Duration::from_secs(60))
+                .build(),
+        )
+        .load()
+        .await;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .ok_or("no AWS region: set AWS_REGION (or a profile's region)")?;
+    println!("Checking stack {stack} in {region}");
+    let report = intake_dev::doctor::diagnose(&config, stack).await;
+    for check in &report.checks {
+        println!("{check}");
+    }
+    if !report.webhook_urls.is_empty() {
+        println!("\nWebhook URLs for the provider consoles:");
+        let width = report
+            .webhook_urls
+            .iter()
+            .map(|(k, _)| k.len())
+            .max()
+            .unwrap_or(0);
+        for (name, url) in &report.webhook_urls {
+            println!("  {name:<width$}  {url}");
+        }
+    }
+    let (failures, warnings) = (report.failures(), report.warnings());
+    println!(
+        "\n{failures} failed, {warnings} warning(s), {} ok",
+        report.checks.len() - failures - warnings
+    );
+    if failures > 0 {
+        Err(format!("{failures} check(s) failed").into())
+    } else {
+        Ok(())
+    }
 }
 
 fn config_check(file: Option<std::path::PathBuf>) -> DevResult<()> {

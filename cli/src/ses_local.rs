@@ -11,18 +11,13 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::DevResult;
 
 /// The npm package of the emulator.
 pub const PACKAGE: &str = "aws-ses-v2-local";
-
-/// How much of the emulator's stderr is kept for error messages.
-const STDERR_KEEP: usize = 4096;
 
 /// A running SES emulator. Stopped when dropped, and when this process dies.
 pub struct SesLocal {
@@ -45,66 +40,37 @@ impl SesLocal {
             return Err(format!("cannot start the SES emulator: port {port} is in use").into());
         }
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
-        // Node runs under a small shell that kills it when our end of its stdin closes, which
-        // happens however this process ends (even a test binary that never drops the stack).
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            // (Background jobs read /dev/null in a non-interactive shell, hence fd 3.)
-            .arg(r#"exec 3<&0; "$@" & pid=$!; (read _ignored <&3; kill $pid 2>/dev/null) & wait $pid"#)
-            .arg("ses-local")
-            .arg(&node)
-            .arg(&script)
+        let mut cmd = crate::child::guarded("ses-local", &node);
+        cmd.arg(&script)
             .arg("--host")
             .arg("127.0.0.1")
             .arg("--port")
             .arg(port.to_string())
             .current_dir(project_root)
-            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(std::process::Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| {
             format!(
                 "cannot start the SES emulator ({node} {}): {e}",
                 script.display()
             )
         })?;
-        let stderr = keep_stderr(&mut child);
+        let stderr = crate::child::keep_stderr(&mut child);
 
         let local = SesLocal { child: None, port };
-        let health = format!("{}/health-check", local.endpoint());
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()?;
-        for _ in 0..150 {
-            if let Some(status) = child.try_wait()? {
-                // Let the reader take the last of the output.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                return Err(format!(
-                    "the SES emulator exited at start ({status}; is `{node}` Node.js 20+?): {}",
-                    tail(&stderr)
-                )
-                .into());
-            }
-            let answered = client
-                .get(&health)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if answered {
-                return Ok(SesLocal {
-                    child: Some(child),
-                    ..local
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let _ = child.kill().await;
-        Err(format!(
-            "the SES emulator did not answer within 15 s: {}",
-            tail(&stderr)
+        crate::child::wait_until_answers(
+            &mut child,
+            &stderr,
+            &format!("{}/health-check", local.endpoint()),
+            Duration::from_secs(15),
+            "the SES emulator",
+            &format!("is `{node}` Node.js 20+?"),
         )
-        .into())
+        .await?;
+        Ok(SesLocal {
+            child: Some(child),
+            ..local
+        })
     }
 
     /// `http://127.0.0.1:<port>`: the SES endpoint (`AWS_ENDPOINT_URL_SESV2`) and the base
@@ -153,40 +119,6 @@ pub fn find_script(project_root: &Path) -> DevResult<PathBuf> {
         return Err(format!("the SES emulator's script {} is missing", script.display()).into());
     }
     Ok(script)
-}
-
-/// Reads the child's stderr in the background, keeping its last few KB.
-fn keep_stderr(child: &mut Child) -> Arc<Mutex<Vec<u8>>> {
-    let kept = Arc::new(Mutex::new(Vec::new()));
-    if let Some(mut stderr) = child.stderr.take() {
-        let kept = kept.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut kept) = kept.lock() {
-                    kept.extend_from_slice(&buf[..n]);
-                    let excess = kept.len().saturating_sub(STDERR_KEEP);
-                    kept.drain(..excess);
-                }
-            }
-        });
-    }
-    kept
-}
-
-fn tail(stderr: &Arc<Mutex<Vec<u8>>>) -> String {
-    let text = stderr
-        .lock()
-        .map(|k| String::from_utf8_lossy(&k).trim().to_string())
-        .unwrap_or_default();
-    if text.is_empty() {
-        "(no output)".into()
-    } else {
-        text
-    }
 }
 
 /// One email the emulator accepted, as its store keeps it.

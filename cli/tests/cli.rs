@@ -3,7 +3,10 @@
 use std::time::Duration;
 use tokio::process::Command;
 
-use intake_dev::stack::{Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use intake_dev::stack::{
+    Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_MAILGUN_SIGNING_KEY,
+    TEST_META_APP_SECRET, TEST_META_VERIFY_TOKEN,
+};
 
 /// Runs `intake` without blocking the runtime that serves the stack.
 async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
@@ -19,6 +22,9 @@ async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
         .env("PUBLIC_BASE_URL", stack.url())
         .env("TWILIO_AUTH_TOKEN", TEST_AUTH_TOKEN)
         .env("TWILIO_ACCOUNT_SID", TEST_ACCOUNT_SID)
+        .env("META_APP_SECRET", TEST_META_APP_SECRET)
+        .env("META_VERIFY_TOKEN", TEST_META_VERIFY_TOKEN)
+        .env("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY)
         .env(
             "INTAKE_RECORDER_PORT",
             stack.options.recorder_port.to_string(),
@@ -29,10 +35,15 @@ async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
         .await
         .expect("intake finishes")
         .expect("intake runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        // What went wrong, for the assertion message.
+        stdout.push_str(&format!(
+            "\n[stderr] {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    (out.status.success(), stdout)
 }
 
 fn json_lines(text: &str) -> Vec<serde_json::Value> {
@@ -118,6 +129,129 @@ async fn simulate_then_inspect_tickets_and_outbox() {
 
     let (ok, table) = intake(&stack, &["tickets", "list"]).await;
     assert!(ok && table.contains(reference) && table.starts_with("ID"));
+}
+
+#[tokio::test]
+async fn tickets_list_contact_finds_one_customer_on_every_channel_newest_first() {
+    let stack = Stack::start(StackOptions::ephemeral(None).expect("ports"))
+        .await
+        .expect("the local stack starts (run `npm ci` first)");
+    // One customer writes by SMS, then on WhatsApp (Meta gives the number without '+'), and
+    // by mail; another customer writes too.
+    for args in [
+        &[
+            "simulate",
+            "twilio",
+            "--from",
+            "+6281299990002",
+            "--body",
+            "Halo",
+        ][..],
+        &[
+            "simulate",
+            "meta",
+            "--app",
+            "whatsapp",
+            "--from",
+            "6281299990002",
+            "--to",
+            "200000000000002",
+            "--body",
+            "Halo lagi",
+        ],
+        &[
+            "simulate",
+            "twilio",
+            "--from",
+            "+6281299990003",
+            "--body",
+            "Halo juga",
+        ],
+        &[
+            "simulate",
+            "mailgun",
+            "--from",
+            "Budi.Santoso@Example.co.id",
+            "--body",
+            "Pesanan saya belum sampai",
+        ],
+    ] {
+        let (ok, out) = intake(&stack, args).await;
+        assert!(ok && out.starts_with("200 "), "{args:?}: {out}");
+    }
+
+    // As a person types the number: spaces and dashes, any channel.
+    let (ok, out) = intake(
+        &stack,
+        &[
+            "tickets",
+            "list",
+            "--contact",
+            "+62 812-9999-0002",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let tickets = json_lines(&out);
+    let seen: Vec<(&str, &str)> = tickets
+        .iter()
+        .map(|t| {
+            (
+                t["channel"].as_str().unwrap_or_default(),
+                t["contact"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("social", "whatsapp:6281299990002"),
+            ("sms", "+6281299990002")
+        ],
+        "newest first: {out}"
+    );
+    assert!(tickets[0]["created_at"].as_str() > tickets[1]["created_at"].as_str());
+
+    // The WhatsApp form finds the WhatsApp ticket only.
+    let (ok, out) = intake(
+        &stack,
+        &[
+            "tickets",
+            "list",
+            "--contact",
+            "whatsapp:+6281299990002",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let tickets = json_lines(&out);
+    assert_eq!(tickets.len(), 1, "{out}");
+    assert_eq!(tickets[0]["contact"], "whatsapp:6281299990002");
+
+    // An email address, whatever its case.
+    let (ok, out) = intake(
+        &stack,
+        &[
+            "tickets",
+            "list",
+            "--contact",
+            "budi.santoso@example.co.id",
+            "--json",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let tickets = json_lines(&out);
+    assert_eq!(tickets.len(), 1, "{out}");
+    assert_eq!(tickets[0]["channel"], "email");
+
+    // Nobody by that number: an empty list, and the table's header.
+    let (ok, out) = intake(&stack, &["tickets", "list", "--contact", "+6281200000000"]).await;
+    assert!(ok, "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.starts_with("ID"), "{out}");
 }
 
 #[tokio::test]

@@ -73,6 +73,57 @@ fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
     })
 }
 
+/// The contact keys an address typed by a person may be stored under, on every channel.
+///
+/// A phone number (`+62 812-3456-7890`, `6281234567890`) is an SMS sender (`+<digits>`), a
+/// WhatsApp sender through Twilio (`whatsapp:+<digits>`, the SMS channel) and through Meta
+/// (`whatsapp:<digits>`, the social channel). `whatsapp:<number>` is both WhatsApp forms; an
+/// email address is the email channel's (case-insensitive); any other `platform:id`
+/// (`telegram:123`, `messenger:<PSID>`) is looked up as typed on the social and SMS
+/// channels, and anything else as typed on every channel.
+fn contact_keys(typed: &str) -> Vec<String> {
+    let typed = typed.trim();
+    let phone = |number: &str| {
+        let number = number.trim();
+        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+        let shaped = number
+            .trim_start_matches('+')
+            .chars()
+            .all(|c| c.is_ascii_digit() || " -.()".contains(c));
+        (shaped && digits.len() >= 5).then_some(digits)
+    };
+    let whatsapp = |digits: &str| {
+        vec![
+            keys::contact(Channel::Sms, &format!("whatsapp:+{digits}")),
+            keys::contact(Channel::Social, &format!("whatsapp:{digits}")),
+        ]
+    };
+    let mut out = match typed.split_once(':') {
+        Some((scheme, number)) if scheme.eq_ignore_ascii_case("whatsapp") => match phone(number) {
+            Some(digits) => whatsapp(&digits),
+            None => vec![keys::contact(Channel::Social, typed)],
+        },
+        Some(_) => vec![
+            keys::contact(Channel::Social, typed),
+            keys::contact(Channel::Sms, typed),
+        ],
+        None if typed.contains('@') => vec![keys::contact(Channel::Email, typed)],
+        None => match phone(typed) {
+            Some(digits) => {
+                let mut keys = vec![keys::contact(Channel::Sms, &format!("+{digits}"))];
+                keys.extend(whatsapp(&digits));
+                keys
+            }
+            None => Channel::ALL
+                .iter()
+                .map(|c| keys::contact(*c, typed))
+                .collect(),
+        },
+    };
+    out.dedup();
+    out
+}
+
 /// A list of strings; absent or of another type reads as empty.
 fn strings(item: &Item, name: &str) -> Vec<String> {
     match item.get(name) {
@@ -178,6 +229,43 @@ impl Store {
             }))
     }
 
+    /// The tickets of one contact key, newest first: a Query of the `by_contact` index.
+    pub async fn tickets_of_contact_key(
+        &self,
+        contact_key: &str,
+    ) -> Result<Vec<Ticket>, StoreError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::BY_CONTACT_INDEX)
+            .key_condition_expression("contact_key = :contact")
+            .expression_attribute_values(":contact", s(contact_key))
+            .scan_index_forward(false)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            out.push(ticket_from(&item.map_err(classify)?)?);
+        }
+        Ok(out)
+    }
+
+    /// Every ticket of the contact a person typed, on every channel, newest first: a phone
+    /// number finds its SMS and WhatsApp tickets (Twilio's `whatsapp:+62…` and Meta's
+    /// `whatsapp:62…`), an email address its email tickets whatever its case, and a
+    /// `platform:id` (`telegram:123`) is taken as stored. One Query of the `by_contact`
+    /// index per key the address may be stored under.
+    pub async fn contact_tickets(&self, typed: &str) -> Result<Vec<Ticket>, StoreError> {
+        let mut out = Vec::new();
+        for key in contact_keys(typed) {
+            out.extend(self.tickets_of_contact_key(&key).await?);
+        }
+        out.sort_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
+        Ok(out)
+    }
+
     /// Every ticket, newest first. A full scan: for tools and small tables, not for request
     /// paths.
     pub async fn all_tickets(&self) -> Result<Vec<Ticket>, StoreError> {
@@ -198,5 +286,47 @@ impl Store {
         }
         out.sort_by(|a, b| b.id.cmp(&a.id));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contact_keys;
+
+    #[test]
+    fn a_phone_number_is_looked_up_as_sms_and_both_whatsapp_forms() {
+        let keys = [
+            "CONTACT#sms#+6281234567890",
+            "CONTACT#sms#whatsapp:+6281234567890",
+            "CONTACT#social#whatsapp:6281234567890",
+        ];
+        for typed in ["+6281234567890", " +62 812-3456-7890 ", "6281234567890"] {
+            assert_eq!(contact_keys(typed), keys, "{typed}");
+        }
+        assert_eq!(contact_keys("whatsapp:+6281234567890"), keys[1..]);
+        assert_eq!(contact_keys("WhatsApp:6281234567890"), keys[1..]);
+    }
+
+    #[test]
+    fn other_addresses_are_looked_up_as_typed() {
+        assert_eq!(
+            contact_keys("Budi@Example.co.id"),
+            ["CONTACT#email#budi@example.co.id"]
+        );
+        assert_eq!(
+            contact_keys("telegram:123456"),
+            [
+                "CONTACT#social#telegram:123456",
+                "CONTACT#sms#telegram:123456"
+            ]
+        );
+        assert_eq!(
+            contact_keys("budi"),
+            [
+                "CONTACT#sms#budi",
+                "CONTACT#email#budi",
+                "CONTACT#social#budi"
+            ]
+        );
     }
 }
