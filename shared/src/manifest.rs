@@ -193,13 +193,14 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
 /// without a redeploy (and is not limited to Lambda's 4 KB of environment).
 pub const ACK_SETTINGS: EnvVar = secret("INTAKE_CONFIG_TOML");
 
-/// Every variable that may name an SSM parameter instead (`<NAME>_PARAM`).
+/// Every variable that may name an SSM parameter instead (`<NAME>_PARAM`), once each.
 pub fn parameter_vars() -> impl Iterator<Item = &'static EnvVar> {
+    let mut seen = std::collections::BTreeSet::new();
     PROVIDER_ENV
         .iter()
         .flat_map(|(_, vars)| vars.iter())
         .chain(std::iter::once(&ACK_SETTINGS))
-        .filter(|v| v.secret)
+        .filter(move |v| v.secret && seen.insert(v.name))
 }
 
 /// The function that consumes the table's stream and sends the acks.
