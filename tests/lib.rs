@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use intake::metrics::MemorySink;
 use intake::model::{Channel, Contact, StoredMessage, Ticket};
 use intake::store::Store;
 use intake_dev::recorder::{self, Recorded};
@@ -31,6 +32,8 @@ pub struct Endpoints {
     pub table: String,
     /// SES v2 emulator endpoint (email acks).
     pub ses: String,
+    /// The EMF metric lines the stack's functions wrote (shared with the stack).
+    pub metrics: MemorySink,
 }
 
 impl Endpoints {
@@ -42,7 +45,31 @@ impl Endpoints {
             dynamodb: stack.dynamo.endpoint(),
             table: stack.store.table().to_owned(),
             ses: stack.ses.endpoint(),
+            metrics: stack.metrics.clone(),
         }
+    }
+
+    /// Every metric line written so far, as text.
+    pub fn metric_lines(&self) -> Vec<String> {
+        self.metrics.lines()
+    }
+
+    /// The webhook metric lines (`Webhooks`), each checked against the EMF specification.
+    pub fn webhook_metrics(&self) -> Vec<serde_json::Value> {
+        self.metrics_with("Webhooks")
+    }
+
+    /// The ack metric lines (`Acks`), each checked against the EMF specification.
+    pub fn ack_metrics(&self) -> Vec<serde_json::Value> {
+        self.metrics_with("Acks")
+    }
+
+    fn metrics_with(&self, metric: &str) -> Vec<serde_json::Value> {
+        self.metric_lines()
+            .iter()
+            .map(|line| emf(line))
+            .filter(|v| v.get(metric).is_some())
+            .collect()
     }
 
     /// A store client on this runtime.
@@ -277,4 +304,114 @@ where
 /// Lets the stream poller run a few rounds, so an ack that should not happen would have.
 pub async fn quiet_period() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
+}
+
+/// The CloudWatch metric units (`MetricDatum.Unit`).
+const CLOUDWATCH_UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Parses one metric line and checks it against the EMF specification as CloudWatch Logs
+/// applies it (a line it would reject would silently publish nothing): one JSON object
+/// alone on its line, at most 256 KB; `_aws.Timestamp` in epoch milliseconds;
+/// `CloudWatchMetrics` directives with a namespace, at least one dimension set of at most 30
+/// keys, at most 100 metrics; every dimension a string member on the root (ASCII, not
+/// blank, no control characters, at most 1024 characters), every metric a numeric member.
+pub fn emf(line: &str) -> serde_json::Value {
+    assert!(line.len() <= 256 * 1024, "too large: {line}");
+    assert!(!line.contains('\n'), "one line: {line}");
+    let v: serde_json::Value = serde_json::from_str(line).expect("a JSON object");
+    let root = v.as_object().expect("a JSON object");
+    let timestamp = v["_aws"]["Timestamp"].as_i64().expect("_aws.Timestamp");
+    let now = jiff::Timestamp::now().as_millisecond();
+    assert!(
+        (now - timestamp).abs() < 3_600_000,
+        "Timestamp in milliseconds: {line}"
+    );
+    let directives = v["_aws"]["CloudWatchMetrics"]
+        .as_array()
+        .expect("_aws.CloudWatchMetrics");
+    assert!(!directives.is_empty(), "{line}");
+    for directive in directives {
+        let namespace = directive["Namespace"].as_str().expect("Namespace");
+        assert!(!namespace.is_empty() && namespace.len() <= 1024);
+        let sets = directive["Dimensions"].as_array().expect("Dimensions");
+        assert!(!sets.is_empty(), "at least one dimension set: {line}");
+        for set in sets {
+            let set = set.as_array().expect("a dimension set is an array");
+            assert!(set.len() <= 30, "at most 30 dimensions: {line}");
+            for key in set {
+                let key = key.as_str().expect("dimension keys are strings");
+                assert!(!key.is_empty() && key.len() <= 250);
+                let value = root
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_else(|| panic!("dimension {key} is a string member: {line}"));
+                assert!(
+                    !value.trim().is_empty()
+                        && value.len() <= 1024
+                        && value.bytes().all(|b| b.is_ascii() && !b.is_ascii_control()),
+                    "dimension {key}={value:?} is valid: {line}"
+                );
+            }
+        }
+        let metrics = directive["Metrics"].as_array().expect("Metrics");
+        assert!(metrics.len() <= 100);
+        for metric in metrics {
+            let name = metric["Name"].as_str().expect("Name");
+            assert!(
+                root.get(name).is_some_and(|v| v.is_number()),
+                "metric {name} is a number: {line}"
+            );
+            if let Some(unit) = metric.get("Unit") {
+                let unit = unit.as_str().expect("Unit is a string");
+                assert!(CLOUDWATCH_UNITS.contains(&unit), "unit {unit}: {line}");
+            }
+        }
+    }
+    v
+}
+
+/// The dimension sets of a metric line's (only) directive.
+pub fn dimension_sets(line: &serde_json::Value) -> serde_json::Value {
+    line["_aws"]["CloudWatchMetrics"][0]["Dimensions"].clone()
+}
+
+/// Asserts that no metric line mentions any of `private` (bodies, numbers, addresses, ids).
+pub fn assert_lines_private(lines: &[String], private: &[&str]) {
+    assert!(!lines.is_empty());
+    for line in lines {
+        for value in private.iter().filter(|p| !p.is_empty()) {
+            assert!(
+                !line.contains(value),
+                "{value:?} appears in a metric line: {line}"
+            );
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use intake::ack::Acknowledger;
+use intake::metrics::{MemorySink, MetricsSink};
 use intake::store::{Store, schema};
 use intake::{Channel, Config, WebhookService};
 
@@ -194,6 +195,8 @@ pub struct Stack {
     pub options: StackOptions,
     /// The webhook routes served (`/sms/twilio`, ...).
     pub routes: Vec<String>,
+    /// Every EMF metric line the functions wrote (in a deployment they go to stdout).
+    pub metrics: MemorySink,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -212,12 +215,16 @@ impl Stack {
         if let Some(clock) = options.clock.clone() {
             acknowledger = acknowledger.with_clock(clock);
         }
-        let acknowledger = Arc::new(acknowledger);
+        let metrics = MemorySink::default();
+        let sink: intake::metrics::Sink = Arc::new(LocalMetrics(metrics.clone()));
+        let acknowledger = Arc::new(acknowledger.with_metrics(sink.clone()));
         let poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone());
         let services: Vec<WebhookService> = Channel::ALL
             .into_iter()
             .filter_map(|c| {
-                WebhookService::from_config(c, &options.config, store.clone(), &clients).ok()
+                WebhookService::from_config(c, &options.config, store.clone(), &clients)
+                    .ok()
+                    .map(|s| s.with_metrics(sink.clone()))
             })
             .collect();
         if services.is_empty() {
@@ -239,6 +246,7 @@ impl Stack {
             acknowledger,
             options,
             routes,
+            metrics,
             tasks,
         })
     }
@@ -246,6 +254,18 @@ impl Stack {
     /// The webhook server's base URL (what `PUBLIC_BASE_URL` says).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.options.port)
+    }
+}
+
+/// The local stack's metric sink: lines are kept for the tests (and `intake dev`), and shown
+/// in the log at `debug` under the target `metrics` (`RUST_LOG=info,metrics=debug`) rather
+/// than printed among the human-readable logs.
+struct LocalMetrics(MemorySink);
+
+impl MetricsSink for LocalMetrics {
+    fn emit(&self, line: &str) {
+        tracing::debug!(target: "metrics", "{line}");
+        self.0.emit(line);
     }
 }
 

@@ -20,6 +20,7 @@ pub mod ids;
 pub mod keywords;
 pub mod lambda;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod providers;
 pub mod reply;

@@ -7,6 +7,7 @@ use std::time::Instant;
 use url::Url;
 
 use crate::error::WebhookError;
+use crate::metrics::{self, WebhookMetric, WebhookOutcome};
 use crate::model::Channel;
 use crate::providers::{Provider, Received};
 use crate::reply::Reply;
@@ -80,6 +81,7 @@ pub struct WebhookService {
     providers: Vec<Box<dyn Provider>>,
     store: Store,
     public_base_url: Url,
+    metrics: metrics::Sink,
 }
 
 impl WebhookService {
@@ -96,6 +98,7 @@ impl WebhookService {
             providers,
             store,
             public_base_url,
+            metrics: metrics::stdout(),
         }
     }
 
@@ -130,6 +133,12 @@ impl WebhookService {
         Ok(WebhookService::new(channel, providers, store, base))
     }
 
+    /// The same service writing its metric lines to `sink` instead of stdout.
+    pub fn with_metrics(mut self, sink: metrics::Sink) -> WebhookService {
+        self.metrics = sink;
+        self
+    }
+
     /// The channel this service serves.
     pub fn channel(&self) -> Channel {
         self.channel
@@ -144,6 +153,7 @@ impl WebhookService {
     }
 
     /// Handles one request and always answers: errors become their status and JSON body.
+    /// Whatever the outcome, writes exactly one metric line (see [`crate::metrics`]).
     pub async fn handle(&self, req: WebhookRequest) -> Reply {
         crate::aws_calls::within(
             crate::manifest::webhook_function(self.channel),
@@ -155,8 +165,14 @@ impl WebhookService {
     async fn handle_request(&self, req: WebhookRequest) -> Reply {
         let started = Instant::now();
         let route = req.path.clone();
-        match self.process(req, Timestamp::now()).await {
-            Ok((reply, provider, summary)) => {
+        let routed = self.route(&req.path);
+        let provider = routed.as_ref().map_or(metrics::UNKNOWN, |p| p.name());
+        let result = match routed {
+            Ok(p) => self.process(p, req, Timestamp::now()).await,
+            Err(err) => Err(err),
+        };
+        let (reply, metric) = match result {
+            Ok((reply, summary)) => {
                 tracing::info!(
                     channel = %self.channel,
                     provider,
@@ -167,7 +183,8 @@ impl WebhookService {
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "webhook accepted"
                 );
-                reply
+                let metric = self.metric(provider, &summary, started);
+                (reply, metric)
             }
             Err(err) => {
                 let reply = Reply::from_error(&err);
@@ -176,17 +193,41 @@ impl WebhookService {
                 } else {
                     tracing::warn!(channel = %self.channel, route, code = err.code(), status = reply.status, "webhook refused");
                 }
-                reply
+                let metric = WebhookMetric {
+                    outcome: WebhookOutcome::of_error_status(reply.status),
+                    code: Some(err.code()),
+                    ..self.metric(provider, &Summary::default(), started)
+                };
+                (reply, metric)
             }
+        };
+        self.metrics.emit(&metric.line(Timestamp::now()));
+        reply
+    }
+
+    /// The metric of a request answered 2xx with `summary`.
+    fn metric(&self, provider: &'static str, summary: &Summary, started: Instant) -> WebhookMetric {
+        WebhookMetric {
+            channel: self.channel,
+            provider,
+            outcome: WebhookOutcome::of_accepted(
+                summary.messages,
+                summary.stored,
+                summary.duplicates,
+            ),
+            code: None,
+            messages: summary.messages,
+            new_tickets: summary.new_tickets,
+            latency: started.elapsed(),
         }
     }
 
     async fn process(
         &self,
+        provider: &dyn Provider,
         mut req: WebhookRequest,
         now: Timestamp,
-    ) -> Result<(Reply, &'static str, Summary), WebhookError> {
-        let provider = self.route(&req.path)?;
+    ) -> Result<(Reply, Summary), WebhookError> {
         if req.body.len() > provider.max_body_bytes() {
             return Err(WebhookError::PayloadTooLarge {
                 limit: provider.max_body_bytes(),
@@ -194,14 +235,14 @@ impl WebhookService {
         }
         req.public_url = self.public_url(provider, req.query.as_deref());
         if let Some(answer) = provider.handshake(&req) {
-            return answer.map(|reply| (reply, provider.name(), Summary::default()));
+            return answer.map(|reply| (reply, Summary::default()));
         }
         if req.method != Method::POST {
             return Err(WebhookError::MethodNotAllowed);
         }
         let mut messages = match provider.receive(&req, now, &self.store).await? {
             Received::Messages(messages) => messages,
-            Received::Answer(reply) => return Ok((reply, provider.name(), Summary::default())),
+            Received::Answer(reply) => return Ok((reply, Summary::default())),
         };
         // Messages of one batch arrive in order: a microsecond apart, they keep it in the
         // ticket (message sort keys start with the receive time).
@@ -216,12 +257,13 @@ impl WebhookService {
             match self.store.ingest(message).await? {
                 IngestOutcome::Duplicate => summary.duplicates += 1,
                 IngestOutcome::Stored { new_ticket, .. } => {
+                    summary.stored += 1;
                     summary.new_tickets += usize::from(new_ticket)
                 }
                 IngestOutcome::ContactUpdated => {}
             }
         }
-        Ok((provider.accepted_for(&messages), provider.name(), summary))
+        Ok((provider.accepted_for(&messages), summary))
     }
 
     /// Finds the provider from the last two path segments, so a stage prefix
@@ -259,6 +301,8 @@ impl WebhookService {
 #[derive(Debug, Default)]
 struct Summary {
     messages: usize,
+    /// Messages newly stored (STOP/START keywords update the contact only).
+    stored: usize,
     new_tickets: usize,
     duplicates: usize,
 }

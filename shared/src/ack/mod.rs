@@ -9,7 +9,8 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use std::sync::Arc;
 
-use crate::model::AckStatus;
+use crate::metrics::{self, AckMetric, AckMetricOutcome};
+use crate::model::{AckStatus, Channel};
 use crate::providers::{OutboundMessage, SendError, Sender};
 use crate::store::keys;
 use crate::store::{AckRecord, Store, StoreError};
@@ -72,6 +73,65 @@ pub struct Acknowledger {
     senders: Vec<Arc<dyn Sender>>,
     settings: AckSettings,
     clock: Clock,
+    metrics: metrics::Sink,
+}
+
+/// What one ack decision learned along the way, for its metric line.
+#[derive(Debug, Default)]
+struct Facts {
+    channel: Option<Channel>,
+    provider: Option<String>,
+    /// When the customer's first message arrived.
+    customer_wrote_at: Option<jiff::Timestamp>,
+    /// When the provider accepted the ack (the real clock, not the policy's).
+    accepted_at: Option<jiff::Timestamp>,
+}
+
+impl Facts {
+    /// The metric line's content for `result`.
+    fn metric(self, result: &Result<AckOutcome, AckError>) -> AckMetric {
+        let (outcome, reason) = match result {
+            Ok(AckOutcome::Sent) => (AckMetricOutcome::Sent, None),
+            Ok(AckOutcome::Skipped(reason)) => (AckMetricOutcome::Skipped, Some(reason.clone())),
+            Ok(AckOutcome::Failed(reason)) => (
+                AckMetricOutcome::Failed,
+                // Stored as "code: provider text"; only the code is a dimension.
+                reason.split(':').next().map(str::to_owned),
+            ),
+            Ok(AckOutcome::AlreadyHandled) => (AckMetricOutcome::AlreadyHandled, None),
+            Err(AckError::RetryLater(_)) => {
+                (AckMetricOutcome::Retry, Some("provider_unavailable".into()))
+            }
+            // The same codes as a webhook's store failures.
+            Err(AckError::Store(e)) => (
+                AckMetricOutcome::Retry,
+                Some(
+                    if e.is_retryable() {
+                        "store_unavailable"
+                    } else {
+                        "store_error"
+                    }
+                    .into(),
+                ),
+            ),
+        };
+        let delay = self
+            .accepted_at
+            .zip(self.customer_wrote_at)
+            .map(|(sent, wrote)| {
+                // A provider's clock ahead of ours must not make a negative delay.
+                sent.duration_since(wrote)
+                    .try_into()
+                    .unwrap_or(std::time::Duration::ZERO)
+            });
+        AckMetric {
+            channel: self.channel,
+            provider: self.provider.unwrap_or_else(|| metrics::UNKNOWN.to_owned()),
+            outcome,
+            reason,
+            delay,
+        }
+    }
 }
 
 impl Acknowledger {
@@ -82,7 +142,14 @@ impl Acknowledger {
             senders,
             settings,
             clock: Arc::new(jiff::Timestamp::now),
+            metrics: metrics::stdout(),
         }
+    }
+
+    /// The same acknowledger writing its metric lines to `sink` instead of stdout.
+    pub fn with_metrics(mut self, sink: metrics::Sink) -> Acknowledger {
+        self.metrics = sink;
+        self
     }
 
     /// The same acknowledger reading time from `clock`.
@@ -136,19 +203,29 @@ impl Acknowledger {
         response
     }
 
-    /// Decides and, if so decided, sends the ack of one ticket.
+    /// Decides and, if so decided, sends the ack of one ticket. Whatever the outcome, writes
+    /// exactly one metric line (see [`crate::metrics`]).
     pub async fn acknowledge(&self, ticket_id: &str) -> Result<AckOutcome, AckError> {
-        crate::aws_calls::within(
-            crate::manifest::ACKNOWLEDGER,
-            self.acknowledge_ticket(ticket_id),
-        )
+        crate::aws_calls::within(crate::manifest::ACKNOWLEDGER, async {
+            let mut facts = Facts::default();
+            let result = self.decide_and_send(ticket_id, &mut facts).await;
+            self.metrics
+                .emit(&facts.metric(&result).line(jiff::Timestamp::now()));
+            result
+        })
         .await
     }
 
-    async fn acknowledge_ticket(&self, ticket_id: &str) -> Result<AckOutcome, AckError> {
+    async fn decide_and_send(
+        &self,
+        ticket_id: &str,
+        facts: &mut Facts,
+    ) -> Result<AckOutcome, AckError> {
         let Some(ticket) = self.store.ticket(ticket_id).await? else {
             return Ok(AckOutcome::AlreadyHandled);
         };
+        facts.channel = Some(ticket.channel);
+        facts.provider = Some(ticket.provider.clone());
         if ticket.ack_status != AckStatus::Pending {
             return Ok(AckOutcome::AlreadyHandled);
         }
@@ -157,6 +234,7 @@ impl Acknowledger {
             .store
             .message(ticket_id, &ticket.first_message_sk)
             .await?;
+        facts.customer_wrote_at = first.as_ref().and_then(|m| m.received_at.parse().ok());
         // The provider that brought the ticket answers it; email is answered through SES
         // whichever provider received the mail.
         let Some(sender) = self
@@ -179,6 +257,7 @@ impl Acknowledger {
                 )
                 .await;
         };
+        facts.provider = Some(sender.provider().to_owned());
         let now = (self.clock)();
         let rendered = match decide(
             &ticket,
@@ -221,10 +300,7 @@ impl Acknowledger {
             body: rendered.text,
             html: rendered.html,
             subject: ticket.subject.clone(),
-            customer_wrote_at: first
-                .as_ref()
-                .and_then(|m| m.received_at.parse().ok())
-                .unwrap_or(now),
+            customer_wrote_at: facts.customer_wrote_at.unwrap_or(now),
             reply_token: first.as_ref().and_then(|m| m.reply_token.clone()),
             references: first
                 .as_ref()
@@ -238,6 +314,7 @@ impl Acknowledger {
         };
         match sender.send(&message).await {
             Ok(receipt) => {
+                facts.accepted_at = Some(jiff::Timestamp::now());
                 self.store
                     .transition_ack(
                         ticket_id,
