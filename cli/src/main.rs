@@ -58,6 +58,11 @@ enum ConfigCommand {
     Check {
         /// The file (default: $INTAKE_CONFIG, else intake.toml).
         file: Option<std::path::PathBuf>,
+        /// The SES identities acks may be sent from, comma-separated (default:
+        /// $SES_IDENTITIES): brands whose email acks would go out from an address under none
+        /// of them are warned about, since SES would refuse those acks.
+        #[arg(long, value_name = "LIST")]
+        ses_identities: Option<String>,
     },
 }
 
@@ -218,7 +223,10 @@ async fn main() -> ExitCode {
         }
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
-        Command::Config(ConfigCommand::Check { file }) => config_check(file),
+        Command::Config(ConfigCommand::Check {
+            file,
+            ses_identities,
+        }) => config_check(file, ses_identities),
         Command::Doctor { stack } => doctor(&stack).await,
         Command::Manifest => {
             println!(
@@ -527,7 +535,7 @@ async fn doctor(stack: &str) -> DevResult<()> {
     }
 }
 
-fn config_check(file: Option<std::path::PathBuf>) -> DevResult<()> {
+fn config_check(file: Option<std::path::PathBuf>, ses_identities: Option<String>) -> DevResult<()> {
     use intake::ack::settings::STATES;
     use intake::ack::{AckSettings, Language};
     use intake::model::Channel;
@@ -540,6 +548,7 @@ fn config_check(file: Option<std::path::PathBuf>) -> DevResult<()> {
     let settings = AckSettings::from_toml(&text)?;
     let limits = &settings.limits;
     println!("{}: valid", path.display());
+    warn_about_ses_senders(&settings, ses_identities);
     println!(
         "limits: {} acks per contact per day, quiet period {} min, SMS at most {} segment(s); acks on for: {}",
         limits.per_contact_per_day,
@@ -597,4 +606,44 @@ fn config_check(file: Option<std::path::PathBuf>) -> DevResult<()> {
         }
     }
     Ok(())
+}
+
+/// Warns about brands whose email acks would be sent from an address under none of the SES
+/// identities the deployment grants (`SesIdentities`): SES would refuse them.
+fn warn_about_ses_senders(settings: &intake::ack::AckSettings, identities: Option<String>) {
+    let identities: Vec<String> = identities
+        .or_else(|| std::env::var("SES_IDENTITIES").ok())
+        .unwrap_or_default()
+        .split(',')
+        .map(|i| i.trim().to_owned())
+        .filter(|i| !i.is_empty())
+        .collect();
+    let senders = settings.email_senders();
+    if identities.is_empty() {
+        if !senders.is_empty() {
+            println!(
+                "email acks: give --ses-identities (or SES_IDENTITIES) to check that SES may send as {}",
+                senders
+                    .iter()
+                    .map(|(_, a)| *a)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        return;
+    }
+    let outside = intake::providers::ses::senders_outside(settings, &identities);
+    for (brand, address) in &outside {
+        println!(
+            "warning: brand {brand} sends email acks as {address}, which is under none of the SES identities ({}): \
+             SES would refuse them. Verify it (or its domain) and add it to SesIdentities, or set the brand's support_address.",
+            identities.join(", ")
+        );
+    }
+    if outside.is_empty() && !senders.is_empty() {
+        println!(
+            "email acks: every sending address is under {}",
+            identities.join(", ")
+        );
+    }
 }

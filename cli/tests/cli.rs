@@ -279,6 +279,26 @@ async fn config_check_previews_a_valid_file_and_lists_every_problem_of_a_bad_one
         "{text}"
     );
 
+    // Brands whose email acks would go out from an address SES may not send as.
+    let with_identities = |list: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
+            .args(["config", "check", "--ses-identities", list])
+            .arg(&example)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .expect("intake runs")
+    };
+    let out = with_identities("example.org");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "a warning, not an error: {text}");
+    assert!(
+        text.contains("warning: brand tokoku sends email acks as halo@tokoku.id"),
+        "{text}"
+    );
+    let out = with_identities("tokoku.id");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("warning: brand tokoku"), "{text}");
+
     let bad = std::env::temp_dir().join(format!("intake-bad-{}.toml", std::process::id()));
     std::fs::write(
         &bad,
