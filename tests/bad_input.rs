@@ -3,7 +3,9 @@
 use intake::providers::twilio;
 use intake_dev::simulate::{self, TwilioSms};
 use intake_dev::stack::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
-use intake_tests::{Endpoints, OUR_NUMBER, http, new_number, own_stack, shared_stack};
+use intake_tests::{
+    Endpoints, OUR_NUMBER, http, new_number, own_stack, own_stack_with, shared_stack,
+};
 
 /// Posts raw bytes with headers; returns status and the parsed JSON error body.
 async fn raw(
@@ -220,11 +222,78 @@ async fn wrong_content_type_is_415() {
     let (status, json) = raw(
         reqwest::Method::POST,
         &format!("{}/sms/twilio", stack.url),
-        "application/json",
+        "text/plain",
         Some("x"),
-        br#"{"From":"+1"}"#.to_vec(),
+        b"From=+1".to_vec(),
     )
     .await;
     assert_eq!(status, 415);
     assert_eq!(json["code"], "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn json_without_its_body_hash_is_403() {
+    let stack = shared_stack();
+    let customer = new_number();
+    // Signed like a form (URL only): the URL lacks `bodySHA256`, so nothing proves the body.
+    let url = format!("{}/sms/twilio", stack.url);
+    let body = format!(r#"{{"From":"{customer}","To":"{OUR_NUMBER}","Body":"x"}}"#);
+    let signature = twilio::signature(TEST_AUTH_TOKEN, &url, &[]);
+    let (status, json) = raw(
+        reqwest::Method::POST,
+        &url,
+        "application/json",
+        Some(&signature),
+        body.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(json["code"], "missing_signature");
+    assert_eq!(json["error"], "missing signature header bodySHA256");
+    assert_nothing_stored(stack, &customer, None).await;
+}
+
+/// A deployment without social providers (Twilio and email only): the stack starts, every
+/// social route answers 404 with the JSON error, and the configured channels work.
+#[tokio::test]
+async fn a_channel_without_providers_answers_404_and_the_rest_works() {
+    let stack = own_stack_with(|options| {
+        options.config.meta = None;
+        options.config.telegram = None;
+        options.config.line = None;
+    })
+    .await;
+    assert!(
+        stack.routes.iter().all(|r| !r.starts_with("/social/")),
+        "{:?}",
+        stack.routes
+    );
+    let endpoints = Endpoints::of(&stack);
+    for (method, path) in [
+        (reqwest::Method::POST, "/social/meta"),
+        (
+            reqwest::Method::GET,
+            "/social/meta?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1",
+        ),
+        (reqwest::Method::POST, "/social/telegram"),
+        (reqwest::Method::POST, "/social/line"),
+    ] {
+        let (status, json) = raw(
+            method,
+            &format!("{}{path}", endpoints.url),
+            "application/json",
+            None,
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(json["code"], "unknown_route", "{path}");
+        assert_eq!(json["error"], "no provider is served at this path");
+    }
+    let customer = new_number();
+    let (status, body) = endpoints
+        .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(endpoints.tickets_of(&customer).await.len(), 1);
 }

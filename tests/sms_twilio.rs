@@ -1,8 +1,9 @@
 //! Twilio SMS end to end: webhook → DynamoDB Local → stream → acknowledger → recorder.
 
 use intake::model::AckStatus;
-use intake_dev::simulate::TwilioSms;
-use intake_tests::{OUR_NUMBER, eventually, new_number, quiet_period, shared_stack};
+use intake_dev::simulate::{self, JsonPost, TwilioSms};
+use intake_dev::stack::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use intake_tests::{OUR_NUMBER, eventually, http, new_number, quiet_period, shared_stack};
 
 #[tokio::test]
 async fn first_message_opens_a_ticket_and_gets_one_ack() {
@@ -251,4 +252,124 @@ async fn mms_media_is_stored_as_attachments() {
         .map(|a| a.content_type.clone().unwrap_or_default())
         .collect();
     assert_eq!(kinds, vec!["image/jpeg", "application/pdf"]);
+}
+
+/// `sms` as an Event Streams webhook sink posts it, signed as Twilio signs JSON callbacks.
+fn json_callback(sms: &TwilioSms) -> JsonPost {
+    simulate::sign_twilio_json(
+        &shared_stack().url,
+        TEST_AUTH_TOKEN,
+        sms.event_streams_json(TEST_ACCOUNT_SID),
+    )
+}
+
+async fn post_json(post: &JsonPost) -> (u16, String) {
+    simulate::post_json(&http(), post)
+        .await
+        .expect("stack reachable")
+}
+
+#[tokio::test]
+async fn a_signed_json_callback_opens_a_ticket_and_gets_one_ack() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let post = json_callback(&TwilioSms::new(
+        &customer,
+        OUR_NUMBER,
+        "Halo, paket saya belum datang \u{2014} mohon dicek",
+    ));
+    assert!(post.url.contains("?bodySHA256="), "{}", post.url);
+    let (status, body) = post_json(&post).await;
+    assert_eq!(status, 200, "{body}");
+
+    let ticket = stack.settled_ticket(&customer).await;
+    assert_eq!(ticket.provider, "twilio");
+    assert_eq!(ticket.ack_status, AckStatus::Sent);
+    let messages = stack.messages(&ticket.id).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(
+        messages[0].body,
+        "Halo, paket saya belum datang \u{2014} mohon dicek"
+    );
+    assert_eq!(messages[0].to, OUR_NUMBER);
+    // Event Streams redelivers after a timeout: the retry changes nothing.
+    assert_eq!(post_json(&post).await.0, 200);
+    quiet_period().await;
+    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
+    assert_eq!(stack.sent_to(&customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_delivered_as_form_and_as_json_is_stored_once() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let mut sms = TwilioSms::new(&customer, OUR_NUMBER, "Pesanan 4411 belum sampai");
+    sms.message_sid = Some(simulate::new_message_sid());
+    assert_eq!(stack.send(&sms).await.0, 200);
+    assert_eq!(post_json(&json_callback(&sms)).await.0, 200);
+    let ticket = stack.settled_ticket(&customer).await;
+    quiet_period().await;
+    assert_eq!(stack.tickets_of(&customer).await.len(), 1);
+    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
+    assert_eq!(stack.sent_to(&customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn tampered_json_callbacks_are_refused_and_store_nothing() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let post = json_callback(&TwilioSms::new(&customer, OUR_NUMBER, "Saya mau refund"));
+
+    let mut body_changed = post.clone();
+    body_changed.body = post.body.replace("refund", "voucher");
+    // The attacker recomputes the hash for the new body; the signature no longer covers it.
+    let mut hash_changed = body_changed.clone();
+    let resigned =
+        simulate::sign_twilio_json(&stack.url, "not-the-token", body_changed.body.clone());
+    hash_changed.url = resigned.url;
+    let mut no_hash = post.clone();
+    no_hash.url = post.url.split_once('?').expect("query").0.to_owned();
+    let mut unsigned = post.clone();
+    unsigned.headers.clear();
+
+    for (what, attempt) in [
+        ("body changed", &body_changed),
+        ("hash changed", &hash_changed),
+        ("bodySHA256 missing", &no_hash),
+        ("no signature", &unsigned),
+    ] {
+        let (status, body) = post_json(attempt).await;
+        assert_eq!(status, 403, "{what}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+        assert!(
+            ["bad_signature", "missing_signature"].contains(&json["code"].as_str().unwrap_or("")),
+            "{what}: {body}"
+        );
+    }
+    quiet_period().await;
+    assert!(stack.tickets_of(&customer).await.is_empty());
+    assert!(stack.contact(&customer).await.is_none());
+}
+
+#[tokio::test]
+async fn a_json_callback_without_a_message_is_answered_and_stores_nothing() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let statuses = serde_json::json!([{
+        "specversion": "1.0",
+        "type": "com.twilio.messaging.message.delivered",
+        "id": "EZ00000000000000000000000000000009",
+        "data": {
+            "messageSid": simulate::new_message_sid(),
+            "messageStatus": "DELIVERED",
+            "from": OUR_NUMBER,
+            "to": customer,
+        }
+    }]);
+    let post = simulate::sign_twilio_json(&stack.url, TEST_AUTH_TOKEN, statuses.to_string());
+    let (status, body) = post_json(&post).await;
+    assert_eq!(status, 200, "{body}");
+    quiet_period().await;
+    assert!(stack.tickets_of(&customer).await.is_empty());
+    assert!(stack.contact(&customer).await.is_none());
 }

@@ -68,6 +68,50 @@ impl TwilioSms {
     }
 }
 
+impl TwilioSms {
+    /// The message as a Twilio Event Streams webhook sink delivers it: a JSON array of
+    /// CloudEvents with one `com.twilio.messaging.inbound-message.received` event (schema
+    /// `Messaging.InboundMessageV1`). Media are not part of that event.
+    pub fn event_streams_json(&self, account_sid: &str) -> String {
+        let sid = self.message_sid.clone().unwrap_or_else(new_message_sid);
+        let time = jiff::Timestamp::now().to_string();
+        serde_json::json!([{
+            "specversion": "1.0",
+            "type": "com.twilio.messaging.inbound-message.received",
+            "source": format!("/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json"),
+            "id": format!("EZ{:032x}", ulid::Ulid::new().0),
+            "dataschema": "https://events-schemas.twilio.com/Messaging.InboundMessageV1/1",
+            "datacontenttype": "application/json",
+            "time": time,
+            "data": {
+                "messageSid": sid,
+                "timestamp": time,
+                "accountSid": account_sid,
+                "eventName": "com.twilio.messaging.inbound-message.received",
+                "from": self.from,
+                "to": self.to,
+                "numMedia": 0,
+                "body": self.body,
+                "fromCountry": country(&self.from),
+                "toCountry": country(&self.to),
+            }
+        }])
+        .to_string()
+    }
+}
+
+/// A Twilio JSON callback (`body`) to the stack at `base_url`, signed as Twilio signs JSON:
+/// `bodySHA256` added to the URL, and `X-Twilio-Signature` over that URL alone.
+pub fn sign_twilio_json(base_url: &str, auth_token: &str, body: String) -> JsonPost {
+    let url = format!("{}/sms/twilio", base_url.trim_end_matches('/'));
+    let (url, signature) = twilio::sign_json(auth_token, &url, body.as_bytes());
+    JsonPost {
+        url,
+        body,
+        headers: vec![("x-twilio-signature".into(), signature)],
+    }
+}
+
 fn country(number: &str) -> String {
     if number.starts_with("+62") {
         "ID"

@@ -147,7 +147,8 @@ fn bench(c: &mut Criterion) {
     let sendgrid = SendGrid::new(&BasicCredentials {
         user: "intake".into(),
         password: Secret::new("0123456789abcdef"),
-    });
+    })
+    .expect("credentials set");
     let (content_type, form) = encode_form_data(&[
         FormField::text("email", &mail(4_000, 900_000)),
         FormField::text(

@@ -59,6 +59,7 @@ fn bench(c: &mut Criterion) {
         graph_version: "v21.0".into(),
         whatsapp_template: None,
     })
+    .expect("secrets not blank")
     .expect("webhook secrets configured");
     let body = batch();
     let mac = hmac_sha256(SECRET.as_bytes(), &[body.as_bytes()]);

@@ -72,7 +72,8 @@ fn bench(c: &mut Criterion) {
         account_sid: "AC0123456789abcdef0123456789abcdef".into(),
         auth_token: Secret::new(TOKEN),
         api_base_url: url::Url::parse("https://api.twilio.com").expect("url"),
-    });
+    })
+    .expect("token set");
     let req = typical_request();
     let now = Timestamp::now();
     assert!(twilio.verify(&req, now).is_ok());

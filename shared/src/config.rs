@@ -1,8 +1,10 @@
 //! Configuration, read once per cold start from the environment.
 //!
 //! Names follow AWS conventions (`TABLE_NAME`, `AWS_ENDPOINT_URL_DYNAMODB` is read by the SDK
-//! itself). Secrets come from the environment locally; in the cloud the deployment puts them
-//! there from SSM Parameter Store or Secrets Manager.
+//! itself). Secrets come from the environment locally; in the cloud the functions read them
+//! from SSM Parameter Store at cold start (`<NAME>_PARAM`). Wherever a secret comes from, its
+//! surrounding whitespace is trimmed, and a secret that is then empty stops the cold start:
+//! an empty HMAC key or password would accept anything signed with it, which anyone can do.
 
 use std::fmt;
 use url::Url;
@@ -17,6 +19,28 @@ impl Secret {
     /// Wraps a secret.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
+    }
+
+    /// A secret read from variable `name`: trimmed (SSM values and `.env` lines often carry a
+    /// newline), and refused when nothing is left. The error names the variable, never the
+    /// value.
+    pub fn from_config(name: &'static str, value: &str) -> Result<Secret, ConfigError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(ConfigError::EmptySecret(name));
+        }
+        Ok(Secret(value.to_owned()))
+    }
+
+    /// `Ok` when the secret has something besides whitespace; provider constructors call it
+    /// with the variable's `name`, so a provider can never verify with an empty key, however
+    /// its configuration was built.
+    pub fn require(&self, name: &'static str) -> Result<&Secret, ConfigError> {
+        if self.0.trim().is_empty() {
+            Err(ConfigError::EmptySecret(name))
+        } else {
+            Ok(self)
+        }
     }
 
     /// The secret itself, for signing and comparing only.
@@ -40,6 +64,9 @@ pub enum ConfigError {
     /// The acknowledgement configuration is invalid.
     #[error(transparent)]
     Ack(SettingsError),
+    /// A secret is set but empty or whitespace only: with it, any signature would pass.
+    #[error("{0} is empty or whitespace only (in the environment or its SSM parameter)")]
+    EmptySecret(&'static str),
     /// A variable is set to something unusable.
     #[error("{name} is invalid: {reason}")]
     Invalid {
@@ -137,19 +164,38 @@ pub struct BasicCredentials {
 }
 
 impl BasicCredentials {
+    /// `user:password` from variable `name`, trimmed; an empty password is an empty secret.
     fn parse(name: &'static str, value: &str) -> Result<BasicCredentials, ConfigError> {
-        match value.split_once(':') {
-            Some((user, password)) if !user.is_empty() && password.len() >= 16 => {
-                Ok(BasicCredentials {
+        let value = Secret::from_config(name, value)?;
+        let credentials = match value.expose().split_once(':') {
+            Some((_, password)) if password.trim().is_empty() => {
+                return Err(ConfigError::EmptySecret(name));
+            }
+            Some((user, password)) if !user.trim().is_empty() && password.len() >= 16 => {
+                BasicCredentials {
                     user: user.to_owned(),
                     password: Secret::new(password),
-                })
+                }
             }
-            _ => Err(ConfigError::Invalid {
-                name,
-                reason: "must be user:password, with a password of at least 16 characters".into(),
-            }),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: "must be user:password, with a password of at least 16 characters"
+                        .into(),
+                });
+            }
+        };
+        Ok(credentials)
+    }
+
+    /// `Ok` when both the user and the password have more than whitespace (provider
+    /// constructors check it: empty credentials would let anyone in).
+    pub fn require(&self, name: &'static str) -> Result<&BasicCredentials, ConfigError> {
+        self.password.require(name)?;
+        if self.user.trim().is_empty() {
+            return Err(ConfigError::EmptySecret(name));
         }
+        Ok(self)
     }
 }
 
@@ -187,7 +233,8 @@ impl Config {
     /// Reads the process environment, fetching secrets from SSM Parameter Store where the
     /// deployment names a parameter instead of a value: for a secret such as
     /// `TWILIO_AUTH_TOKEN`, `TWILIO_AUTH_TOKEN_PARAM=/intake/twilio-auth-token` makes the
-    /// function read that SecureString, decrypted, once at cold start.
+    /// function read that SecureString, decrypted, once at cold start. Parameter values are
+    /// trimmed; one that is empty after trimming stops the cold start.
     pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Config, ConfigError> {
         Config::load_with(sdk, |name| std::env::var(name).ok()).await
     }
@@ -197,10 +244,13 @@ impl Config {
         sdk: &aws_config::SdkConfig,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let env = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let env = |name: &str| lookup(name);
+        let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        // A secret set in the environment (even blank: that is refused below) wins over its
+        // parameter.
         let wanted: Vec<(&'static str, String)> = crate::manifest::parameter_vars()
             .filter(|v| env(v.name).is_none())
-            .filter_map(|v| Some((v.name, env(&format!("{}_PARAM", v.name))?)))
+            .filter_map(|v| Some((v.name, set(&format!("{}_PARAM", v.name))?)))
             .collect();
         let mut fetched = std::collections::HashMap::new();
         if !wanted.is_empty() {
@@ -230,31 +280,49 @@ impl Config {
                     if let (Some(name), Some(value)) = (p.name(), p.value())
                         && let Some((var, _)) = chunk.iter().find(|(_, param)| param == name)
                     {
-                        fetched.insert(*var, value.to_owned());
+                        fetched.insert(*var, Secret::from_config(var, value)?);
                     }
                 }
             }
         }
-        Config::from_lookup(|name| env(name).or_else(|| fetched.get(name).cloned()))
+        Config::from_lookup(|name| {
+            env(name).or_else(|| fetched.get(name).map(|s| s.expose().to_owned()))
+        })
     }
 
     /// Reads the process environment.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+        Config::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    /// Reads configuration through `lookup` (tests pass a map). A plain setting that is empty
+    /// is the same as unset; a secret that is empty or whitespace only is an error
+    /// ([`ConfigError::EmptySecret`]), and every secret is trimmed.
+    pub fn from_lookup(raw: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let lookup = |name: &str| raw(name).filter(|v| !v.trim().is_empty());
+        let secret =
+            |name: &'static str| raw(name).map(|v| Secret::from_config(name, &v)).transpose();
         let table_name = lookup("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
         let public_base_url = lookup("PUBLIC_BASE_URL")
             .map(|v| service_url("PUBLIC_BASE_URL", &v))
             .transpose()?;
-        let twilio = match lookup("TWILIO_AUTH_TOKEN") {
+        // The test certificate's private key is committed: a deployment trusting it would
+        // accept SES mail anyone can sign. Only a stack served on this machine may.
+        let trusted_cert_file = lookup("SNS_TRUSTED_CERT_FILE");
+        if trusted_cert_file.is_some() && !public_base_url.as_ref().is_some_and(is_loopback) {
+            return Err(ConfigError::Invalid {
+                name: "SNS_TRUSTED_CERT_FILE",
+                reason: "is for the local stack only: it is refused unless PUBLIC_BASE_URL is a \
+                         loopback address (127.0.0.0/8, ::1 or localhost)"
+                    .into(),
+            });
+        }
+        let twilio = match secret("TWILIO_AUTH_TOKEN")? {
             None => None,
-            Some(token) => Some(TwilioConfig {
+            Some(auth_token) => Some(TwilioConfig {
                 account_sid: lookup("TWILIO_ACCOUNT_SID")
                     .ok_or(ConfigError::Missing("TWILIO_ACCOUNT_SID"))?,
-                auth_token: Secret::new(token),
+                auth_token,
                 api_base_url: service_url(
                     "TWILIO_API_BASE_URL",
                     &lookup("TWILIO_API_BASE_URL")
@@ -265,16 +333,16 @@ impl Config {
         let base = |name: &'static str, default: &str| {
             service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
         };
-        let app_secret = lookup("META_APP_SECRET").map(Secret::new);
-        let verify_token = lookup("META_VERIFY_TOKEN").map(Secret::new);
+        let app_secret = secret("META_APP_SECRET")?;
+        let verify_token = secret("META_VERIFY_TOKEN")?;
         if app_secret.is_some() && verify_token.is_none() {
             return Err(ConfigError::Missing("META_VERIFY_TOKEN"));
         }
         if verify_token.is_some() && app_secret.is_none() {
             return Err(ConfigError::Missing("META_APP_SECRET"));
         }
-        let page_access_token = lookup("META_PAGE_ACCESS_TOKEN").map(Secret::new);
-        let whatsapp_token = lookup("META_WHATSAPP_TOKEN").map(Secret::new);
+        let page_access_token = secret("META_PAGE_ACCESS_TOKEN")?;
+        let whatsapp_token = secret("META_WHATSAPP_TOKEN")?;
         let meta_enabled =
             app_secret.is_some() || page_access_token.is_some() || whatsapp_token.is_some();
         let meta = match meta_enabled {
@@ -300,10 +368,11 @@ impl Config {
                 },
             }),
         };
-        let telegram = match lookup("TELEGRAM_BOT_TOKEN") {
+        let telegram_secret_token = secret("TELEGRAM_SECRET_TOKEN")?;
+        let telegram = match secret("TELEGRAM_BOT_TOKEN")? {
             None => None,
             Some(token) => {
-                if !token.split_once(':').is_some_and(|(id, rest)| {
+                if !token.expose().split_once(':').is_some_and(|(id, rest)| {
                     !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
                 }) {
                     return Err(ConfigError::Invalid {
@@ -312,14 +381,14 @@ impl Config {
                     });
                 }
                 Some(TelegramConfig {
-                    bot_token: Secret::new(token),
-                    secret_token: lookup("TELEGRAM_SECRET_TOKEN").map(Secret::new),
+                    bot_token: token,
+                    secret_token: telegram_secret_token,
                     api_base_url: base("TELEGRAM_API_BASE_URL", "https://api.telegram.org")?,
                 })
             }
         };
-        let channel_secret = lookup("LINE_CHANNEL_SECRET").map(Secret::new);
-        let access_token = lookup("LINE_CHANNEL_ACCESS_TOKEN").map(Secret::new);
+        let channel_secret = secret("LINE_CHANNEL_SECRET")?;
+        let access_token = secret("LINE_CHANNEL_ACCESS_TOKEN")?;
         let line = match channel_secret.is_some() || access_token.is_some() {
             false => None,
             true => Some(LineConfig {
@@ -354,20 +423,20 @@ impl Config {
                 s3_endpoint: lookup("AWS_ENDPOINT_URL_S3")
                     .map(|v| service_url("AWS_ENDPOINT_URL_S3", &v))
                     .transpose()?,
-                trusted_cert_file: lookup("SNS_TRUSTED_CERT_FILE"),
+                trusted_cert_file,
                 confirm_base_url: lookup("SNS_CONFIRM_BASE_URL")
                     .map(|v| service_url("SNS_CONFIRM_BASE_URL", &v))
                     .transpose()?,
             }),
         };
         let basic = |name: &'static str| {
-            lookup(name)
+            raw(name)
                 .map(|v| BasicCredentials::parse(name, &v))
                 .transpose()
         };
         let sendgrid = basic("SENDGRID_BASIC_AUTH")?;
         let postmark = basic("POSTMARK_BASIC_AUTH")?;
-        let mailgun_signing_key = lookup("MAILGUN_SIGNING_KEY").map(Secret::new);
+        let mailgun_signing_key = secret("MAILGUN_SIGNING_KEY")?;
         let ack = match (lookup("INTAKE_CONFIG_TOML"), lookup("INTAKE_CONFIG")) {
             (Some(text), _) => AckSettings::from_toml(&text).map_err(ConfigError::Ack)?,
             (None, Some(path)) => {
@@ -427,15 +496,9 @@ pub fn service_url(name: &'static str, value: &str) -> Result<Url, ConfigError> 
         reason: reason.to_owned(),
     };
     let url = Url::parse(value.trim()).map_err(|e| invalid(&e.to_string()))?;
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost"))
-            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-    );
     match url.scheme() {
         "https" => {}
-        "http" if loopback => {}
+        "http" if is_loopback(&url) => {}
         _ => return Err(invalid("must be https (plain http only for localhost)")),
     }
     if url.host().is_none() {
@@ -449,6 +512,16 @@ pub fn service_url(name: &'static str, value: &str) -> Result<Url, ConfigError> 
     }
     let trimmed = url.as_str().trim_end_matches('/').to_owned();
     Url::parse(&trimmed).map_err(|e| invalid(&e.to_string()))
+}
+
+/// Whether `url` points at this machine: `localhost`, 127.0.0.0/8 or `::1`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -540,6 +613,273 @@ mod tests {
             half,
             Err(ConfigError::Missing("META_VERIFY_TOKEN"))
         ));
+    }
+
+    /// Every secret the manifest declares, blank in any way, stops the cold start with an
+    /// error naming the variable (and nothing of the value).
+    #[test]
+    fn blank_secrets_are_refused() {
+        let secrets: Vec<&'static str> = crate::manifest::PROVIDER_ENV
+            .iter()
+            .flat_map(|(_, vars)| vars.iter())
+            .filter(|v| v.secret)
+            .map(|v| v.name)
+            .collect();
+        assert!(secrets.len() >= 12, "{secrets:?}");
+        for name in secrets {
+            for blank in ["", " ", "\n", " \t\r\n "] {
+                let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), (name, blank)]))
+                    .expect_err(name);
+                assert!(
+                    matches!(err, ConfigError::EmptySecret(n) if n == name),
+                    "{name}: {err:?}"
+                );
+                assert!(err.to_string().starts_with(name), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn basic_credentials_with_a_blank_password_are_an_empty_secret() {
+        for value in ["intake:", "intake:                  ", "  intake:\n"] {
+            let err = Config::from_lookup(lookup(&[
+                ("TABLE_NAME", "t"),
+                ("SENDGRID_BASIC_AUTH", value),
+            ]))
+            .unwrap_err();
+            assert!(
+                matches!(err, ConfigError::EmptySecret("SENDGRID_BASIC_AUTH")),
+                "{value:?}: {err:?}"
+            );
+        }
+        let short = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("POSTMARK_BASIC_AUTH", "intake:short-pw-here"),
+        ]))
+        .unwrap_err();
+        assert!(!short.to_string().contains("short-pw-here"), "{short}");
+    }
+
+    /// SSM SecureStrings put with `--value file://token.txt`, and `.env` lines, often end in a
+    /// newline; the secret is what is between the whitespace.
+    #[test]
+    fn secrets_are_trimmed_wherever_they_come_from() {
+        let c = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TWILIO_AUTH_TOKEN", "  0f1e2d3c4b5a69788796a5b4c3d2e1f0\n"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            (
+                "MAILGUN_SIGNING_KEY",
+                "key-3ax6xnjp29jd6fds4gc373sgvjxteol0\r\n",
+            ),
+            ("SENDGRID_BASIC_AUTH", "intake:0123456789abcdef\n"),
+            ("TELEGRAM_BOT_TOKEN", "\t123:abc\n"),
+            ("TELEGRAM_SECRET_TOKEN", "s3cret \n"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.twilio.unwrap().auth_token.expose(),
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+        );
+        assert_eq!(
+            c.mailgun_signing_key.unwrap().expose(),
+            "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+        );
+        assert_eq!(c.sendgrid.unwrap().password.expose(), "0123456789abcdef");
+        let telegram = c.telegram.unwrap();
+        assert_eq!(telegram.bot_token.expose(), "123:abc");
+        assert_eq!(telegram.secret_token.unwrap().expose(), "s3cret");
+        // What `Config::load` does with each SecureString it fetched.
+        assert_eq!(
+            Secret::from_config("LINE_CHANNEL_SECRET", " abc\n")
+                .unwrap()
+                .expose(),
+            "abc"
+        );
+        assert!(matches!(
+            Secret::from_config("LINE_CHANNEL_SECRET", " \n"),
+            Err(ConfigError::EmptySecret("LINE_CHANNEL_SECRET"))
+        ));
+    }
+
+    /// Providers built from a configuration made by hand (not read by `from_lookup`) refuse
+    /// a blank secret too: nothing can verify with an empty key.
+    #[test]
+    fn providers_refuse_blank_secrets_themselves() {
+        use crate::providers::{line, mailgun, meta, postmark, sendgrid, telegram, twilio};
+        let http = reqwest::Client::new;
+        let url = |u: &str| Url::parse(u).unwrap();
+        let blank = || Secret::new(" \n");
+        let fine = || Secret::new("a-real-secret-value");
+        let empty = |r: Result<(), ConfigError>, name: &str| {
+            assert!(
+                matches!(&r, Err(ConfigError::EmptySecret(n)) if *n == name),
+                "{name}: {r:?}"
+            )
+        };
+        let twilio_config = TwilioConfig {
+            account_sid: "AC1".into(),
+            auth_token: blank(),
+            api_base_url: url("https://api.twilio.com"),
+        };
+        empty(
+            twilio::Twilio::new(&twilio_config).map(drop),
+            "TWILIO_AUTH_TOKEN",
+        );
+        empty(
+            twilio::TwilioSender::new(&twilio_config, http()).map(drop),
+            "TWILIO_AUTH_TOKEN",
+        );
+        let meta_config = |app: Secret, verify: Secret, page: Option<Secret>| MetaConfig {
+            app_secret: Some(app),
+            verify_token: Some(verify),
+            page_access_token: page,
+            whatsapp_token: None,
+            graph_base_url: url("https://graph.facebook.com"),
+            graph_version: "v21.0".into(),
+            whatsapp_template: None,
+        };
+        empty(
+            meta::Meta::new(&meta_config(blank(), fine(), None)).map(drop),
+            "META_APP_SECRET",
+        );
+        empty(
+            meta::Meta::new(&meta_config(fine(), blank(), None)).map(drop),
+            "META_VERIFY_TOKEN",
+        );
+        empty(
+            meta::MetaSender::new(&meta_config(fine(), fine(), Some(blank())), http()).map(drop),
+            "META_PAGE_ACCESS_TOKEN",
+        );
+        let telegram_config = |bot: Secret, secret: Secret| TelegramConfig {
+            bot_token: bot,
+            secret_token: Some(secret),
+            api_base_url: url("https://api.telegram.org"),
+        };
+        let settings = crate::ack::AckSettings::builtin();
+        empty(
+            telegram::Telegram::new(&telegram_config(Secret::new("1:a"), blank()), &settings)
+                .map(drop),
+            "TELEGRAM_SECRET_TOKEN",
+        );
+        empty(
+            telegram::TelegramSender::new(&telegram_config(blank(), fine()), http()).map(drop),
+            "TELEGRAM_BOT_TOKEN",
+        );
+        let line_config = LineConfig {
+            channel_secret: Some(blank()),
+            access_token: Some(blank()),
+            api_base_url: url("https://api.line.me"),
+        };
+        empty(
+            line::Line::new(&line_config).map(drop),
+            "LINE_CHANNEL_SECRET",
+        );
+        empty(
+            line::LineSender::new(&line_config, http()).map(drop),
+            "LINE_CHANNEL_ACCESS_TOKEN",
+        );
+        empty(
+            mailgun::Mailgun::new(&blank()).map(drop),
+            "MAILGUN_SIGNING_KEY",
+        );
+        for (user, password) in [("intake", blank()), (" ", fine())] {
+            let credentials = BasicCredentials {
+                user: user.into(),
+                password,
+            };
+            empty(
+                sendgrid::SendGrid::new(&credentials).map(drop),
+                "SENDGRID_BASIC_AUTH",
+            );
+            empty(
+                postmark::Postmark::new(&credentials).map(drop),
+                "POSTMARK_BASIC_AUTH",
+            );
+        }
+        // With real secrets the same constructors succeed.
+        assert!(
+            twilio::Twilio::new(&TwilioConfig {
+                auth_token: fine(),
+                ..twilio_config
+            })
+            .is_ok()
+        );
+        assert!(mailgun::Mailgun::new(&fine()).is_ok());
+
+        // Through the provider sets: the webhook's cold start fails, the sender is left out.
+        let mut hand_made = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TWILIO_AUTH_TOKEN", "tok"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+        ]))
+        .unwrap();
+        let clients = crate::providers::Clients::without_aws();
+        assert_eq!(crate::providers::senders(&hand_made, &clients).len(), 1);
+        if let Some(t) = hand_made.twilio.as_mut() {
+            t.auth_token = blank();
+        }
+        assert!(matches!(
+            crate::providers::inbound(crate::Channel::Sms, &hand_made, &clients),
+            Err(ConfigError::EmptySecret("TWILIO_AUTH_TOKEN"))
+        ));
+        assert!(crate::providers::senders(&hand_made, &clients).is_empty());
+    }
+
+    /// The committed test certificate may be trusted only by a stack on this machine.
+    #[test]
+    fn trusted_sns_certificate_only_on_loopback() {
+        let with = |base: Option<&str>| {
+            let mut pairs = vec![
+                ("TABLE_NAME", "t"),
+                ("SES_TOPIC_ARNS", "arn:aws:sns:eu-west-1:111111111111:mail"),
+                (
+                    "SNS_TRUSTED_CERT_FILE",
+                    "tests/fixtures/sns-dev/certificate.pem",
+                ),
+            ];
+            if let Some(base) = base {
+                pairs.push(("PUBLIC_BASE_URL", base));
+            }
+            Config::from_lookup(lookup(&pairs))
+        };
+        for local in [
+            "http://127.0.0.1:3000",
+            "http://127.8.9.10:3000",
+            "http://localhost:3000",
+            "http://[::1]:3000",
+            "https://localhost",
+        ] {
+            let c = with(Some(local)).unwrap_or_else(|e| panic!("{local}: {e}"));
+            assert!(c.ses.unwrap().trusted_cert_file.is_some());
+        }
+        for deployed in [
+            Some("https://abc123.execute-api.ap-southeast-3.amazonaws.com"),
+            Some("https://hooks.example.com/prod"),
+            Some("https://127.0.0.1.nip.io"),
+            Some("https://localhost.example.com"),
+            None,
+        ] {
+            let err = with(deployed).expect_err("refused");
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "SNS_TRUSTED_CERT_FILE",
+                        ..
+                    }
+                ),
+                "{deployed:?}: {err:?}"
+            );
+        }
+        // Without the variable, a deployed URL is of course fine.
+        let c = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("PUBLIC_BASE_URL", "https://hooks.example.com/prod"),
+            ("SES_TOPIC_ARNS", "arn:aws:sns:eu-west-1:111111111111:mail"),
+        ]))
+        .unwrap();
+        assert!(c.ses.unwrap().trusted_cert_file.is_none());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Why a webhook call was refused. Mapped to HTTP once, in [`crate::reply`].
 
+use std::borrow::Cow;
+
 use crate::store::StoreError;
 
 /// Everything that can stop a webhook call. Each variant has one HTTP status.
@@ -78,6 +80,25 @@ impl WebhookError {
             WebhookError::MissingField(_) => "missing_field",
             WebhookError::Store(e) if e.is_retryable() => "store_unavailable",
             WebhookError::Store(_) => "store_error",
+        }
+    }
+
+    /// What the caller is told in the JSON body. A refusal (4xx) says what is wrong with the
+    /// request, in the error's own words, which describe the request and never our insides.
+    /// A failure (5xx) names only what failed: its detail (an SDK error with an internal
+    /// address, an S3 or HTTPS failure) is for the log, never for whoever called.
+    pub fn public_message(&self) -> Cow<'static, str> {
+        match self {
+            WebhookError::Store(e) if e.is_retryable() => {
+                "the ticket store is unavailable, retry later".into()
+            }
+            WebhookError::Store(_) => "the ticket store could not save the message".into(),
+            WebhookError::Unavailable(_) => {
+                "a service this webhook depends on is unavailable, retry later".into()
+            }
+            // Any 5xx added later is told nothing more than this until it gets its own line.
+            other if other.status() >= 500 => "internal error".into(),
+            other => other.to_string().into(),
         }
     }
 

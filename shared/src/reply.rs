@@ -46,9 +46,11 @@ impl Reply {
         }
     }
 
-    /// The JSON error body `{"error": "...", "code": "..."}` with the error's status.
+    /// The JSON error body `{"error": "...", "code": "..."}` with the error's status. The
+    /// text is [`WebhookError::public_message`]: for a 5xx a fixed sentence, the detail being
+    /// logged by the caller ([`crate::WebhookService::handle`]) and never sent.
     pub fn from_error(err: &WebhookError) -> Reply {
-        let body = serde_json::json!({ "error": err.to_string(), "code": err.code() });
+        let body = serde_json::json!({ "error": err.public_message(), "code": err.code() });
         Reply::json(err.status(), body.to_string())
     }
 }
@@ -56,6 +58,7 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
 
     #[test]
     fn errors_are_json_with_code_and_status() {
@@ -65,5 +68,81 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(v["code"], "missing_field");
         assert_eq!(v["error"], "missing field From");
+    }
+
+    /// The JSON body of `err` as `(status, error, code)`, checking it has no other field.
+    fn body_of(err: &WebhookError) -> (u16, String, String) {
+        let reply = Reply::from_error(err);
+        assert_eq!(reply.content_type, "application/json");
+        let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(v.as_object().map(|o| o.len()), Some(2), "{}", reply.body);
+        (
+            reply.status,
+            v["error"].as_str().unwrap().to_owned(),
+            v["code"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// What the AWS SDK and reqwest really put in their errors: addresses, ports, the
+    /// dispatch layer's words. None of it may reach the caller of a 5xx.
+    const INTERNALS: &str = "dispatch failure: io error: error trying to connect: tcp connect \
+                             error: Connection refused (os error 111) to http://10.0.3.7:8000/";
+
+    fn assert_no_internals(body: &str) {
+        for leak in [
+            "10.0.3.7", "8000", "dispatch", "connect", "os error", "http",
+        ] {
+            assert!(!body.contains(leak), "{leak:?} leaked into {body:?}");
+        }
+    }
+
+    #[test]
+    fn store_unavailable_names_the_store_only() {
+        let err = WebhookError::Store(StoreError::Unavailable(INTERNALS.into()));
+        let (status, error, code) = body_of(&err);
+        assert_eq!(status, 503);
+        assert_eq!(code, "store_unavailable");
+        assert_eq!(error, "the ticket store is unavailable, retry later");
+        assert_no_internals(&Reply::from_error(&err).body);
+        // The detail is still there for the log line.
+        assert!(err.to_string().contains("10.0.3.7"));
+    }
+
+    #[test]
+    fn store_errors_that_are_not_retryable_say_nothing_of_dynamodb() {
+        for inner in [
+            StoreError::Rejected(format!("ValidationException: {INTERNALS}")),
+            StoreError::Corrupt(format!("item TICKET#01J at {INTERNALS}")),
+        ] {
+            let err = WebhookError::Store(inner);
+            let (status, error, code) = body_of(&err);
+            assert_eq!(status, 500);
+            assert_eq!(code, "store_error");
+            assert_eq!(error, "the ticket store could not save the message");
+            assert_no_internals(&Reply::from_error(&err).body);
+        }
+    }
+
+    #[test]
+    fn dependency_unavailable_does_not_say_which_host() {
+        let err = WebhookError::Unavailable(format!("S3 read failed: {INTERNALS}"));
+        let (status, error, code) = body_of(&err);
+        assert_eq!(status, 503);
+        assert_eq!(code, "dependency_unavailable");
+        assert_eq!(
+            error,
+            "a service this webhook depends on is unavailable, retry later"
+        );
+        assert_no_internals(&Reply::from_error(&err).body);
+    }
+
+    #[test]
+    fn refusals_keep_their_helpful_message() {
+        let (status, error, code) = body_of(&WebhookError::PayloadTooLarge { limit: 1024 });
+        assert_eq!((status, code.as_str()), (413, "payload_too_large"));
+        assert_eq!(error, "body is larger than 1024 bytes");
+        let (status, error, _) = body_of(&WebhookError::Forbidden("SNS topic not configured"));
+        assert_eq!(status, 403);
+        assert_eq!(error, "sender not accepted: SNS topic not configured");
     }
 }

@@ -19,6 +19,17 @@ pub fn check_signature(expected: &[u8], claimed: &[u8]) -> Result<(), crate::Web
     }
 }
 
+/// Lower-case hex, as providers write digests (Mailgun's signature, Twilio's `bodySHA256`).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}
+
 /// HMAC-SHA1 of the concatenated parts (Twilio).
 pub fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC accepts keys of any length");
@@ -109,9 +120,5 @@ mod tests {
             hex(&sha256),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-    }
-
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 }

@@ -113,7 +113,11 @@ impl WebhookService {
         WebhookService::with_providers(channel, providers, config, store)
     }
 
-    /// The service of `channel` with `providers` (refused when there are none).
+    /// The service of `channel` with `providers`. With none (a deployment that uses no
+    /// provider of this channel) it still starts, warns once, and answers every route 404
+    /// `unknown_route`: a scanner probing `/social/*` of a Twilio-only deployment is then
+    /// refused like any unknown path, instead of failing a cold start (and firing the
+    /// function's Errors alarm) on every request.
     pub fn with_providers(
         channel: Channel,
         providers: Vec<Box<dyn Provider>>,
@@ -125,10 +129,10 @@ impl WebhookService {
             .clone()
             .ok_or(crate::config::ConfigError::Missing("PUBLIC_BASE_URL"))?;
         if providers.is_empty() {
-            return Err(crate::config::ConfigError::Invalid {
-                name: "providers",
-                reason: format!("no {channel} provider is configured (set its secrets)"),
-            });
+            tracing::warn!(
+                channel = %channel,
+                "no {channel} provider is configured (set its secrets): every /{channel}/* route answers 404"
+            );
         }
         Ok(WebhookService::new(channel, providers, store, base))
     }
@@ -305,4 +309,88 @@ struct Summary {
     stored: usize,
     new_tickets: usize,
     duplicates: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::Clients;
+
+    /// A Twilio-only deployment's configuration, as its functions read it.
+    fn twilio_only() -> crate::Config {
+        crate::Config::from_lookup(|name| {
+            let value = match name {
+                "TABLE_NAME" => "intake",
+                "PUBLIC_BASE_URL" => "https://hooks.example.com/prod",
+                "TWILIO_AUTH_TOKEN" => "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                "TWILIO_ACCOUNT_SID" => "AC00000000000000000000000000000000",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        })
+        .unwrap()
+    }
+
+    /// Built exactly as `serve_channel` builds it; the store is never reached here (an
+    /// unknown route is refused before anything is read), so its endpoint does not matter.
+    fn service(channel: Channel, config: &crate::Config) -> WebhookService {
+        let clients = Clients::without_aws();
+        let store = Store::from_sdk_config(&clients.aws, &config.table_name);
+        WebhookService::from_config(channel, config, store, &clients)
+            .expect("a channel without providers still starts")
+    }
+
+    fn request(method: Method, path: &str, query: Option<&str>, body: &str) -> WebhookRequest {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "application/json".parse().unwrap());
+        WebhookRequest::new(
+            method,
+            path,
+            query.map(str::to_owned),
+            headers,
+            Bytes::from(body.to_owned()),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_channel_without_providers_starts_and_answers_404_everywhere() {
+        let config = twilio_only();
+        let social = service(Channel::Social, &config);
+        assert!(social.routes().is_empty());
+        let probes = [
+            request(Method::POST, "/social/meta", None, r#"{"object":"page"}"#),
+            request(
+                Method::GET,
+                "/social/meta",
+                Some("hub.mode=subscribe&hub.verify_token=x&hub.challenge=1"),
+                "",
+            ),
+            request(Method::POST, "/prod/social/telegram", None, "{}"),
+            request(Method::POST, "/social/", None, ""),
+            request(Method::POST, "/social", None, ""),
+        ];
+        for probe in probes {
+            let path = probe.path.clone();
+            let reply = social.handle(probe).await;
+            assert_eq!(reply.status, 404, "{path}");
+            assert_eq!(reply.content_type, "application/json");
+            let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(body["code"], "unknown_route", "{path}");
+            assert_eq!(body["error"], "no provider is served at this path");
+        }
+        // The configured channel of the same deployment is served as before.
+        assert_eq!(service(Channel::Sms, &config).routes(), ["/sms/twilio"]);
+    }
+
+    #[test]
+    fn a_service_still_needs_its_public_url() {
+        let mut config = twilio_only();
+        config.public_base_url = None;
+        let clients = Clients::without_aws();
+        let store = Store::from_sdk_config(&clients.aws, "intake");
+        assert!(matches!(
+            WebhookService::from_config(Channel::Email, &config, store, &clients),
+            Err(crate::config::ConfigError::Missing("PUBLIC_BASE_URL"))
+        ));
+    }
 }

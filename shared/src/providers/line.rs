@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
-use crate::config::{LineConfig, Secret};
+use crate::config::{ConfigError, LineConfig, Secret};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::verify::{check_signature, hmac_sha256};
@@ -51,11 +51,18 @@ pub struct Line {
 }
 
 impl Line {
-    /// From configuration; `None` when the channel secret is not configured.
-    pub fn new(config: &LineConfig) -> Option<Line> {
-        Some(Line {
-            channel_secret: config.channel_secret.clone()?,
-        })
+    /// From configuration; `None` when the channel secret is not configured, refused when it
+    /// is blank (it would verify any body).
+    pub fn new(config: &LineConfig) -> Result<Option<Line>, ConfigError> {
+        config
+            .channel_secret
+            .as_ref()
+            .map(|secret| {
+                Ok(Line {
+                    channel_secret: secret.require("LINE_CHANNEL_SECRET")?.clone(),
+                })
+            })
+            .transpose()
     }
 }
 
@@ -262,15 +269,21 @@ pub struct LineSender {
 
 impl LineSender {
     /// From configuration, with a client built once per cold start; `None` without an
-    /// access token.
-    pub fn new(config: &LineConfig, http: reqwest::Client) -> Option<LineSender> {
+    /// access token, refused when it is blank.
+    pub fn new(
+        config: &LineConfig,
+        http: reqwest::Client,
+    ) -> Result<Option<LineSender>, ConfigError> {
+        let Some(token) = &config.access_token else {
+            return Ok(None);
+        };
         let base = config.api_base_url.as_str().trim_end_matches('/');
-        Some(LineSender {
+        Ok(Some(LineSender {
             reply_url: format!("{base}/v2/bot/message/reply"),
             push_url: format!("{base}/v2/bot/message/push"),
-            access_token: config.access_token.clone()?,
+            access_token: token.require("LINE_CHANNEL_ACCESS_TOKEN")?.clone(),
             http,
-        })
+        }))
     }
 
     /// POSTs `body`; `(status, decoded answer)`, or a retryable error when LINE is not

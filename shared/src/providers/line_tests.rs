@@ -10,7 +10,9 @@ const BOT: &str = "Ub0c0a1b2c3d4e5f60718293a4b5c6d7e";
 const USER: &str = "U4af4980629a1b2c3d4e5f60718293a4b";
 
 fn line() -> Line {
-    Line::new(&config()).expect("channel secret configured")
+    Line::new(&config())
+        .unwrap()
+        .expect("channel secret configured")
 }
 
 fn config() -> LineConfig {
@@ -72,6 +74,7 @@ fn line_sdk_signature_vector() {
         channel_secret: Some(Secret::new("channel_secret")),
         ..config()
     })
+    .unwrap()
     .expect("channel secret configured");
     let req = request("bodybodybodybody", Some(sdk_signature));
     assert!(sdk.verify(&req, Timestamp::UNIX_EPOCH).is_ok());
@@ -437,8 +440,9 @@ fn request_bodies_are_as_documented() {
             "{bad}"
         );
     }
-    let sender =
-        LineSender::new(&config(), reqwest::Client::new()).expect("access token configured");
+    let sender = LineSender::new(&config(), reqwest::Client::new())
+        .unwrap()
+        .expect("access token configured");
     assert_eq!(sender.reply_url, "https://api.line.me/v2/bot/message/reply");
     assert_eq!(sender.push_url, "https://api.line.me/v2/bot/message/push");
     assert_eq!(sender.provider(), "line");

@@ -12,11 +12,11 @@ use jiff::Timestamp;
 
 use super::mail::{self, Envelope, Form};
 use super::{BoxFuture, Provider, Received};
-use crate::config::Secret;
+use crate::config::{ConfigError, Secret};
 use crate::error::WebhookError;
 use crate::model::{Channel, InboundMessage};
 use crate::store::Store;
-use crate::verify::{check_signature, hmac_sha256};
+use crate::verify::{check_signature, hex, hmac_sha256};
 use crate::webhook::WebhookRequest;
 
 /// Route name.
@@ -34,11 +34,12 @@ pub struct Mailgun {
 }
 
 impl Mailgun {
-    /// With the account's HTTP webhook signing key.
-    pub fn new(signing_key: &Secret) -> Mailgun {
-        Mailgun {
-            signing_key: signing_key.clone(),
-        }
+    /// With the account's HTTP webhook signing key; refused when it is blank (it would
+    /// verify any form).
+    pub fn new(signing_key: &Secret) -> Result<Mailgun, ConfigError> {
+        Ok(Mailgun {
+            signing_key: signing_key.require("MAILGUN_SIGNING_KEY")?.clone(),
+        })
     }
 
     fn check(&self, form: &Form, now: Timestamp) -> Result<(), WebhookError> {
@@ -171,10 +172,6 @@ fn rebuild(form: &Form) -> Result<Vec<u8>, WebhookError> {
         form.bytes("body-html").unwrap_or(b""),
         "utf-8",
     ))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

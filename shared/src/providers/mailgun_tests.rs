@@ -14,7 +14,7 @@ const TOKEN: &str = "b4c1e0a1f2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f40";
 const SIGNATURE: &str = "b717281dc566a2f71a38f64977fa82b1cb56dc9834cf307b3a0de4c38d594c47";
 
 fn provider() -> Mailgun {
-    Mailgun::new(&Secret::new(KEY))
+    Mailgun::new(&Secret::new(KEY)).unwrap()
 }
 
 fn at(seconds_after_signing: i64) -> Timestamp {
@@ -79,7 +79,7 @@ fn signature_vector_and_replay_window() {
         p.verify(&urlencoded(&unsigned), at(30)),
         Err(WebhookError::MissingSignature("signature"))
     ));
-    let other_key = Mailgun::new(&Secret::new("key-other"));
+    let other_key = Mailgun::new(&Secret::new("key-other")).unwrap();
     assert!(other_key.verify(&req, at(30)).is_err());
 }
 

@@ -16,7 +16,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender};
-use crate::config::{MetaConfig, Secret};
+use crate::config::{ConfigError, MetaConfig, Secret};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
@@ -35,12 +35,17 @@ pub struct Meta {
 }
 
 impl Meta {
-    /// From configuration; `None` when the webhook secrets are not configured.
-    pub fn new(config: &MetaConfig) -> Option<Meta> {
-        Some(Meta {
-            app_secret: config.app_secret.clone()?,
-            verify_token: config.verify_token.clone()?,
-        })
+    /// From configuration; `None` when the webhook secrets are not configured, refused when
+    /// one is blank (an empty App Secret would verify any body).
+    pub fn new(config: &MetaConfig) -> Result<Option<Meta>, ConfigError> {
+        let (Some(app_secret), Some(verify_token)) = (&config.app_secret, &config.verify_token)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Meta {
+            app_secret: app_secret.require("META_APP_SECRET")?.clone(),
+            verify_token: verify_token.require("META_VERIFY_TOKEN")?.clone(),
+        }))
     }
 }
 
@@ -446,11 +451,20 @@ pub struct MetaSender {
 impl MetaSender {
     /// From configuration, with a client built once per cold start; `None` without any
     /// send token.
-    pub fn new(config: &MetaConfig, http: reqwest::Client) -> Option<MetaSender> {
+    pub fn new(
+        config: &MetaConfig,
+        http: reqwest::Client,
+    ) -> Result<Option<MetaSender>, ConfigError> {
         if config.page_access_token.is_none() && config.whatsapp_token.is_none() {
-            return None;
+            return Ok(None);
         }
-        Some(MetaSender {
+        if let Some(token) = &config.page_access_token {
+            token.require("META_PAGE_ACCESS_TOKEN")?;
+        }
+        if let Some(token) = &config.whatsapp_token {
+            token.require("META_WHATSAPP_TOKEN")?;
+        }
+        Ok(Some(MetaSender {
             graph: format!(
                 "{}/{}",
                 config.graph_base_url.as_str().trim_end_matches('/'),
@@ -460,7 +474,7 @@ impl MetaSender {
             whatsapp_token: config.whatsapp_token.clone(),
             whatsapp_template: config.whatsapp_template.clone(),
             http,
-        })
+        }))
     }
 
     /// The request for `message`: URL, token, JSON body.

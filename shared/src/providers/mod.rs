@@ -214,7 +214,7 @@ pub fn sms(
 ) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
     let mut all: Vec<Box<dyn Provider>> = Vec::new();
     if let Some(c) = &config.twilio {
-        all.push(Box::new(twilio::Twilio::new(c)));
+        all.push(Box::new(twilio::Twilio::new(c)?));
     }
     Ok(all)
 }
@@ -231,13 +231,13 @@ pub fn email(
         all.push(Box::new(p));
     }
     if let Some(key) = &config.mailgun_signing_key {
-        all.push(Box::new(mailgun::Mailgun::new(key)));
+        all.push(Box::new(mailgun::Mailgun::new(key)?));
     }
     if let Some(c) = &config.sendgrid {
-        all.push(Box::new(sendgrid::SendGrid::new(c)));
+        all.push(Box::new(sendgrid::SendGrid::new(c)?));
     }
     if let Some(c) = &config.postmark {
-        all.push(Box::new(postmark::Postmark::new(c)));
+        all.push(Box::new(postmark::Postmark::new(c)?));
     }
     Ok(all)
 }
@@ -248,45 +248,60 @@ pub fn social(
     _clients: &Clients,
 ) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
     let mut all: Vec<Box<dyn Provider>> = Vec::new();
-    if let Some(p) = config.meta.as_ref().and_then(meta::Meta::new) {
-        all.push(Box::new(p));
-    }
-    if let Some(p) = config
-        .telegram
-        .as_ref()
-        .and_then(|c| telegram::Telegram::new(c, &config.ack))
+    if let Some(c) = &config.meta
+        && let Some(p) = meta::Meta::new(c)?
     {
         all.push(Box::new(p));
     }
-    if let Some(p) = config.line.as_ref().and_then(line::Line::new) {
+    if let Some(c) = &config.telegram
+        && let Some(p) = telegram::Telegram::new(c, &config.ack)?
+    {
+        all.push(Box::new(p));
+    }
+    if let Some(c) = &config.line
+        && let Some(p) = line::Line::new(c)?
+    {
         all.push(Box::new(p));
     }
     Ok(all)
 }
 
-/// Every configured outbound API, built once per cold start.
+/// Every configured outbound API, built once per cold start. A sender whose constructor
+/// refuses its configuration (a blank token, which [`Config`] already refuses when it reads
+/// it) is left out and logged: its provider's acks are then skipped as
+/// `no_sender_configured`, visibly, instead of being sent with an empty credential.
 pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
     let http = &clients.http;
     let mut all: Vec<Arc<dyn Sender>> = Vec::new();
+    type Built = Result<Option<Arc<dyn Sender>>, crate::config::ConfigError>;
+    let mut add = |provider: &'static str, built: Built| match built {
+        Ok(Some(sender)) => all.push(sender),
+        Ok(None) => {}
+        Err(e) => tracing::error!(provider, error = %e, "sender not built: configuration refused"),
+    };
     if let Some(c) = &config.twilio {
-        all.push(Arc::new(twilio::TwilioSender::new(c, http.clone())));
+        add(
+            "twilio",
+            twilio::TwilioSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
+        );
     }
-    if let Some(s) = config
-        .meta
-        .as_ref()
-        .and_then(|c| meta::MetaSender::new(c, http.clone()))
-    {
-        all.push(Arc::new(s));
+    if let Some(c) = &config.meta {
+        add(
+            "meta",
+            meta::MetaSender::new(c, http.clone()).map(|s| s.map(|s| Arc::new(s) as _)),
+        );
     }
     if let Some(c) = &config.telegram {
-        all.push(Arc::new(telegram::TelegramSender::new(c, http.clone())));
+        add(
+            "telegram",
+            telegram::TelegramSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
+        );
     }
-    if let Some(s) = config
-        .line
-        .as_ref()
-        .and_then(|c| line::LineSender::new(c, http.clone()))
-    {
-        all.push(Arc::new(s));
+    if let Some(c) = &config.line {
+        add(
+            "line",
+            line::LineSender::new(c, http.clone()).map(|s| s.map(|s| Arc::new(s) as _)),
+        );
     }
     if let Some(s) = config
         .ses

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::mail::{self, Envelope};
 use super::{Provider, json};
-use crate::config::BasicCredentials;
+use crate::config::{BasicCredentials, ConfigError};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, InboundMessage};
 use crate::verify::check_basic_auth;
@@ -27,11 +27,12 @@ pub struct Postmark {
 }
 
 impl Postmark {
-    /// With the credentials embedded in the configured webhook URL.
-    pub fn new(credentials: &BasicCredentials) -> Postmark {
-        Postmark {
-            credentials: credentials.clone(),
-        }
+    /// With the credentials embedded in the configured webhook URL; refused when they are
+    /// blank (anyone could send them).
+    pub fn new(credentials: &BasicCredentials) -> Result<Postmark, ConfigError> {
+        Ok(Postmark {
+            credentials: credentials.require("POSTMARK_BASIC_AUTH")?.clone(),
+        })
     }
 }
 

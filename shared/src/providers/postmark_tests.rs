@@ -16,6 +16,7 @@ fn provider() -> Postmark {
         user: "intake".into(),
         password: Secret::new("0123456789abcdef"),
     })
+    .unwrap()
 }
 
 fn request(body: &str, credentials: Option<&str>) -> WebhookRequest {

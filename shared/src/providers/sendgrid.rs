@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::Provider;
 use super::mail::{self, Envelope, Form};
-use crate::config::BasicCredentials;
+use crate::config::{BasicCredentials, ConfigError};
 use crate::error::WebhookError;
 use crate::model::{Channel, InboundMessage};
 use crate::verify::check_basic_auth;
@@ -28,11 +28,12 @@ pub struct SendGrid {
 }
 
 impl SendGrid {
-    /// With the credentials embedded in the configured Parse URL.
-    pub fn new(credentials: &BasicCredentials) -> SendGrid {
-        SendGrid {
-            credentials: credentials.clone(),
-        }
+    /// With the credentials embedded in the configured Parse URL; refused when they are
+    /// blank (anyone could send them).
+    pub fn new(credentials: &BasicCredentials) -> Result<SendGrid, ConfigError> {
+        Ok(SendGrid {
+            credentials: credentials.require("SENDGRID_BASIC_AUTH")?.clone(),
+        })
     }
 }
 

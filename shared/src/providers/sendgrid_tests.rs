@@ -14,6 +14,7 @@ fn provider() -> SendGrid {
         user: "intake".into(),
         password: Secret::new("0123456789abcdef"),
     })
+    .unwrap()
 }
 
 fn request(fields: &[FormField], credentials: Option<&str>) -> WebhookRequest {

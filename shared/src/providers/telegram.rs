@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
 use crate::ack::{AckSettings, Language};
-use crate::config::{Secret, TelegramConfig};
+use crate::config::{ConfigError, Secret, TelegramConfig};
 use crate::error::WebhookError;
 use crate::keywords::Keyword;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
@@ -54,12 +54,21 @@ pub struct Telegram {
 
 impl Telegram {
     /// From configuration and the ack settings (for the `/start` greeting).
-    /// `None` when the webhook's secret token is not configured.
-    pub fn new(config: &TelegramConfig, settings: &AckSettings) -> Option<Telegram> {
-        let secret_token = config.secret_token.as_ref()?;
+    /// `None` when the webhook's secret token is not configured; refused when it or the bot
+    /// token is blank (a blank secret token would admit any caller that sends the header
+    /// empty).
+    pub fn new(
+        config: &TelegramConfig,
+        settings: &AckSettings,
+    ) -> Result<Option<Telegram>, ConfigError> {
+        let Some(secret_token) = &config.secret_token else {
+            return Ok(None);
+        };
+        secret_token.require("TELEGRAM_SECRET_TOKEN")?;
+        config.bot_token.require("TELEGRAM_BOT_TOKEN")?;
         let our_address = format!("{PROVIDER}:{}", bot_id(&config.bot_token));
         let brand = settings.brand_for(&our_address);
-        Some(Telegram {
+        Ok(Some(Telegram {
             secret_digest: Sha256::digest(secret_token.expose().as_bytes()).into(),
             greetings: Language::ALL
                 .iter()
@@ -67,7 +76,7 @@ impl Telegram {
                 .collect(),
             default_language: brand.default_language,
             our_address,
-        })
+        }))
     }
 
     fn greeting_in(&self, language: Language) -> &str {
@@ -364,16 +373,20 @@ pub struct TelegramSender {
 }
 
 impl TelegramSender {
-    /// From configuration, with a client built once per cold start.
-    pub fn new(config: &TelegramConfig, http: reqwest::Client) -> TelegramSender {
-        TelegramSender {
+    /// From configuration, with a client built once per cold start; refused when the bot
+    /// token is blank.
+    pub fn new(
+        config: &TelegramConfig,
+        http: reqwest::Client,
+    ) -> Result<TelegramSender, ConfigError> {
+        Ok(TelegramSender {
             endpoint: Secret::new(format!(
                 "{}/bot{}/sendMessage",
                 config.api_base_url.as_str().trim_end_matches('/'),
-                config.bot_token.expose()
+                config.bot_token.require("TELEGRAM_BOT_TOKEN")?.expose()
             )),
             http,
-        }
+        })
     }
 }
 

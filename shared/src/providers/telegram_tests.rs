@@ -28,7 +28,9 @@ fn config() -> TelegramConfig {
 }
 
 fn telegram() -> Telegram {
-    Telegram::new(&config(), &AckSettings::from_toml(SETTINGS).unwrap()).expect("secret configured")
+    Telegram::new(&config(), &AckSettings::from_toml(SETTINGS).unwrap())
+        .unwrap()
+        .expect("secret configured")
 }
 
 fn request(body: &str, secret: Option<&str>) -> WebhookRequest {
@@ -435,7 +437,9 @@ fn other_batches_answer_an_empty_object() {
 
 #[test]
 fn default_brand_greets_when_the_bot_belongs_to_no_brand() {
-    let t = Telegram::new(&config(), &AckSettings::builtin()).expect("secret configured");
+    let t = Telegram::new(&config(), &AckSettings::builtin())
+        .unwrap()
+        .expect("secret configured");
     assert_eq!(
         t.greeting_in(Language::En),
         "Hi! Send us your question here and our team will reply."
@@ -555,7 +559,7 @@ fn send_message_replies_to_the_customer_message() {
 
 #[test]
 fn sender_keeps_the_token_out_of_sight() {
-    let sender = TelegramSender::new(&config(), reqwest::Client::new());
+    let sender = TelegramSender::new(&config(), reqwest::Client::new()).unwrap();
     assert_eq!(
         sender.endpoint.expose(),
         "https://api.telegram.org/bot7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage"

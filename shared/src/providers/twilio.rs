@@ -1,9 +1,20 @@
 //! Twilio Programmable Messaging: inbound SMS/MMS webhooks and the Messages REST API.
 //!
-//! Webhook signature (<https://www.twilio.com/docs/usage/webhooks/webhooks-security>):
-//! base64(HMAC-SHA1(auth token, URL + every POST parameter name and value, sorted by name,
-//! values of a repeated name sorted too)). Twilio's SDKs accept the URL with and without the
-//! scheme's default port, because proxies differ in what they put in the URL; so do we.
+//! Webhook signature (<https://www.twilio.com/docs/usage/webhooks/webhooks-security>), as
+//! Twilio's SDKs check it (twilio-python `request_validator.py`, twilio-node `webhooks.ts`):
+//!
+//! - Form posts (`application/x-www-form-urlencoded`, the messaging webhook):
+//!   base64(HMAC-SHA1(auth token, URL + every POST parameter name and value, sorted by name,
+//!   the distinct values of a repeated name sorted too)).
+//! - JSON posts (`application/json`: Event Streams webhook sinks, Studio's "Make HTTP
+//!   Request" with a JSON body): the signature covers the URL alone, and Twilio adds a
+//!   `bodySHA256` query parameter holding the hex SHA-256 of the body. Both must match: the
+//!   signature proves the URL (hash included) came from Twilio, the hash ties the body to it.
+//!
+//! The URL is the one Twilio called, query string included exactly as sent (the router
+//! rebuilds it from `PUBLIC_BASE_URL` and the raw query). The SDKs accept it with and
+//! without the port (added as the scheme's default, or removed), because proxies differ in
+//! what they put in the URL; so do we.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -12,16 +23,24 @@ use std::borrow::Cow;
 use url::Url;
 
 use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender};
-use crate::config::{Secret, TwilioConfig};
+use crate::config::{ConfigError, Secret, TwilioConfig};
 use crate::error::WebhookError;
 use crate::keywords::Keyword;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
-use crate::verify::{constant_time_eq, hmac_sha1};
+use crate::verify::{check_signature, constant_time_eq, hex, hmac_sha1};
 use crate::webhook::WebhookRequest;
 
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
+/// The variable holding the auth token, named in configuration errors.
+const AUTH_TOKEN_VAR: &str = "TWILIO_AUTH_TOKEN";
 const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+const FORM_OR_JSON: &str = "application/x-www-form-urlencoded or application/json";
+/// The query parameter of a JSON callback's URL that carries the body's hex SHA-256.
+const BODY_HASH_PARAM: &str = "bodySHA256";
+/// The Event Streams event of an inbound message (schema `Messaging.InboundMessageV1`).
+const INBOUND_MESSAGE_EVENT: &str = "com.twilio.messaging.inbound-message.received";
 /// Twilio sends at most 10 media items per MMS.
 const MAX_MEDIA: usize = 10;
 
@@ -31,11 +50,11 @@ pub struct Twilio {
 }
 
 impl Twilio {
-    /// From configuration.
-    pub fn new(config: &TwilioConfig) -> Twilio {
-        Twilio {
-            auth_token: config.auth_token.clone(),
-        }
+    /// From configuration; refused when the auth token is blank (it would verify anything).
+    pub fn new(config: &TwilioConfig) -> Result<Twilio, ConfigError> {
+        Ok(Twilio {
+            auth_token: config.auth_token.require(AUTH_TOKEN_VAR)?.clone(),
+        })
     }
 }
 
@@ -49,25 +68,33 @@ impl Provider for Twilio {
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {
-        req.require_media_type(FORM)?;
+        let json = match req.media_type().as_deref() {
+            Some(FORM) => false,
+            Some(JSON) => true,
+            _ => {
+                return Err(WebhookError::UnsupportedMediaType {
+                    expected: FORM_OR_JSON,
+                });
+            }
+        };
         let claimed = req
             .header(SIGNATURE_HEADER)
             .ok_or(WebhookError::MissingSignature("X-Twilio-Signature"))?;
         let claimed = BASE64
             .decode(claimed.trim())
             .map_err(|_| WebhookError::BadSignature)?;
-        let mut params: Vec<_> = form_urlencoded::parse(&req.body).collect();
-        params.sort_unstable();
-        let token = self.auth_token.expose().as_bytes();
-        let matches = |url: &str| constant_time_eq(&mac(token, url, &params), &claimed);
-        // The configured URL first; the port variant only when that does not match.
-        if matches(&req.public_url)
-            || other_port_variant(&req.public_url).is_some_and(|u| matches(&u))
-        {
-            Ok(())
-        } else {
-            Err(WebhookError::BadSignature)
+        if json {
+            // A JSON body without its hash in the URL is not something Twilio sends: the
+            // signature alone would then leave the body unproven.
+            let claimed_hash = body_hash_param(&req.public_url)?;
+            self.check_url_signature::<&str, &str>(&req.public_url, &[], &claimed)?;
+            return check_signature(body_hash(&req.body).as_bytes(), claimed_hash.as_bytes());
         }
+        let mut params: Vec<_> = form_urlencoded::parse(&req.body).collect();
+        // The SDKs sign each distinct value of a repeated name once.
+        params.sort_unstable();
+        params.dedup();
+        self.check_url_signature(&req.public_url, &params, &claimed)
     }
 
     fn parse(
@@ -75,19 +102,13 @@ impl Provider for Twilio {
         req: &WebhookRequest,
         now: Timestamp,
     ) -> Result<Vec<InboundMessage>, WebhookError> {
+        if req.media_type().as_deref() == Some(JSON) {
+            return parse_events(&req.body, now);
+        }
         if std::str::from_utf8(&req.body).is_err() {
             return Err(WebhookError::Malformed("body is not UTF-8".into()));
         }
         let form = Form::parse(&req.body);
-        let sid = form.required("MessageSid")?;
-        if !sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(WebhookError::Malformed(
-                "MessageSid is not a Twilio SID".into(),
-            ));
-        }
-        let from = form.required("From")?;
-        let to = form.required("To")?;
-        let body = form.get("Body").unwrap_or_default().to_owned();
         let media_count = match form.get("NumMedia") {
             None | Some("") => 0,
             Some(n) => n
@@ -104,31 +125,153 @@ impl Provider for Twilio {
                 })
             })
             .collect();
-        Ok(vec![InboundMessage {
-            channel: Channel::Sms,
-            provider: "twilio",
-            provider_message_id: sid.to_owned(),
-            from: Party {
-                address: from.to_owned(),
+        Ok(vec![message(
+            Fields {
+                sid: form.required("MessageSid")?,
+                from: form.required("From")?,
+                to: form.required("To")?,
+                body: form.get("Body").unwrap_or_default(),
                 // WhatsApp senders through Twilio carry a profile name.
-                name: form.get("ProfileName").map(str::to_owned),
+                name: form.get("ProfileName"),
             },
-            to: to.to_owned(),
-            subject: None,
-            keyword: Keyword::classify(&body),
-            body,
             attachments,
-            language: None,
-            received_at: now,
-            reply_token: None,
-            email: None,
-        }])
+            now,
+        )?])
     }
 
     fn accepted(&self) -> Reply {
         // Empty TwiML: Twilio sends nothing back by itself; the acknowledger answers.
         Reply::xml(200, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#)
     }
+}
+
+impl Twilio {
+    /// `Ok` when `claimed` is the signature of `url` (or of its port variant) with the
+    /// sorted `params`, compared in constant time.
+    fn check_url_signature<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        url: &str,
+        sorted: &[(K, V)],
+        claimed: &[u8],
+    ) -> Result<(), WebhookError> {
+        let token = self.auth_token.expose().as_bytes();
+        let matches = |url: &str| constant_time_eq(&mac(token, url, sorted), claimed);
+        // The configured URL first; the port variant only when that does not match.
+        if matches(url) || other_port_variant(url).is_some_and(|u| matches(&u)) {
+            Ok(())
+        } else {
+            Err(WebhookError::BadSignature)
+        }
+    }
+}
+
+/// What `bodySHA256` holds for `body`: its SHA-256 in lower-case hex.
+fn body_hash(body: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(body))
+}
+
+/// The one `bodySHA256` of the URL's query, as sent (the SDKs compare the hex text as is).
+fn body_hash_param(url: &str) -> Result<String, WebhookError> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let mut hashes = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name == BODY_HASH_PARAM)
+        .map(|(_, value)| value);
+    match (hashes.next(), hashes.next()) {
+        (Some(hash), None) => Ok(hash.into_owned()),
+        (None, _) => Err(WebhookError::MissingSignature(BODY_HASH_PARAM)),
+        // Twilio adds one; two leave it unclear which the signature vouched for.
+        (Some(_), Some(_)) => Err(WebhookError::BadSignature),
+    }
+}
+
+/// The fields of one inbound message, however Twilio delivered it.
+struct Fields<'a> {
+    sid: &'a str,
+    from: &'a str,
+    to: &'a str,
+    body: &'a str,
+    name: Option<&'a str>,
+}
+
+/// One inbound message. The provider message id is the `MessageSid` in every delivery
+/// form, so a message that reaches us both as a form webhook and as an Event Streams event
+/// is stored once.
+fn message(
+    fields: Fields<'_>,
+    attachments: Vec<Attachment>,
+    now: Timestamp,
+) -> Result<InboundMessage, WebhookError> {
+    if !fields.sid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(WebhookError::Malformed(
+            "MessageSid is not a Twilio SID".into(),
+        ));
+    }
+    Ok(InboundMessage {
+        channel: Channel::Sms,
+        provider: "twilio",
+        provider_message_id: fields.sid.to_owned(),
+        from: Party {
+            address: fields.from.to_owned(),
+            name: fields.name.map(str::to_owned),
+        },
+        to: fields.to.to_owned(),
+        subject: None,
+        keyword: Keyword::classify(fields.body),
+        body: fields.body.to_owned(),
+        attachments,
+        language: None,
+        received_at: now,
+        reply_token: None,
+        email: None,
+    })
+}
+
+/// The messages of a verified JSON callback.
+///
+/// Twilio posts JSON from two places. Event Streams webhook sinks post a JSON array of
+/// CloudEvents; each `com.twilio.messaging.inbound-message.received` event is a customer
+/// message (`data.messageSid`, `from`, `to`, `body`) and becomes one, while every other
+/// event type (delivery statuses, the sink's test event, voice, ...) carries none and is
+/// skipped. Studio's "Make HTTP Request" posts whatever JSON the flow's author wrote: it has
+/// no schema to read, so it stores nothing. Either way the answer is 200: the call is
+/// genuine (its signature and hash matched), and refusing it would only make Twilio retry,
+/// for hours, something that can never be read. The inbound event lists no media URLs, so
+/// an MMS arrives as its text (the helpdesk can fetch the media by the message SID).
+fn parse_events(body: &[u8], now: Timestamp) -> Result<Vec<InboundMessage>, WebhookError> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(super::json::malformed)?;
+    let events = match &value {
+        serde_json::Value::Array(events) => events.as_slice(),
+        event @ serde_json::Value::Object(_) => std::slice::from_ref(event),
+        _ => &[],
+    };
+    let mut messages = Vec::new();
+    for event in events {
+        if super::json::string(event.get("type")) != Some(INBOUND_MESSAGE_EVENT) {
+            continue;
+        }
+        let data = event.get("data").unwrap_or(&serde_json::Value::Null);
+        messages.push(message(
+            Fields {
+                sid: required(data, "messageSid")?,
+                from: required(data, "from")?,
+                to: required(data, "to")?,
+                body: super::json::string(data.get("body")).unwrap_or_default(),
+                name: None,
+            },
+            Vec::new(),
+            now,
+        )?);
+    }
+    Ok(messages)
+}
+
+/// A required text field of an event's `data`.
+fn required<'a>(data: &'a serde_json::Value, field: &'static str) -> Result<&'a str, WebhookError> {
+    super::json::string(data.get(field))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(WebhookError::MissingField(field))
 }
 
 /// The Twilio signature of a POST to `url` with form `params` (base64, as in the header).
@@ -138,7 +281,19 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     sorted.sort_unstable();
+    sorted.dedup();
     BASE64.encode(mac(auth_token.as_bytes(), url, &sorted))
+}
+
+/// A JSON callback to `url` as Twilio signs it: the URL with `bodySHA256` (the body's hex
+/// SHA-256) appended to its query, and the `X-Twilio-Signature` of that URL alone.
+/// Returns `(url, signature)`.
+pub fn sign_json(auth_token: &str, url: &str, body: &[u8]) -> (String, String) {
+    let hash = body_hash(body);
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let signed_url = format!("{url}{separator}{BODY_HASH_PARAM}={hash}");
+    let signature = signature(auth_token, &signed_url, &[]);
+    (signed_url, signature)
 }
 
 /// HMAC-SHA1 over the URL and the already sorted parameters, fed piece by piece.
@@ -199,18 +354,19 @@ pub struct TwilioSender {
 }
 
 impl TwilioSender {
-    /// From configuration, with a client built once per cold start.
-    pub fn new(config: &TwilioConfig, http: reqwest::Client) -> TwilioSender {
-        TwilioSender {
+    /// From configuration, with a client built once per cold start; refused when the auth
+    /// token is blank.
+    pub fn new(config: &TwilioConfig, http: reqwest::Client) -> Result<TwilioSender, ConfigError> {
+        Ok(TwilioSender {
             endpoint: format!(
                 "{}/2010-04-01/Accounts/{}/Messages.json",
                 config.api_base_url.as_str().trim_end_matches('/'),
                 config.account_sid
             ),
             account_sid: config.account_sid.clone(),
-            auth_token: config.auth_token.clone(),
+            auth_token: config.auth_token.require(AUTH_TOKEN_VAR)?.clone(),
             http,
-        }
+        })
     }
 }
 
@@ -264,214 +420,5 @@ impl Sender for TwilioSender {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-    use http::{HeaderMap, HeaderValue, Method};
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    /// The example from Twilio's webhook security documentation
-    /// (<https://www.twilio.com/docs/usage/security#validating-requests>), also used as the
-    /// fixture of the official SDKs' request-validator tests.
-    #[test]
-    fn twilio_documentation_vector() {
-        let params = pairs(&[
-            ("CallSid", "CA1234567890ABCDE"),
-            ("Caller", "+12349013030"),
-            ("Digits", "1234"),
-            ("From", "+12349013030"),
-            ("To", "+18005551212"),
-        ]);
-        assert_eq!(
-            signature(
-                "12345",
-                "https://mycompany.com/myapp.php?foo=1&bar=2",
-                &params
-            ),
-            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
-        );
-    }
-
-    #[test]
-    fn order_of_params_does_not_matter_but_repeated_values_are_sorted() {
-        let a = pairs(&[("b", "2"), ("a", "y"), ("a", "x")]);
-        let b = pairs(&[("a", "x"), ("a", "y"), ("b", "2")]);
-        assert_eq!(
-            signature("t", "https://h/p", &a),
-            signature("t", "https://h/p", &b)
-        );
-        // Sorted, the data is "https://h/p" + "ax" + "ay" + "b2".
-        let manual = BASE64.encode(hmac_sha1(b"t", &[b"https://h/paxayb2"]));
-        assert_eq!(signature("t", "https://h/p", &a), manual);
-    }
-
-    #[test]
-    fn url_with_and_without_default_port() {
-        assert_eq!(
-            other_port_variant("https://mycompany.com/sms/twilio?x=1").as_deref(),
-            Some("https://mycompany.com:443/sms/twilio?x=1")
-        );
-        assert_eq!(
-            other_port_variant("https://mycompany.com:443/sms/twilio").as_deref(),
-            Some("https://mycompany.com/sms/twilio")
-        );
-        assert_eq!(
-            other_port_variant("http://127.0.0.1:3000/sms/twilio").as_deref(),
-            Some("http://127.0.0.1/sms/twilio")
-        );
-    }
-
-    fn request(body: &str, sig: Option<&str>, url: &str) -> WebhookRequest {
-        let mut headers = HeaderMap::new();
-        headers.insert("content-type", HeaderValue::from_static(FORM));
-        if let Some(s) = sig {
-            headers.insert(SIGNATURE_HEADER, HeaderValue::from_str(s).unwrap());
-        }
-        let mut req = WebhookRequest::new(
-            Method::POST,
-            "/sms/twilio",
-            None,
-            headers,
-            Bytes::from(body.to_owned()),
-        );
-        req.public_url = url.to_owned();
-        req
-    }
-
-    fn twilio() -> Twilio {
-        Twilio {
-            auth_token: Secret::new("12345"),
-        }
-    }
-
-    const URL: &str = "https://hooks.example.com/sms/twilio";
-    const BODY: &str = "MessageSid=SM0123456789abcdef0123456789abcdef&From=%2B6281234567890&To=%2B6221555000&Body=Halo%2C+pesanan+saya+belum+sampai&NumMedia=2&MediaUrl0=https%3A%2F%2Fapi.twilio.com%2Fm0&MediaContentType0=image%2Fjpeg&MediaUrl1=https%3A%2F%2Fapi.twilio.com%2Fm1&MediaContentType1=application%2Fpdf";
-
-    fn signed(body: &str, url_signed: &str) -> String {
-        let params: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        signature("12345", url_signed, &params)
-    }
-
-    #[test]
-    fn verifies_signed_request_and_port_variant() {
-        let now = Timestamp::now();
-        let sig = signed(BODY, URL);
-        assert!(
-            twilio()
-                .verify(&request(BODY, Some(&sig), URL), now)
-                .is_ok()
-        );
-        let sig = signed(BODY, "https://hooks.example.com:443/sms/twilio");
-        assert!(
-            twilio()
-                .verify(&request(BODY, Some(&sig), URL), now)
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn refuses_tampering_missing_signature_and_wrong_content_type() {
-        let now = Timestamp::now();
-        let sig = signed(BODY, URL);
-        let tampered = BODY.replace("belum", "sudah");
-        assert!(matches!(
-            twilio().verify(&request(&tampered, Some(&sig), URL), now),
-            Err(WebhookError::BadSignature)
-        ));
-        assert!(matches!(
-            twilio().verify(
-                &request(BODY, Some(&sig), "https://evil.example.com/sms/twilio"),
-                now
-            ),
-            Err(WebhookError::BadSignature)
-        ));
-        assert!(matches!(
-            twilio().verify(&request(BODY, None, URL), now),
-            Err(WebhookError::MissingSignature(_))
-        ));
-        let mut json = request(BODY, Some(&sig), URL);
-        json.headers
-            .insert("content-type", HeaderValue::from_static("application/json"));
-        assert!(matches!(
-            twilio().verify(&json, now),
-            Err(WebhookError::UnsupportedMediaType { .. })
-        ));
-    }
-
-    #[test]
-    fn parses_sms_with_media() {
-        let msgs = twilio()
-            .parse(&request(BODY, None, URL), Timestamp::UNIX_EPOCH)
-            .unwrap();
-        assert_eq!(msgs.len(), 1);
-        let m = &msgs[0];
-        assert_eq!(m.provider_message_id, "SM0123456789abcdef0123456789abcdef");
-        assert_eq!(m.from.address, "+6281234567890");
-        assert_eq!(m.to, "+6221555000");
-        assert_eq!(m.body, "Halo, pesanan saya belum sampai");
-        assert_eq!(m.keyword, None);
-        assert_eq!(m.attachments.len(), 2);
-        assert_eq!(
-            m.attachments[1].content_type.as_deref(),
-            Some("application/pdf")
-        );
-        assert_eq!(
-            m.attachments[0].url.as_deref(),
-            Some("https://api.twilio.com/m0")
-        );
-    }
-
-    #[test]
-    fn parse_flags_keywords_and_missing_fields() {
-        let stop = "MessageSid=SM1&From=%2B1&To=%2B2&Body=Stop";
-        let m = twilio()
-            .parse(&request(stop, None, URL), Timestamp::UNIX_EPOCH)
-            .unwrap();
-        assert_eq!(m[0].keyword, Some(Keyword::Stop));
-        for (body, field) in [
-            ("From=%2B1&To=%2B2&Body=x", "MessageSid"),
-            ("MessageSid=SM1&To=%2B2&Body=x", "From"),
-            ("MessageSid=SM1&From=+&To=%2B2", "From"),
-            ("MessageSid=SM1&From=%2B1&Body=x", "To"),
-        ] {
-            match twilio().parse(&request(body, None, URL), Timestamp::UNIX_EPOCH) {
-                Err(WebhookError::MissingField(f)) => assert_eq!(f, field, "{body}"),
-                other => panic!("{body}: {other:?}"),
-            }
-        }
-        assert!(matches!(
-            twilio().parse(
-                &request("MessageSid=SM1&From=1&To=2&NumMedia=x", None, URL),
-                Timestamp::UNIX_EPOCH
-            ),
-            Err(WebhookError::Malformed(_))
-        ));
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn parse_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let mut req = request("", None, URL);
-            req.body = Bytes::from(body);
-            let _ = twilio().parse(&req, Timestamp::UNIX_EPOCH);
-            let _ = twilio().verify(&req, Timestamp::UNIX_EPOCH);
-        }
-
-        #[test]
-        fn parse_never_panics_on_form_shaped_input(
-            fields in proptest::collection::vec(("[A-Za-z]{1,12}[0-9]?", ".{0,40}"), 0..12)
-        ) {
-            let body: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(fields.iter())
-                .finish();
-            let _ = twilio().parse(&request(&body, None, URL), Timestamp::UNIX_EPOCH);
-        }
-    }
-}
+#[path = "twilio_tests.rs"]
+mod tests;
