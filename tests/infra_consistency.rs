@@ -802,3 +802,113 @@ fn tracing_permissions_are_inside_each_role() {
         }
     }
 }
+
+/// The alarms on handled failures (the functions' own metrics, API Gateway's 5xx, SNS
+/// deliveries) and the dashboard: the same in both templates, on exactly the metric names and
+/// dimensions the code writes (`intake::metrics`).
+#[test]
+fn sam_and_cdk_alarm_on_the_same_handled_failures() {
+    let shape = |t: &Value| -> BTreeSet<String> {
+        resources(t)
+            .values()
+            .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+            .filter_map(|r| {
+                let p = &r["Properties"];
+                let literal = |dims: &Value| -> Vec<String> {
+                    let mut dims: Vec<String> = dims
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|d| match d["Value"].as_str() {
+                            Some(v) => format!("{}={v}", d["Name"].as_str().unwrap_or("")),
+                            None => format!("{}=<ref>", d["Name"].as_str().unwrap_or("")),
+                        })
+                        .collect();
+                    dims.sort();
+                    dims
+                };
+                let metric = if let Some(metrics) = p["Metrics"].as_array() {
+                    let mut parts: Vec<String> = metrics
+                        .iter()
+                        .map(|m| match m["Expression"].as_str() {
+                            // The expression's own id is a name only (CDK numbers it).
+                            Some(e) => format!("= {e}"),
+                            None => {
+                                let s = &m["MetricStat"];
+                                format!(
+                                    "{}: {}/{} {:?} {} {}",
+                                    m["Id"].as_str().unwrap_or(""),
+                                    s["Metric"]["Namespace"].as_str().unwrap_or(""),
+                                    s["Metric"]["MetricName"].as_str().unwrap_or(""),
+                                    literal(&s["Metric"]["Dimensions"]),
+                                    s["Stat"],
+                                    s["Period"]
+                                )
+                            }
+                        })
+                        .collect();
+                    parts.sort();
+                    parts.join("; ")
+                } else {
+                    let ns = p["Namespace"].as_str()?;
+                    if ns == "AWS/Lambda" || ns == "AWS/SQS" {
+                        return None; // compared elsewhere
+                    }
+                    format!(
+                        "{ns}/{} {:?} {} {}",
+                        p["MetricName"].as_str().unwrap_or(""),
+                        literal(&p["Dimensions"]),
+                        p["Statistic"],
+                        p["Period"]
+                    )
+                };
+                Some(format!(
+                    "{metric} | {} {} | {} | {}",
+                    p["ComparisonOperator"], p["Threshold"], p["TreatMissingData"], r["Condition"]
+                ))
+            })
+            .collect()
+    };
+    let (s, c) = (sam(), cdk());
+    let sam_alarms = shape(&s);
+    assert_eq!(sam_alarms, shape(&c), "the same alarms on handled failures");
+    for expected in [
+        "Intake/Webhooks [\"Outcome=failed\"]",
+        "Intake/Acks [\"Outcome=failed\"]",
+        "AWS/ApiGateway/5xx [\"ApiId=<ref>\"]",
+        "AWS/SNS/NumberOfNotificationsFailed",
+        "Intake/Webhooks [\"Code=bad_signature\", \"Outcome=refused\"]",
+        "Intake/Webhooks [\"Code=missing_signature\", \"Outcome=refused\"]",
+    ] {
+        assert!(
+            sam_alarms.iter().any(|a| a.contains(expected)),
+            "no alarm on {expected}: {sam_alarms:#?}"
+        );
+    }
+    // The codes the alarms watch are the codes the code writes.
+    for code in ["bad_signature", "missing_signature"] {
+        assert!(
+            [
+                intake::WebhookError::BadSignature.code(),
+                intake::WebhookError::MissingSignature("x").code()
+            ]
+            .contains(&code)
+        );
+    }
+    let dashboard = |t: &Value| {
+        resources(t)
+            .values()
+            .find(|r| r["Type"] == "AWS::CloudWatch::Dashboard")
+            .map(|r| r["Properties"]["DashboardBody"]["Fn::Sub"].clone())
+            .expect("a dashboard")
+    };
+    let body = |d: &Value| match d {
+        Value::Array(a) => a[0].as_str().unwrap_or("").trim().to_owned(),
+        v => v.as_str().unwrap_or("").trim().to_owned(),
+    };
+    assert_eq!(
+        body(&dashboard(&s)),
+        body(&dashboard(&c)),
+        "the same dashboard"
+    );
+}

@@ -681,3 +681,86 @@ describe('email', () => {
     assert.equal(out.Conditions.HasSesInbound, undefined);
   });
 });
+
+describe('handled failures are seen', () => {
+  const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+  const on = (namespace: string, metric: string, dimensions: Record<string, string>) =>
+    alarms.filter(([, a]) => {
+      const p = a.Properties;
+      const dims = Object.fromEntries((p.Dimensions ?? []).map((d: any) => [d.Name, d.Value]));
+      return p.Namespace === namespace && p.MetricName === metric && JSON.stringify(dims) === JSON.stringify(dimensions);
+    });
+
+  it("alarms on the functions' own metrics: webhooks answered 5xx and acks failed for good", () => {
+    for (const [metric, outcome] of [
+      ['Webhooks', 'failed'],
+      ['Acks', 'failed'],
+    ]) {
+      const found = on('Intake', metric, { Outcome: outcome });
+      assert.equal(found.length, 1, `${metric}{Outcome=${outcome}}`);
+      const p = found[0][1].Properties;
+      assert.equal(p.Statistic, 'Sum');
+      assert.equal(p.Threshold, 0);
+      assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+      assert.equal(p.TreatMissingData, 'notBreaching', 'EMF metrics have no data while nothing happens');
+      assert.deepEqual(p.AlarmActions, [{ Ref: ALARM_TOPIC }]);
+    }
+  });
+
+  it('alarms on API Gateway 5xx, which also counts timeouts and crashes', () => {
+    const apiId = Object.keys(resources).find((id) => resources[id].Type === 'AWS::ApiGatewayV2::Api')!;
+    const found = alarms.filter(([, a]) => a.Properties.Namespace === 'AWS/ApiGateway' && a.Properties.MetricName === '5xx');
+    assert.equal(found.length, 1);
+    assert.deepEqual(found[0][1].Properties.Dimensions, [{ Name: 'ApiId', Value: { Ref: apiId } }]);
+  });
+
+  it('alarms on a spike of signature refusals, at a threshold the deployer sets', () => {
+    const found = alarms.filter(([, a]) => (a.Properties.Metrics ?? []).some((m: any) => m.Expression === 'bad + missing'));
+    assert.equal(found.length, 1);
+    const p = found[0][1].Properties;
+    assert.deepEqual(p.Threshold, { Ref: 'SignatureRefusalThreshold' });
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    const codes = p.Metrics.filter((m: any) => m.MetricStat)
+      .map((m: any) => Object.fromEntries(m.MetricStat.Metric.Dimensions.map((d: any) => [d.Name, d.Value])))
+      .map((d: any) => `${d.Outcome}/${d.Code}`)
+      .sort();
+    assert.deepEqual(codes, ['refused/bad_signature', 'refused/missing_signature']);
+  });
+
+  it('alarms when SNS cannot deliver inbound mail, only with SES inbound', () => {
+    const found = alarms.filter(([, a]) => a.Properties.MetricName === 'NumberOfNotificationsFailed');
+    assert.equal(found.length, 1);
+    assert.equal(found[0][1].Condition, 'HasSesInbound');
+    assert.deepEqual(found[0][1].Properties.Dimensions, [
+      { Name: 'TopicName', Value: { 'Fn::GetAtt': ['SesInboundTopic', 'TopicName'] } },
+    ]);
+  });
+
+  it('has a dashboard of the flow', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(resources.Dashboard.Properties.DashboardBody);
+    for (const metric of ['Webhooks', 'Acks', 'AckDelay', 'WebhookLatency', 'IteratorAge', 'ApproximateNumberOfMessagesVisible']) {
+      assert.ok(body.includes(metric), metric);
+    }
+    assert.ok(template.toJSON().Outputs.DashboardName);
+  });
+});
+
+describe('inbound mail in S3', () => {
+  it('the email webhook may read the bucket prefix (and decrypt with its key) only when given', () => {
+    const role = roleId(resources, functionId(resources, 'email-webhook'));
+    const mail = statements(resources, role).filter((s) => s.Sid === 'InboundMail' || s.Sid === 'InboundMailKey');
+    assert.deepEqual(
+      mail.map((s) => [s.Sid, s.condition, s.Action]),
+      [
+        ['InboundMail', 'HasInboundMailBucket', ['s3:GetObject']],
+        ['InboundMailKey', 'HasInboundMailKey', ['kms:Decrypt']],
+      ],
+    );
+    assert.ok(JSON.stringify(mail[0].Resource).includes('/inbound/*'));
+    for (const f of MANIFEST.filter((f) => f.name !== 'email-webhook')) {
+      const other = roleId(resources, functionId(resources, f.name));
+      assert.ok(!statements(resources, other).some((s) => list(s.Action).some((a: string) => a.startsWith('s3:'))), f.name);
+    }
+  });
+});
