@@ -14,6 +14,18 @@ fn signer() -> SnsSigner {
     SnsSigner::local().expect("the local test key")
 }
 
+/// SNS's signed SubscriptionConfirmation of the stack's topic.
+fn subscription_confirmation() -> intake::sns::SnsMessage {
+    let mut confirmation = simulate_email::sns_message(
+        "SubscriptionConfirmation",
+        TEST_SES_TOPIC_ARN,
+        None,
+        format!("You have chosen to subscribe to the topic {TEST_SES_TOPIC_ARN}."),
+    );
+    signer().sign(&mut confirmation).expect("signed");
+    confirmation
+}
+
 fn mail(from: &str, subject: &str, body: &str) -> CustomerMail {
     CustomerMail::new(from, INBOX, subject, body).with_fixed_id()
 }
@@ -332,13 +344,7 @@ async fn subscriptions_are_confirmed_once_and_only_for_our_topics() {
             .filter(|r| r.provider == "sns" && r.to.as_deref() == Some(topic))
             .count()
     };
-    let mut confirmation = simulate_email::sns_message(
-        "SubscriptionConfirmation",
-        TEST_SES_TOPIC_ARN,
-        None,
-        format!("You have chosen to subscribe to the topic {TEST_SES_TOPIC_ARN}."),
-    );
-    signer().sign(&mut confirmation).expect("signed");
+    let confirmation = subscription_confirmation();
     let before = confirmations(TEST_SES_TOPIC_ARN).await;
     let post = simulate_email::sns_post(&endpoints.url, &confirmation);
     let (status, body) = endpoints.post_mail(&post).await;
@@ -369,13 +375,7 @@ async fn subscriptions_are_confirmed_once_and_only_for_our_topics() {
 async fn a_confirmation_that_failed_is_confirmed_by_the_redelivery() {
     let stack = own_stack().await;
     let endpoints = Endpoints::of(&stack);
-    let mut confirmation = simulate_email::sns_message(
-        "SubscriptionConfirmation",
-        TEST_SES_TOPIC_ARN,
-        None,
-        format!("You have chosen to subscribe to the topic {TEST_SES_TOPIC_ARN}."),
-    );
-    signer().sign(&mut confirmation).expect("signed");
+    let confirmation = subscription_confirmation();
     let post = simulate_email::sns_post(&endpoints.url, &confirmation);
 
     recorder::fail_next(&endpoints.recorder, 503, 1)

@@ -8,7 +8,7 @@
 //! `infra/.build/template.json` and synthesizes the CDK app to
 //! `infra/cdk/cdk.out/IntakeStack.template.json`. Run it before this test.
 
-use intake_tests::templates::{cdk, functions, resources, root, sam};
+use intake_tests::templates::{cdk, functions, pascal, resources, root, sam};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -164,16 +164,6 @@ fn expected_routes() -> BTreeSet<String> {
                     .iter()
                     .map(move |m| format!("{m} /{}/{} -> {}", r.channel, r.provider, f.name))
             })
-        })
-        .collect()
-}
-
-fn pascal(s: &str) -> String {
-    s.split(['-', '_'])
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let w = w.to_ascii_lowercase();
-            w[..1].to_ascii_uppercase() + &w[1..]
         })
         .collect()
 }

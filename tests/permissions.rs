@@ -16,19 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use intake::aws_calls::{AwsCall, RECORD_ENV, read_recorded};
 use intake::grants::{Grant, Resource};
-use intake_tests::templates::{self, Normalizer};
+use intake_tests::templates::{self, Normalizer, pascal};
 use serde_json::Value;
-
-/// `TWILIO_AUTH_TOKEN` → `TwilioAuthToken`.
-fn pascal(s: &str) -> String {
-    s.split(['-', '_'])
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let w = w.to_ascii_lowercase();
-            w[..1].to_ascii_uppercase() + &w[1..]
-        })
-        .collect()
-}
 
 /// The resource kind a recorded call was made on, as the test stacks are configured.
 fn kind_of(call: &AwsCall) -> Result<Resource, String> {

@@ -62,6 +62,18 @@ pub fn both() -> [(&'static str, Value); 2] {
     [("SAM", sam()), ("CDK", cdk())]
 }
 
+/// `TWILIO_AUTH_TOKEN` → `TwilioAuthToken`, `sms-webhook` → `SmsWebhook`: how both templates
+/// name what the code names.
+pub fn pascal(s: &str) -> String {
+    s.split(['-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let w = w.to_ascii_lowercase();
+            w[..1].to_ascii_uppercase() + &w[1..]
+        })
+        .collect()
+}
+
 /// The template's resources.
 pub fn resources(t: &Value) -> &serde_json::Map<String, Value> {
     t["Resources"].as_object().expect("Resources")
