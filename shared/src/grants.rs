@@ -9,7 +9,6 @@
 
 use serde::Serialize;
 
-use crate::manifest::EnvVar;
 use crate::model::Channel;
 
 /// What a grant is on, in terms both templates can name.
@@ -95,11 +94,10 @@ fn lambda_service() -> Vec<Grant> {
 }
 
 /// Each parameter the function may read at cold start (`Config::load`), and decryption.
-fn parameters(env: &[EnvVar]) -> Vec<Grant> {
-    let mut out: Vec<Grant> = env
+fn parameters(parameters: &[&'static str]) -> Vec<Grant> {
+    let mut out: Vec<Grant> = parameters
         .iter()
-        .filter(|v| v.secret)
-        .map(|v| grant(Resource::Parameter(v.name), &["ssm:GetParameters"]))
+        .map(|name| grant(Resource::Parameter(name), &["ssm:GetParameters"]))
         .collect();
     if !out.is_empty() {
         out.push(by_aws(
@@ -111,8 +109,8 @@ fn parameters(env: &[EnvVar]) -> Vec<Grant> {
     out
 }
 
-/// A channel's webhook function.
-pub fn webhook(channel: Channel, env: &[EnvVar]) -> Vec<Grant> {
+/// A channel's webhook function, which may read the variables `parameters` from SSM.
+pub fn webhook(channel: Channel, parameters_read: &[&'static str]) -> Vec<Grant> {
     let mut out = lambda_service();
     // The ingest (store/ingest.rs): a consistent GetItem of the contact, then one
     // TransactWriteItems of Puts and Updates, each item authorized with its item-level action.
@@ -127,7 +125,7 @@ pub fn webhook(channel: Channel, env: &[EnvVar]) -> Vec<Grant> {
         table.extend(["dynamodb:BatchGetItem", "dynamodb:DeleteItem"]);
     }
     out.push(grant(Resource::Table, &table));
-    out.extend(parameters(env));
+    out.extend(parameters(parameters_read));
     if channel == Channel::Email {
         // SES mail over SNS's 150 KB limit is stored by the receipt rule's S3 action.
         out.push(grant(Resource::InboundMailBucket, &["s3:GetObject"]));
@@ -140,8 +138,8 @@ pub fn webhook(channel: Channel, env: &[EnvVar]) -> Vec<Grant> {
     out
 }
 
-/// The acknowledger.
-pub fn acknowledger(env: &[EnvVar]) -> Vec<Grant> {
+/// The acknowledger, which may read the variables `parameters_read` from SSM.
+pub fn acknowledger(parameters_read: &[&'static str]) -> Vec<Grant> {
     let mut out = lambda_service();
     // Reads the ticket, contact and first message; claims and records the ack and the
     // contact's recent acks (conditional UpdateItem); maps an email ack's Message-ID to its
@@ -177,7 +175,7 @@ pub fn acknowledger(env: &[EnvVar]) -> Vec<Grant> {
         ],
         BY_ON_FAILURE,
     ));
-    out.extend(parameters(env));
+    out.extend(parameters(parameters_read));
     // SES v2 SendEmail is authorized on the sending identity and on the configuration set.
     out.push(grant(Resource::SesIdentities, &["ses:SendEmail"]));
     out.push(grant(Resource::SesConfigurationSet, &["ses:SendEmail"]));

@@ -203,6 +203,11 @@ pub fn parameter_vars() -> impl Iterator<Item = &'static EnvVar> {
         .filter(move |v| v.secret && seen.insert(v.name))
 }
 
+/// The variables of `env` a function may read from SSM parameters.
+fn read_from_ssm(env: &[EnvVar]) -> Vec<&'static str> {
+    env.iter().filter(|v| v.secret).map(|v| v.name).collect()
+}
+
 /// The function that consumes the table's stream and sends the acks.
 pub const ACKNOWLEDGER: &str = "acknowledger";
 
@@ -278,7 +283,7 @@ pub fn functions() -> Vec<Function> {
         let mut env = common.to_vec();
         env.push(var("PUBLIC_BASE_URL"));
         env.extend(provider_env(&routes, Side::Webhook));
-        let grants = crate::grants::webhook(channel, &env);
+        let grants = crate::grants::webhook(channel, &read_from_ssm(&env));
         out.push(Function {
             name,
             trigger: Trigger::Http(channel),
@@ -290,7 +295,7 @@ pub fn functions() -> Vec<Function> {
     let mut env = common.to_vec();
     env.push(ACK_SETTINGS);
     env.extend(provider_env(ROUTES, Side::Acknowledger));
-    let grants = crate::grants::acknowledger(&env);
+    let grants = crate::grants::acknowledger(&read_from_ssm(&env));
     out.push(Function {
         name: ACKNOWLEDGER,
         trigger: Trigger::TableStream,
