@@ -43,7 +43,7 @@ async fn saturday_in_jakarta_gets_the_indonesian_closed_text_with_monday_opening
             .as_str()
         )
     );
-    let contact = endpoints.contact(&customer).await.expect("contact");
+    let contact = endpoints.contact_after_ack(&customer).await;
     assert_eq!(
         contact.language.as_deref(),
         Some("id"),

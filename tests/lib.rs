@@ -203,6 +203,20 @@ impl Endpoints {
         }
         panic!("the ack of {contact}'s ticket never settled");
     }
+
+    /// The contact of `number` once the acknowledger has recorded an ack on it (the ticket
+    /// shows `sent` a moment before the contact's record of it is written).
+    pub async fn contact_after_ack(&self, number: &str) -> Contact {
+        for _ in 0..200 {
+            if let Some(c) = self.contact(number).await
+                && !c.recent_acks.is_empty()
+            {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no ack was ever recorded on {number}'s contact");
+    }
 }
 
 /// A fresh customer address, so tests sharing a stack never meet.
