@@ -5,8 +5,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::model::Channel;
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::store::Store;
-use crate::webhook::{WebhookRequest, WebhookService};
+use crate::webhook::WebhookService;
 use crate::{Config, aws, telemetry};
 
 /// The whole `main` of a channel's webhook function: configuration, clients and the

@@ -20,18 +20,17 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::mail::{self, Envelope};
-use super::{
-    BoxFuture, Clients, OutboundMessage, Provider, Received, SendError, SendReceipt, Sender,
-};
+use super::{Clients, OutboundMessage, Provider, Received, SendError, SendReceipt, Sender};
 use crate::config::{ConfigError, SesConfig};
 use crate::error::WebhookError;
+use crate::future::BoxFuture;
 use crate::model::{Channel, InboundMessage};
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::sns::{
     CertSource, HttpsCertSource, SnsError, SnsMessage, SnsVerifier, StaticCertSource, is_sns_host,
 };
 use crate::store::{Claim, Store};
-use crate::webhook::WebhookRequest;
 
 /// Route name of SES (inbound through SNS, outbound through SES v2).
 pub const PROVIDER: &str = "ses";
@@ -568,7 +567,7 @@ pub fn identity_covers(identity: &str, address: &str) -> bool {
 /// The `(brand, address)` pairs acks would be sent from that no identity covers: SES (and the
 /// acknowledger's IAM policy) would refuse them.
 pub fn senders_outside<'a>(
-    settings: &'a crate::ack::AckSettings,
+    settings: &'a crate::ack::settings::AckSettings,
     identities: &[String],
 ) -> Vec<(&'a str, &'a str)> {
     settings
