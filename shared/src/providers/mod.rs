@@ -1,6 +1,7 @@
 //! Messaging providers. One file per provider holds all of it: how to trust its webhooks,
-//! how to read them, and how to send through its API. Adding a provider is one new file plus
-//! one line in [`inbound`] and, if it can send, one in [`senders`].
+//! how to read them, and how to send through its API (SES, which has more parts, is one
+//! folder instead). Adding a provider is one new file plus one line in [`inbound`] and, if
+//! it can send, one in [`senders`].
 
 use jiff::Timestamp;
 use std::sync::Arc;
