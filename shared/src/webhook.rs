@@ -180,7 +180,9 @@ impl WebhookService {
             return answer.map(|reply| (reply, Summary::default()));
         }
         if req.method != Method::POST {
-            return Err(WebhookError::MethodNotAllowed);
+            return Err(WebhookError::MethodNotAllowed {
+                allowed: crate::manifest::methods(self.channel, provider.name()),
+            });
         }
         let mut messages = match provider.receive(&req, now, &self.store).await? {
             Received::Messages(messages) => messages,
@@ -320,6 +322,21 @@ mod tests {
         }
         // The configured channel of the same deployment is served as before.
         assert_eq!(service(Channel::Sms, &config).routes(), ["/sms/twilio"]);
+    }
+
+    /// Refused before the store is read, so the unreachable store does not matter.
+    #[tokio::test]
+    async fn a_wrong_method_is_405_with_the_routes_methods() {
+        let sms = service(Channel::Sms, &twilio_only());
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let reply = sms
+                .handle(request(method.clone(), "/sms/twilio", None, ""))
+                .await;
+            assert_eq!(reply.status, 405, "{method}");
+            assert_eq!(reply.header("allow"), Some("POST"), "{method}");
+            let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(body["code"], "method_not_allowed");
+        }
     }
 
     #[test]
