@@ -15,6 +15,18 @@ async fn raw(
     signature: Option<&str>,
     body: Vec<u8>,
 ) -> (u16, serde_json::Value) {
+    let (status, _, json) = raw_with_headers(method, url, content_type, signature, body).await;
+    (status, json)
+}
+
+/// [`raw`], with the response's headers.
+async fn raw_with_headers(
+    method: reqwest::Method,
+    url: &str,
+    content_type: &str,
+    signature: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, serde_json::Value) {
     let mut req = http()
         .request(method, url)
         .header("content-type", content_type)
@@ -24,10 +36,16 @@ async fn raw(
     }
     let response = req.send().await.expect("stack reachable");
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let text = response.text().await.expect("body");
     let json =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("error body is not JSON: {text}"));
-    (status, json)
+    (status, headers, json)
+}
+
+/// A response header as text, or `None`.
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// A correctly signed post of an arbitrary form.
@@ -192,16 +210,26 @@ async fn body_over_256_kib_is_413() {
 #[tokio::test]
 async fn wrong_method_is_405_and_unknown_routes_are_404() {
     let stack = shared_stack();
-    let (status, json) = raw(
-        reqwest::Method::GET,
-        &format!("{}/sms/twilio", stack.url),
-        "application/x-www-form-urlencoded",
-        None,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(status, 405);
-    assert_eq!(json["code"], "method_not_allowed");
+    // Each 405 names what the route does accept (Meta's handshake is a GET).
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/sms/twilio", "POST"),
+        (reqwest::Method::PUT, "/sms/twilio", "POST"),
+        (reqwest::Method::DELETE, "/email/postmark", "POST"),
+        (reqwest::Method::PUT, "/social/meta", "GET, POST"),
+        (reqwest::Method::PATCH, "/social/telegram", "POST"),
+    ] {
+        let (status, headers, json) = raw_with_headers(
+            method.clone(),
+            &format!("{}{path}", stack.url),
+            "application/x-www-form-urlencoded",
+            None,
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(status, 405, "{method} {path}");
+        assert_eq!(json["code"], "method_not_allowed", "{method} {path}");
+        assert_eq!(header(&headers, "allow"), Some(allow), "{method} {path}");
+    }
     for path in ["/sms/nexmo", "/fax/twilio", "/sms", "/"] {
         let (status, json) = raw(
             reqwest::Method::POST,
@@ -213,6 +241,77 @@ async fn wrong_method_is_405_and_unknown_routes_are_404() {
         .await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(json["code"], "unknown_route", "{path}");
+    }
+}
+
+/// SendGrid and Postmark sign nothing: their credentials are HTTP Basic in the webhook URL,
+/// and a 401 says so, as HTTP asks, so a deployer trying the URL by hand sees what is wanted.
+#[tokio::test]
+async fn missing_credentials_are_401_with_a_basic_challenge() {
+    let stack = shared_stack();
+    for (path, content_type) in [
+        ("/email/postmark", "application/json"),
+        ("/email/sendgrid", "multipart/form-data; boundary=x"),
+    ] {
+        let (status, headers, json) = raw_with_headers(
+            reqwest::Method::POST,
+            &format!("{}{path}", stack.url),
+            content_type,
+            None,
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(json["code"], "unauthorized", "{path}");
+        assert_eq!(
+            header(&headers, "www-authenticate"),
+            Some(r#"Basic realm="intake""#),
+            "{path}"
+        );
+    }
+    // Other refusals carry no challenge.
+    let (status, headers, _) = raw_with_headers(
+        reqwest::Method::POST,
+        &format!("{}/sms/twilio", stack.url),
+        "application/x-www-form-urlencoded",
+        None,
+        b"a=b".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(header(&headers, "www-authenticate"), None);
+    assert_eq!(header(&headers, "allow"), None);
+}
+
+/// The local stack's health check answers GET and HEAD; anything else is a 405 like any
+/// route's, not a 200 that would hide a wrong client.
+#[tokio::test]
+async fn health_answers_get_and_head_and_refuses_other_methods() {
+    let stack = shared_stack();
+    let url = format!("{}/health", stack.url);
+    let get = http().get(&url).send().await.expect("stack reachable");
+    assert_eq!(get.status(), 200);
+    let body: serde_json::Value = get.json().await.expect("JSON");
+    assert_eq!(body["status"], "ok");
+    let head = http().head(&url).send().await.expect("stack reachable");
+    assert_eq!(head.status(), 200);
+    for method in [
+        reqwest::Method::PUT,
+        reqwest::Method::POST,
+        reqwest::Method::DELETE,
+    ] {
+        let (status, headers, json) = raw_with_headers(
+            method.clone(),
+            &url,
+            "application/json",
+            None,
+            b"{}".to_vec(),
+        )
+        .await;
+        assert_eq!(status, 405, "{method}");
+        assert_eq!(json["code"], "method_not_allowed", "{method}");
+        assert_eq!(json["error"], "method not allowed", "{method}");
+        assert_eq!(header(&headers, "allow"), Some("GET, HEAD"), "{method}");
     }
 }
 

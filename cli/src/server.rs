@@ -1,7 +1,7 @@
 //! The local HTTP front: the routes API Gateway serves in the cloud, on one port.
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-use intake::{Reply, WebhookRequest, WebhookService};
+use intake::{Reply, WebhookError, WebhookRequest, WebhookService};
 
 /// Largest body the local server reads (API Gateway's payload limit is 10 MB); each
 /// provider applies its own, smaller limit after that.
@@ -36,14 +36,15 @@ pub fn spawn(listener: TcpListener, handler: Handler) -> tokio::task::JoinHandle
                     let handler = handler.clone();
                     async move {
                         let (parts, body) = req.into_parts();
-                        let response = match Limited::new(body, MAX_BODY).collect().await {
-                            Ok(collected) => {
-                                handler(Request::from_parts(parts, collected.to_bytes())).await
-                            }
-                            Err(_) => reply_response(Reply::from_error(
-                                &intake::WebhookError::PayloadTooLarge { limit: MAX_BODY },
-                            )),
-                        };
+                        let response =
+                            match Limited::new(body, MAX_BODY).collect().await {
+                                Ok(collected) => {
+                                    handler(Request::from_parts(parts, collected.to_bytes())).await
+                                }
+                                Err(_) => reply_response(Reply::from_error(
+                                    &WebhookError::PayloadTooLarge { limit: MAX_BODY },
+                                )),
+                            };
                         Ok::<_, std::convert::Infallible>(response)
                     }
                 });
@@ -55,16 +56,24 @@ pub fn spawn(listener: TcpListener, handler: Handler) -> tokio::task::JoinHandle
     })
 }
 
-/// A [`Reply`] as a hyper response.
+/// The methods `/health` answers; any other is refused with 405, like a webhook route.
+pub const HEALTH_METHODS: &[&str] = &["GET", "HEAD"];
+
+/// A [`Reply`] as a hyper response, with its further headers (`allow`, `www-authenticate`).
 pub fn reply_response(reply: Reply) -> Response<Full<Bytes>> {
-    Response::builder()
+    let mut response = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header("content-type", reply.content_type)
+        .header("content-type", reply.content_type);
+    for (name, value) in reply.headers {
+        response = response.header(name, value);
+    }
+    response
         .body(Full::new(Bytes::from(reply.body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-/// The webhook routes of every channel that has a configured provider, plus `GET /health`.
+/// The webhook routes of every channel that has a configured provider, plus `GET /health`
+/// (and `HEAD`; other methods are answered 405).
 pub fn webhook_handler(services: Vec<WebhookService>) -> Handler {
     let services = Arc::new(services);
     Arc::new(move |req: Request<Bytes>| {
@@ -72,11 +81,16 @@ pub fn webhook_handler(services: Vec<WebhookService>) -> Handler {
         Box::pin(async move {
             let path = req.uri().path().to_owned();
             if path == "/health" {
-                return reply_response(Reply::json(200, r#"{"status":"ok"}"#.into()));
+                return reply_response(match *req.method() {
+                    Method::GET | Method::HEAD => Reply::json(200, r#"{"status":"ok"}"#.into()),
+                    _ => Reply::from_error(&WebhookError::MethodNotAllowed {
+                        allowed: HEALTH_METHODS,
+                    }),
+                });
             }
             let channel = path.trim_start_matches('/').split('/').next().unwrap_or("");
             let Some(service) = services.iter().find(|s| s.channel().as_str() == channel) else {
-                return reply_response(Reply::from_error(&intake::WebhookError::UnknownRoute));
+                return reply_response(Reply::from_error(&WebhookError::UnknownRoute));
             };
             let query = req.uri().query().map(str::to_owned);
             let (parts, body) = req.into_parts();

@@ -12,13 +12,13 @@ use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
 use jiff::Timestamp;
 
+use intake::WebhookRequest;
 use intake::config::{BasicCredentials, Secret};
 use intake::email::{FormField, encode_form_data};
 use intake::providers::Provider;
 use intake::providers::sendgrid::SendGrid;
 use intake::providers::ses::{SesNotification, inbound_mail};
 use intake::sns::{SigningCert, SnsMessage, canonical_string};
-use intake::webhook::WebhookRequest;
 
 const KEY: &str = include_str!("../../tests/fixtures/sns/testkey/privatekey.pem");
 const CERT: &str = include_str!("../../tests/fixtures/sns/testkey/certificate.pem");

@@ -7,11 +7,11 @@ use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
 use jiff::Timestamp;
 
+use intake::WebhookRequest;
 use intake::config::{MetaConfig, Secret};
 use intake::providers::Provider;
 use intake::providers::meta::Meta;
 use intake::verify::hmac_sha256;
-use intake::webhook::WebhookRequest;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 

@@ -7,12 +7,12 @@ use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Method};
 use jiff::Timestamp;
 
+use intake::WebhookRequest;
 use intake::config::{Secret, TwilioConfig};
 use intake::ids::TicketIds;
 use intake::providers::Provider;
 use intake::providers::twilio::{Twilio, signature};
 use intake::store::{Target, plan};
-use intake::webhook::WebhookRequest;
 
 const URL: &str = "https://abc123.execute-api.ap-southeast-3.amazonaws.com/sms/twilio";
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";

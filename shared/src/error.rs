@@ -12,7 +12,10 @@ pub enum WebhookError {
     UnknownRoute,
     /// The method is not one this route accepts.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed {
+        /// The methods the route accepts, answered in the `Allow` header.
+        allowed: &'static [&'static str],
+    },
     /// The body is larger than the provider ever sends.
     #[error("body is larger than {limit} bytes")]
     PayloadTooLarge {
@@ -65,7 +68,7 @@ impl WebhookError {
     pub fn code(&self) -> &'static str {
         match self {
             WebhookError::UnknownRoute => "unknown_route",
-            WebhookError::MethodNotAllowed => "method_not_allowed",
+            WebhookError::MethodNotAllowed { .. } => "method_not_allowed",
             WebhookError::PayloadTooLarge { .. } => "payload_too_large",
             WebhookError::UnsupportedMediaType { .. } => "unsupported_media_type",
             WebhookError::MissingSignature(_) => "missing_signature",
@@ -106,7 +109,7 @@ impl WebhookError {
     pub fn status(&self) -> u16 {
         match self {
             WebhookError::UnknownRoute => 404,
-            WebhookError::MethodNotAllowed => 405,
+            WebhookError::MethodNotAllowed { .. } => 405,
             WebhookError::PayloadTooLarge { .. } => 413,
             WebhookError::UnsupportedMediaType { .. } => 415,
             WebhookError::MissingSignature(_)

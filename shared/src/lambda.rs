@@ -5,8 +5,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::model::Channel;
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::store::Store;
-use crate::webhook::{WebhookRequest, WebhookService};
+use crate::webhook::WebhookService;
 use crate::{Config, aws, telemetry};
 
 /// The whole `main` of a channel's webhook function: configuration, clients and the
@@ -50,15 +51,17 @@ pub fn to_webhook_request(req: Request) -> WebhookRequest {
 
 /// Converts a reply into the Lambda response.
 pub fn to_response(reply: Reply) -> Response<Body> {
-    Response::builder()
+    let mut response = Response::builder()
         .status(reply.status)
-        .header("content-type", reply.content_type)
-        .body(Body::Text(reply.body))
-        .unwrap_or_else(|_| {
-            let mut fallback = Response::new(Body::Empty);
-            *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-            fallback
-        })
+        .header("content-type", reply.content_type);
+    for (name, value) in reply.headers {
+        response = response.header(name, value);
+    }
+    response.body(Body::Text(reply.body)).unwrap_or_else(|_| {
+        let mut fallback = Response::new(Body::Empty);
+        *fallback.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+        fallback
+    })
 }
 
 #[cfg(test)]
@@ -117,5 +120,19 @@ mod tests {
         let r = to_response(Reply::xml(200, "<Response/>"));
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/xml");
+        let refused = to_response(Reply::from_error(
+            &crate::error::WebhookError::MethodNotAllowed {
+                allowed: &["GET", "POST"],
+            },
+        ));
+        assert_eq!(refused.status(), 405);
+        assert_eq!(refused.headers()["allow"], "GET, POST");
+        assert_eq!(refused.headers()["content-type"], "application/json");
+        let unauthorized =
+            to_response(Reply::from_error(&crate::error::WebhookError::Unauthorized));
+        assert_eq!(
+            unauthorized.headers()["www-authenticate"],
+            r#"Basic realm="intake""#
+        );
     }
 }

@@ -17,6 +17,15 @@ pub struct Route {
     pub methods: &'static [&'static str],
 }
 
+/// The methods `/{channel}/{provider}` accepts, from [`ROUTES`] (`POST` for a route not
+/// listed there), for the `Allow` header of a 405.
+pub fn methods(channel: Channel, provider: &str) -> &'static [&'static str] {
+    ROUTES
+        .iter()
+        .find(|r| r.channel == channel && r.provider == provider)
+        .map_or(&["POST"], |r| r.methods)
+}
+
 /// Every provider route Intake serves. One line per provider.
 pub const ROUTES: &[Route] = &[
     Route {

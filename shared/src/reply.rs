@@ -11,7 +11,13 @@ pub struct Reply {
     pub content_type: &'static str,
     /// Body text.
     pub body: String,
+    /// Further headers, names in lower case: `allow` on a 405, `www-authenticate` on a 401.
+    pub headers: Vec<(&'static str, String)>,
 }
+
+/// The challenge a 401 carries: the providers that sign nothing (SendGrid, Postmark) prove
+/// themselves with HTTP Basic credentials in the webhook URL (RFC 7235 §3.1 wants one).
+pub const BASIC_CHALLENGE: &str = r#"Basic realm="intake""#;
 
 impl Reply {
     /// `200` with an empty JSON object.
@@ -25,6 +31,7 @@ impl Reply {
             status,
             content_type: "application/json",
             body,
+            headers: Vec::new(),
         }
     }
 
@@ -34,6 +41,7 @@ impl Reply {
             status,
             content_type: "text/plain; charset=utf-8",
             body: body.into(),
+            headers: Vec::new(),
         }
     }
 
@@ -43,15 +51,40 @@ impl Reply {
             status,
             content_type: "text/xml",
             body: body.into(),
+            headers: Vec::new(),
         }
     }
 
     /// The JSON error body `{"error": "...", "code": "..."}` with the error's status. The
     /// text is [`WebhookError::public_message`]: for a 5xx a fixed sentence, the detail being
     /// logged by the caller ([`crate::WebhookService::handle`]) and never sent.
+    ///
+    /// A 405 names the route's methods in `Allow` (RFC 9110 §15.5.6); a 401 carries the
+    /// [`BASIC_CHALLENGE`] (RFC 9110 §15.5.2).
     pub fn from_error(err: &WebhookError) -> Reply {
         let body = serde_json::json!({ "error": err.public_message(), "code": err.code() });
-        Reply::json(err.status(), body.to_string())
+        let reply = Reply::json(err.status(), body.to_string());
+        match err {
+            WebhookError::MethodNotAllowed { allowed } => {
+                reply.with_header("allow", allowed.join(", "))
+            }
+            WebhookError::Unauthorized => reply.with_header("www-authenticate", BASIC_CHALLENGE),
+            _ => reply,
+        }
+    }
+
+    /// The same answer with one more header (`name` in lower case).
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The value of a further header, by its lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -134,6 +167,47 @@ mod tests {
             "a service this webhook depends on is unavailable, retry later"
         );
         assert_no_internals(&Reply::from_error(&err).body);
+    }
+
+    #[test]
+    fn a_405_names_the_methods_of_its_route() {
+        for (channel, provider, allow) in [
+            (crate::model::Channel::Sms, "twilio", "POST"),
+            (crate::model::Channel::Social, "meta", "GET, POST"),
+        ] {
+            let allowed = crate::manifest::methods(channel, provider);
+            let reply = Reply::from_error(&WebhookError::MethodNotAllowed { allowed });
+            assert_eq!(reply.status, 405);
+            assert_eq!(reply.header("allow"), Some(allow), "{provider}");
+            assert_eq!(reply.headers.len(), 1);
+            let (_, _, code) = body_of(&WebhookError::MethodNotAllowed { allowed });
+            assert_eq!(code, "method_not_allowed");
+        }
+    }
+
+    #[test]
+    fn a_401_challenges_for_basic_credentials() {
+        let reply = Reply::from_error(&WebhookError::Unauthorized);
+        assert_eq!(reply.status, 401);
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some(r#"Basic realm="intake""#)
+        );
+        assert_eq!(reply.headers.len(), 1);
+    }
+
+    #[test]
+    fn other_answers_carry_no_further_headers() {
+        for err in [
+            WebhookError::BadSignature,
+            WebhookError::UnknownRoute,
+            WebhookError::MissingField("From"),
+            WebhookError::Store(StoreError::Unavailable(INTERNALS.into())),
+        ] {
+            assert!(Reply::from_error(&err).headers.is_empty(), "{err:?}");
+        }
+        assert!(Reply::empty_ok().headers.is_empty());
+        assert!(Reply::xml(200, "<Response/>").headers.is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use url::Url;
 use x509_cert::der::{Decode, DecodePem};
 
-use crate::providers::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Why an SNS delivery is not trusted or not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,7 +1,6 @@
 //! The webhook pipeline every channel function runs: route, verify, parse, ingest, answer.
 
-use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::Method;
 use jiff::Timestamp;
 use std::time::Instant;
 use url::Url;
@@ -11,69 +10,8 @@ use crate::metrics::{self, WebhookMetric, WebhookOutcome};
 use crate::model::Channel;
 use crate::providers::{Provider, Received};
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::store::{IngestOutcome, Store};
-
-/// An HTTP request as a provider sent it, independent of Lambda or hyper.
-#[derive(Debug, Clone)]
-pub struct WebhookRequest {
-    /// HTTP method.
-    pub method: Method,
-    /// Request path as received (a stage prefix may precede `/{channel}/{provider}`).
-    pub path: String,
-    /// Raw query string, without `?`.
-    pub query: Option<String>,
-    /// Headers.
-    pub headers: HeaderMap,
-    /// Raw body bytes (already base64-decoded by the Lambda adapter).
-    pub body: Bytes,
-    /// The URL the provider called, rebuilt from `PUBLIC_BASE_URL`; set by the router.
-    pub public_url: String,
-}
-
-impl WebhookRequest {
-    /// A request with no public URL yet (the router fills it in).
-    pub fn new(
-        method: Method,
-        path: impl Into<String>,
-        query: Option<String>,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> WebhookRequest {
-        WebhookRequest {
-            method,
-            path: path.into(),
-            query: query.filter(|q| !q.is_empty()),
-            headers,
-            body,
-            public_url: String::new(),
-        }
-    }
-
-    /// A header as text; `None` when absent or not visible ASCII.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// Refuses a body that is not of the `expected` media type (415).
-    pub fn require_media_type(&self, expected: &'static str) -> Result<(), WebhookError> {
-        if self.media_type().as_deref() == Some(expected) {
-            Ok(())
-        } else {
-            Err(WebhookError::UnsupportedMediaType { expected })
-        }
-    }
-
-    /// The media type of the body, lower-cased and without parameters.
-    pub fn media_type(&self) -> Option<String> {
-        self.header("content-type").map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-    }
-}
 
 /// One channel's webhook endpoint: its providers, the store, and the public URL.
 pub struct WebhookService {
@@ -242,7 +180,9 @@ impl WebhookService {
             return answer.map(|reply| (reply, Summary::default()));
         }
         if req.method != Method::POST {
-            return Err(WebhookError::MethodNotAllowed);
+            return Err(WebhookError::MethodNotAllowed {
+                allowed: crate::manifest::methods(self.channel, provider.name()),
+            });
         }
         let mut messages = match provider.receive(&req, now, &self.store).await? {
             Received::Messages(messages) => messages,
@@ -315,6 +255,8 @@ struct Summary {
 mod tests {
     use super::*;
     use crate::providers::Clients;
+    use bytes::Bytes;
+    use http::HeaderMap;
 
     /// A Twilio-only deployment's configuration, as its functions read it.
     fn twilio_only() -> crate::Config {
@@ -380,6 +322,21 @@ mod tests {
         }
         // The configured channel of the same deployment is served as before.
         assert_eq!(service(Channel::Sms, &config).routes(), ["/sms/twilio"]);
+    }
+
+    /// Refused before the store is read, so the unreachable store does not matter.
+    #[tokio::test]
+    async fn a_wrong_method_is_405_with_the_routes_methods() {
+        let sms = service(Channel::Sms, &twilio_only());
+        for method in [Method::GET, Method::PUT, Method::DELETE] {
+            let reply = sms
+                .handle(request(method.clone(), "/sms/twilio", None, ""))
+                .await;
+            assert_eq!(reply.status, 405, "{method}");
+            assert_eq!(reply.header("allow"), Some("POST"), "{method}");
+            let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert_eq!(body["code"], "method_not_allowed");
+        }
     }
 
     #[test]

@@ -5,12 +5,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::language::Language;
 use super::settings::AckSettings;
-use super::templates::Values;
+use super::templates::{MAX_NAME_CHARS, Values};
 use crate::keywords::Keyword;
 use crate::model::{Channel, Contact, StoredMessage, Ticket};
-
-/// Names longer than this are cut in acks (an SMS must stay within its segments).
-pub const MAX_NAME_CHARS: usize = 20;
 
 /// A rendered acknowledgement.
 #[derive(Debug, Clone, PartialEq, Eq)]

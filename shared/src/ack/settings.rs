@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::hours::{OpeningHours, Range, check_overlaps, weekday};
 use super::language::Language;
-use super::templates::{Template, Values, builtin};
+use super::templates::{MAX_NAME_CHARS, Template, Values, builtin};
 use crate::model::Channel;
 use crate::sms;
 
@@ -406,7 +406,7 @@ fn build_brand(raw: RawBrand, index: usize, limits: &Limits) -> Result<Brand, Ve
 pub fn worst_case_values(brand: &Brand, language: Language) -> Values {
     Values {
         reference: "WWWWWW".into(),
-        name: "W".repeat(super::policy::MAX_NAME_CHARS),
+        name: "W".repeat(MAX_NAME_CHARS),
         next_open: match language {
             Language::En => "Wednesday 30 September 08:00 WITA".into(),
             Language::Id => "Minggu, 30 Desember 08.00 WITA".into(),

@@ -46,6 +46,11 @@ pub struct Template {
     pieces: Vec<Piece>,
 }
 
+/// Names longer than this are cut in acks (an SMS must stay within its segments). Here,
+/// below both the policy that cuts them and the settings that check SMS lengths with the
+/// longest name.
+pub const MAX_NAME_CHARS: usize = 20;
+
 /// The values of one rendering.
 #[derive(Debug, Clone, Default)]
 pub struct Values {

@@ -26,12 +26,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
+use super::{OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
 use crate::config::{ConfigError, LineConfig, Secret};
 use crate::error::WebhookError;
+use crate::future::BoxFuture;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
+use crate::request::WebhookRequest;
 use crate::verify::{check_signature, hmac_sha256};
-use crate::webhook::WebhookRequest;
 
 const PROVIDER: &str = "line";
 const SIGNATURE_HEADER: &str = "x-line-signature";

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use crate::email::{self, FormField, ParsedEmail};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, EmailDetails, InboundMessage};
-use crate::webhook::WebhookRequest;
+use crate::request::WebhookRequest;
 
 /// The most text of one kind a message item keeps: DynamoDB items end at 400 KB, and a
 /// mail longer than this is an attachment in disguise.

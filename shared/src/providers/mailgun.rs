@@ -11,13 +11,14 @@
 use jiff::Timestamp;
 
 use super::mail::{self, Envelope, Form};
-use super::{BoxFuture, Provider, Received};
+use super::{Provider, Received};
 use crate::config::{ConfigError, Secret};
 use crate::error::WebhookError;
+use crate::future::BoxFuture;
 use crate::model::{Channel, InboundMessage};
+use crate::request::WebhookRequest;
 use crate::store::Store;
 use crate::verify::{check_signature, hex, hmac_sha256};
-use crate::webhook::WebhookRequest;
 
 /// Route name.
 pub const PROVIDER: &str = "mailgun";

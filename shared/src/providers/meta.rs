@@ -15,13 +15,14 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender};
+use super::{OutboundMessage, Provider, SendError, SendReceipt, Sender};
 use crate::config::{ConfigError, MetaConfig, Secret};
 use crate::error::WebhookError;
+use crate::future::BoxFuture;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::verify::{check_signature, constant_time_eq, hmac_sha256};
-use crate::webhook::WebhookRequest;
 
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 const JSON: &str = "application/json";

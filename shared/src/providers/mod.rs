@@ -1,19 +1,19 @@
 //! Messaging providers. One file per provider holds all of it: how to trust its webhooks,
-//! how to read them, and how to send through its API. Adding a provider is one new file plus
-//! one line in [`inbound`] and, if it can send, one in [`senders`].
+//! how to read them, and how to send through its API (SES, which has more parts, is one
+//! folder instead). Adding a provider is one new file plus one line in [`inbound`] and, if
+//! it can send, one in [`senders`].
 
 use jiff::Timestamp;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::WebhookError;
+use crate::future::BoxFuture;
 use crate::model::{Channel, InboundMessage};
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::store::Store;
-use crate::webhook::WebhookRequest;
 
 mod json;
 pub mod line;
@@ -25,9 +25,6 @@ pub mod sendgrid;
 pub mod ses;
 pub mod telegram;
 pub mod twilio;
-
-/// A boxed future, so senders can live behind `dyn`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// One messaging provider's inbound side: how to trust its webhooks and read them.
 pub trait Provider: Send + Sync {

@@ -15,8 +15,8 @@ use super::{Provider, json};
 use crate::config::{BasicCredentials, ConfigError};
 use crate::error::WebhookError;
 use crate::model::{Attachment, Channel, InboundMessage};
+use crate::request::WebhookRequest;
 use crate::verify::check_basic_auth;
-use crate::webhook::WebhookRequest;
 
 /// Route name.
 pub const PROVIDER: &str = "postmark";

@@ -13,8 +13,8 @@ use super::mail::{self, Envelope, Form};
 use crate::config::{BasicCredentials, ConfigError};
 use crate::error::WebhookError;
 use crate::model::{Channel, InboundMessage};
+use crate::request::WebhookRequest;
 use crate::verify::check_basic_auth;
-use crate::webhook::WebhookRequest;
 
 /// Route name.
 pub const PROVIDER: &str = "sendgrid";

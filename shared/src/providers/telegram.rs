@@ -24,15 +24,17 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
-use crate::ack::{AckSettings, Language};
+use super::{OutboundMessage, Provider, SendError, SendReceipt, Sender, json};
+use crate::ack::language::Language;
+use crate::ack::settings::AckSettings;
 use crate::config::{ConfigError, Secret, TelegramConfig};
 use crate::error::WebhookError;
+use crate::future::BoxFuture;
 use crate::keywords::Keyword;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::verify::check_signature;
-use crate::webhook::WebhookRequest;
 
 const PROVIDER: &str = "telegram";
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";

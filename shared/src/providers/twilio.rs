@@ -22,14 +22,15 @@ use jiff::Timestamp;
 use std::borrow::Cow;
 use url::Url;
 
-use super::{BoxFuture, OutboundMessage, Provider, SendError, SendReceipt, Sender};
+use super::{OutboundMessage, Provider, SendError, SendReceipt, Sender};
 use crate::config::{ConfigError, Secret, TwilioConfig};
 use crate::error::WebhookError;
+use crate::future::BoxFuture;
 use crate::keywords::Keyword;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
+use crate::request::WebhookRequest;
 use crate::verify::{check_signature, constant_time_eq, hex, hmac_sha1};
-use crate::webhook::WebhookRequest;
 
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
 /// The variable holding the auth token, named in configuration errors.
