@@ -30,6 +30,9 @@ test: deps lint infra-test
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# Arrows run one way: no import circles between the library's files.
+	python3 scripts/import_cycles.py shared/src
+	python3 scripts/import_cycles.py cli/src
 
 unit:
 	$(CARGO) test -p intake
