@@ -13,8 +13,10 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 ## Run DynamoDB Local, the webhooks on $$INTAKE_PORT (3000), the acknowledger and the recorder.
+# Not `--quiet`: the first build takes minutes, and cargo's progress shows it is working.
 dev: deps
-	$(CARGO) run --quiet -p intake-cli --bin intake -- dev
+	@test -x target/debug/intake || echo "building Intake (the first build takes a few minutes) ..."
+	$(CARGO) run -p intake-cli --bin intake -- dev
 
 ## Every check CI runs: formatting, lints, the offline infrastructure checks, then unit,
 ## property, end-to-end and template-consistency tests.
