@@ -8,13 +8,16 @@ pub mod doctor;
 pub mod dotenv;
 pub mod dynamo_local;
 pub mod moto_local;
+pub mod outbox;
 pub mod poller;
+pub mod reach;
 pub mod recorder;
 pub mod server;
 pub mod ses_local;
 pub mod simulate;
 pub mod simulate_email;
 pub mod stack;
+pub mod table;
 
 /// Errors of the developer tools, with a message meant for a person.
 pub type DevResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -35,7 +38,11 @@ pub fn project_root() -> DevResult<std::path::PathBuf> {
         })
         .chain(workspace)
         .find(|root| root.join("node_modules").is_dir() && root.join("Cargo.toml").is_file())
-        .ok_or_else(|| "node_modules not found: run `npm ci` in the project root".into())
+        .ok_or_else(|| {
+            "the emulators are not installed (no node_modules): run `make dev`, or `npm ci` in \
+             the project root"
+                .into()
+        })
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for a local process).

@@ -5,6 +5,7 @@ use clap::Args;
 use intake_dev::DevResult;
 use intake_dev::dotenv::var_or;
 use intake_dev::simulate_email::{self, CustomerMail, SnsSigner};
+use std::io::Write;
 
 /// Which email provider delivers the mail.
 #[derive(Clone, Copy)]
@@ -96,8 +97,10 @@ pub async fn simulate(provider: MailProvider, args: MailArgs) -> DevResult<()> {
             simulate_email::postmark(&base, &secret("POSTMARK_BASIC_AUTH")?, &mail)
         }
     };
-    let (status, body) = simulate_email::post(&reqwest::Client::new(), &post).await?;
-    println!("{status} {body}");
+    let (status, body) = simulate_email::post(&reqwest::Client::new(), &post)
+        .await
+        .map_err(|e| intake_dev::reach::http("the webhook server", &base, e))?;
+    out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())
     } else {

@@ -4,10 +4,20 @@ use clap::{Args, Parser, Subcommand};
 use intake::store::Store;
 use intake_dev::DevResult;
 use intake_dev::dotenv::{self, var_or};
-use intake_dev::recorder;
 use intake_dev::simulate::{self, TwilioSms};
 use intake_dev::stack::{Stack, StackOptions};
+use intake_dev::table::{self, Column};
+use intake_dev::{outbox, reach};
+use std::io::Write;
 use std::process::ExitCode;
+
+/// `println!` that returns the error instead of panicking: a closed pipe (`intake tickets
+/// list | head -1`) ends the command quietly ([`exit`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*)?
+    };
+}
 
 mod mail_command;
 
@@ -33,7 +43,8 @@ enum Command {
     /// Inspect tickets in the table.
     #[command(subcommand)]
     Tickets(Tickets),
-    /// Inspect what the functions sent to provider APIs (the local recorder).
+    /// Inspect what the functions sent: provider API requests (the local recorder) and email
+    /// acks (the SES emulator).
     #[command(subcommand)]
     Outbox(Outbox),
     /// Check the acknowledgement configuration (intake.toml).
@@ -186,7 +197,9 @@ enum Tickets {
 
 #[derive(Subcommand)]
 enum Outbox {
-    /// Every request the recorder received.
+    /// Everything the stack sent, oldest first: the provider API requests the recorder
+    /// received and the email acks the SES emulator accepted. Bodies are cut at 120
+    /// characters; --json has them whole.
     List {
         /// One JSON object per line.
         #[arg(long)]
@@ -194,16 +207,45 @@ enum Outbox {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The local settings (.env, .env.example: fake credentials, emulator endpoints) are for
-    // the local stack; doctor reads a real account with the caller's own environment.
-    if !matches!(cli.command, Command::Doctor { .. }) {
-        dotenv::load();
+    // The local settings (.env, .env.example, else the same defaults built in: fake
+    // credentials, emulator endpoints) are for the local stack; doctor reads a real account
+    // with the caller's own environment. Loaded before the runtime starts its threads, since
+    // loading sets environment variables.
+    let settings = (!matches!(cli.command, Command::Doctor { .. })).then(dotenv::load);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return exit(Err(e.into())),
+    };
+    exit(runtime.block_on(run(cli.command, settings)))
+}
+
+/// The exit status, after saying what went wrong. A closed stdout (the reader of a pipe
+/// stopped reading, as `head` does) is no error: the command ends quietly, like any Unix
+/// tool.
+fn exit(result: DevResult<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "intake: {e}");
+            ExitCode::FAILURE
+        }
     }
-    let result = match cli.command {
-        Command::Dev => dev().await,
+}
+
+async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()> {
+    match command {
+        Command::Dev => dev(settings).await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
@@ -229,23 +271,23 @@ async fn main() -> ExitCode {
         }) => config_check(file, ses_identities),
         Command::Doctor { stack } => doctor(&stack).await,
         Command::Manifest => {
-            println!(
+            out!(
                 "{}",
-                serde_json::to_string_pretty(&intake::manifest::functions()).unwrap_or_default()
+                serde_json::to_string_pretty(&intake::manifest::functions())?
             );
             Ok(())
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("intake: {e}");
-            ExitCode::FAILURE
         }
     }
 }
 
-async fn dev() -> DevResult<()> {
+async fn dev(settings: Option<dotenv::Loaded>) -> DevResult<()> {
+    if settings
+        .as_ref()
+        .and_then(dotenv::Loaded::project)
+        .is_none()
+    {
+        return Err(not_in_project().into());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -253,33 +295,48 @@ async fn dev() -> DevResult<()> {
         )
         .init();
     let options = StackOptions::from_env()?;
+    reach::ports_free(&options.ports())?;
     let stack = Stack::start(options).await?;
-    println!("Intake is running:");
-    println!(
+    out!("Intake is running:");
+    out!(
         "  webhooks   {}/sms/twilio  (health: {}/health)",
         stack.url(),
         stack.url()
     );
-    println!(
+    out!(
         "  dynamodb   {}  table {}",
         stack.dynamo.endpoint(),
         stack.store.table()
     );
-    println!(
+    out!(
         "  recorder   {}  (intake outbox list)",
         stack.recorder.url()
     );
-    println!(
+    out!(
         "  ses        {}  (web inbox of email acks)",
         stack.ses.inbox_url()
     );
-    println!("Try: intake simulate twilio --body \"Halo, pesanan saya belum sampai\"");
-    println!("Ctrl-C stops everything.");
+    out!("Try: intake simulate twilio --body \"Halo, pesanan saya belum sampai\"");
+    out!("Ctrl-C stops everything.");
     wait_for_shutdown().await;
-    println!("stopping");
+    out!("stopping");
     let mut stack = stack;
     stack.dynamo.stop().await;
     Ok(())
+}
+
+/// Why `intake dev` does not run here, and where it does.
+fn not_in_project() -> String {
+    let built_from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .filter(|dir| dotenv::is_project(dir))
+        .map(|dir| format!(" (this intake was built from {})", dir.display()))
+        .unwrap_or_default();
+    format!(
+        "`intake dev` runs in the Intake project, where `make dev` installs DynamoDB Local and \
+         the SES emulator: run `make dev` (or `intake dev`) in your clone{built_from}. The other \
+         commands work from any directory."
+    )
 }
 
 async fn wait_for_shutdown() {
@@ -327,8 +384,10 @@ async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
             .collect(),
     };
     let signed = simulate::sign_twilio(&base, &token, &account, &sms);
-    let (status, body) = simulate::post(&reqwest::Client::new(), &signed).await?;
-    println!("{status} {body}");
+    let (status, body) = simulate::post(&reqwest::Client::new(), &signed)
+        .await
+        .map_err(|e| reach::http("the webhook server", &base, e))?;
+    out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())
     } else {
@@ -341,6 +400,11 @@ fn secret(name: &str) -> DevResult<String> {
 }
 
 async fn simulate_social(which: Simulate) -> DevResult<()> {
+    let base = match &which {
+        Simulate::Meta(args) => args.message.base(),
+        Simulate::Telegram(args) | Simulate::Line(args) => args.base(),
+        _ => unreachable!("handled by simulate_twilio and mail_command"),
+    };
     let post = match &which {
         Simulate::Meta(args) => simulate::sign_meta(
             &args.message.base(),
@@ -362,8 +426,10 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
         ),
         _ => unreachable!("handled by simulate_twilio and mail_command"),
     };
-    let (status, body) = simulate::post_json(&reqwest::Client::new(), &post).await?;
-    println!("{status} {body}");
+    let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
+        .await
+        .map_err(|e| reach::http("the webhook server", &base, e))?;
+    out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())
     } else {
@@ -371,124 +437,187 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
     }
 }
 
-async fn store() -> DevResult<Store> {
-    let config = intake::Config::from_env()?;
-    Ok(Store::from_sdk_config(
+/// The table of the local stack (`TABLE_NAME` at `AWS_ENDPOINT_URL_DYNAMODB`). Only the
+/// table's name is needed, not the functions' whole configuration.
+async fn store() -> Store {
+    Store::from_sdk_config(
         &intake::aws::load().await,
-        &config.table_name,
-    ))
+        var_or("TABLE_NAME", "intake-local"),
+    )
 }
 
 async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
-    let store = store().await?;
+    let store = store().await;
     let tickets = match contact {
-        Some(address) => store.contact_tickets(address).await?,
-        None => store.all_tickets().await?,
+        Some(address) => store.contact_tickets(address).await,
+        None => store.all_tickets().await,
+    };
+    let tickets = match tickets {
+        Ok(tickets) => tickets,
+        Err(e) => return Err(reach::store(e).await),
     };
     if json {
         for t in &tickets {
-            println!("{}", serde_json::to_string(t)?);
+            out!("{}", serde_json::to_string(t)?);
         }
         return Ok(());
     }
-    println!(
-        "{:<26}  {:<6}  {:<6}  {:<8}  {:<16}  {:<6}  {:>4}  {:<8}  CREATED",
-        "ID", "REF", "CHAN", "PROVIDER", "CONTACT", "STATUS", "MSGS", "ACK"
-    );
-    for t in &tickets {
-        println!(
-            "{:<26}  {:<6}  {:<6}  {:<8}  {:<16}  {:<6}  {:>4}  {:<8}  {}",
-            t.id,
-            t.reference,
-            t.channel,
-            t.provider,
-            t.contact,
-            t.status,
-            t.message_count,
-            t.ack_status,
-            t.created_at
-        );
-    }
+    let rows: Vec<Vec<String>> = tickets
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.clone(),
+                t.reference.clone(),
+                t.channel.to_string(),
+                t.provider.clone(),
+                t.contact.clone(),
+                t.status.clone(),
+                t.message_count.to_string(),
+                ack(t),
+                t.created_at.clone(),
+            ]
+        })
+        .collect();
+    table::write(
+        &mut std::io::stdout().lock(),
+        &[
+            Column::left("ID"),
+            Column::left("REF"),
+            Column::left("CHAN"),
+            Column::left("PROVIDER"),
+            Column::left("CONTACT"),
+            Column::left("STATUS"),
+            Column::right("MSGS"),
+            Column::left("ACK"),
+            Column::left("CREATED"),
+        ],
+        &rows,
+    )?;
     Ok(())
+}
+
+/// The ack's state with its reason: `sent`, `skipped (opted_out)`.
+fn ack(ticket: &intake::model::Ticket) -> String {
+    match &ticket.ack_reason {
+        Some(reason) => format!("{} ({reason})", ticket.ack_status),
+        None => ticket.ack_status.to_string(),
+    }
 }
 
 async fn tickets_show(id: &str, json: bool) -> DevResult<()> {
-    let store = store().await?;
-    let id = if intake::ids::is_reference(&id.to_ascii_uppercase()) {
-        store
-            .ticket_id_of_reference(id)
-            .await?
-            .ok_or_else(|| format!("no ticket with reference {id}"))?
-    } else {
-        id.to_owned()
+    let store = store().await;
+    let (ticket, messages) = match ticket_with_messages(&store, id).await {
+        Ok(found) => found,
+        Err(e) => return Err(reach::store(e).await),
     };
-    let ticket = store
-        .ticket(&id)
-        .await?
-        .ok_or_else(|| format!("no ticket {id}"))?;
-    let messages = store.messages(&id).await?;
+    let ticket = ticket.ok_or_else(|| format!("no ticket {id}"))?;
     if json {
         let mut value = serde_json::to_value(&ticket)?;
         value["messages"] = serde_json::to_value(&messages)?;
-        println!("{value}");
+        out!("{value}");
         return Ok(());
     }
-    println!("Ticket #{} ({})", ticket.reference, ticket.id);
-    println!("  channel   {} via {}", ticket.channel, ticket.provider);
-    println!("  contact   {}", ticket.contact);
-    println!("  status    {}", ticket.status);
-    println!(
-        "  ack       {}{}",
-        ticket.ack_status,
-        ticket
-            .ack_reason
-            .as_deref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default()
-    );
-    println!("  created   {}", ticket.created_at);
+    out!("Ticket #{} ({})", ticket.reference, ticket.id);
+    out!("  channel   {} via {}", ticket.channel, ticket.provider);
+    out!("  contact   {}", ticket.contact);
+    out!("  status    {}", ticket.status);
+    out!("  ack       {}", ack(&ticket));
+    out!("  created   {}", ticket.created_at);
     for m in &messages {
-        println!(
+        out!(
             "\n  [{}] {} ({})",
-            m.received_at, m.from, m.provider_message_id
+            m.received_at,
+            m.from,
+            m.provider_message_id
         );
-        println!("    {}", m.body);
+        out!("    {}", m.body);
         for a in &m.attachments {
-            println!("    attachment: {}", a.url.as_deref().unwrap_or("-"));
+            out!("    attachment: {}", a.url.as_deref().unwrap_or("-"));
         }
     }
     Ok(())
 }
 
+/// The ticket a reference or id names (`None` if none), with its messages.
+async fn ticket_with_messages(
+    store: &Store,
+    id: &str,
+) -> Result<
+    (
+        Option<intake::model::Ticket>,
+        Vec<intake::model::StoredMessage>,
+    ),
+    intake::store::StoreError,
+> {
+    let id = if intake::ids::is_reference(&id.to_ascii_uppercase()) {
+        match store.ticket_id_of_reference(id).await? {
+            Some(id) => id,
+            None => return Ok((None, Vec::new())),
+        }
+    } else {
+        id.to_owned()
+    };
+    let Some(ticket) = store.ticket(&id).await? else {
+        return Ok((None, Vec::new()));
+    };
+    Ok((Some(ticket), store.messages(&id).await?))
+}
+
 async fn outbox_list(json: bool) -> DevResult<()> {
-    let url = format!(
+    let recorder = format!(
         "http://127.0.0.1:{}",
         var_or("INTAKE_RECORDER_PORT", "3001")
     );
-    let requests = recorder::fetch(&url).await?;
+    let ses = var_or("AWS_ENDPOINT_URL_SESV2", "http://127.0.0.1:8005");
+    let sent = outbox::read(&recorder, &ses).await?;
     if json {
-        for r in &requests {
-            println!("{}", serde_json::to_string(r)?);
+        for r in &sent {
+            out!("{}", serde_json::to_string(r)?);
         }
         return Ok(());
     }
-    println!(
-        "{:<30}  {:<6}  {:<8}  {:>6}  {:<16}  BODY",
-        "TIME", "CHAN", "PROVIDER", "STATUS", "TO"
-    );
-    for r in &requests {
-        println!(
-            "{:<30}  {:<6}  {:<8}  {:>6}  {:<16}  {}",
-            r.time,
-            r.channel,
-            r.provider,
-            r.status,
-            r.to.as_deref().unwrap_or("-"),
-            r.body.as_deref().unwrap_or("")
-        );
+    let rows: Vec<Vec<String>> = sent
+        .iter()
+        .map(|r| {
+            vec![
+                r.time
+                    .parse::<jiff::Timestamp>()
+                    .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .unwrap_or_else(|_| r.time.clone()),
+                r.channel.clone(),
+                r.provider.clone(),
+                r.status.to_string(),
+                r.to.clone().unwrap_or_else(|| "-".into()),
+                table::cut(
+                    &match (&r.subject, &r.body) {
+                        (Some(subject), Some(body)) => format!("{subject} | {body}"),
+                        (subject, body) => subject.clone().or(body.clone()).unwrap_or_default(),
+                    },
+                    BODY_WIDTH,
+                ),
+            ]
+        })
+        .collect();
+    table::write(
+        &mut std::io::stdout().lock(),
+        &[
+            Column::left("TIME"),
+            Column::left("CHAN"),
+            Column::left("PROVIDER"),
+            Column::right("STATUS"),
+            Column::left("TO"),
+            Column::left("BODY"),
+        ],
+        &rows,
+    )?;
+    if sent.is_empty() {
+        out!("{}", outbox::EMPTY_NOTE);
     }
     Ok(())
 }
+
+/// How much of a body `outbox list` shows (`--json` has it whole).
+const BODY_WIDTH: usize = 120;
 
 async fn doctor(stack: &str) -> DevResult<()> {
     use aws_config::timeout::TimeoutConfig;
@@ -506,13 +635,13 @@ async fn doctor(stack: &str) -> DevResult<()> {
         .region()
         .map(|r| r.to_string())
         .ok_or("no AWS region: set AWS_REGION (or a profile's region)")?;
-    println!("Checking stack {stack} in {region}");
+    out!("Checking stack {stack} in {region}");
     let report = intake_dev::doctor::diagnose(&config, stack).await;
     for check in &report.checks {
-        println!("{check}");
+        out!("{check}");
     }
     if !report.webhook_urls.is_empty() {
-        println!("\nWebhook URLs for the provider consoles:");
+        out!("\nWebhook URLs for the provider consoles:");
         let width = report
             .webhook_urls
             .iter()
@@ -520,11 +649,11 @@ async fn doctor(stack: &str) -> DevResult<()> {
             .max()
             .unwrap_or(0);
         for (name, url) in &report.webhook_urls {
-            println!("  {name:<width$}  {url}");
+            out!("  {name:<width$}  {url}");
         }
     }
     let (failures, warnings) = (report.failures(), report.warnings());
-    println!(
+    out!(
         "\n{failures} failed, {warnings} warning(s), {} ok",
         report.checks.len() - failures - warnings
     );
@@ -547,9 +676,9 @@ fn config_check(file: Option<std::path::PathBuf>, ses_identities: Option<String>
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let settings = AckSettings::from_toml(&text)?;
     let limits = &settings.limits;
-    println!("{}: valid", path.display());
-    warn_about_ses_senders(&settings, ses_identities);
-    println!(
+    out!("{}: valid", path.display());
+    warn_about_ses_senders(&settings, ses_identities)?;
+    out!(
         "limits: {} acks per contact per day, quiet period {} min, SMS at most {} segment(s); acks on for: {}",
         limits.per_contact_per_day,
         limits.quiet_period_minutes,
@@ -563,7 +692,7 @@ fn config_check(file: Option<std::path::PathBuf>, ses_identities: Option<String>
     );
     let now = jiff::Timestamp::now();
     for brand in &settings.brands {
-        println!(
+        out!(
             "\n== brand {} ({}) · {} · default language {} · reply within {} min · addresses: {}",
             brand.id,
             brand.name,
@@ -576,7 +705,7 @@ fn config_check(file: Option<std::path::PathBuf>, ses_identities: Option<String>
                 brand.addresses.join(", ")
             }
         );
-        println!("   now: {}", brand.hours.state(now).key());
+        out!("   now: {}", brand.hours.state(now).key());
         for channel in Channel::ALL {
             for language in Language::ALL {
                 for state in STATES {
@@ -594,12 +723,12 @@ fn config_check(file: Option<std::path::PathBuf>, ses_identities: Option<String>
                     } else {
                         String::new()
                     };
-                    println!("\n-- {channel} · {language} · {state}{length}");
+                    out!("\n-- {channel} · {language} · {state}{length}");
                     for line in text.lines() {
-                        println!("   {line}");
+                        out!("   {line}");
                     }
                     if let Some(html) = html {
-                        println!("   (html) {html}");
+                        out!("   (html) {html}");
                     }
                 }
             }
@@ -610,7 +739,10 @@ fn config_check(file: Option<std::path::PathBuf>, ses_identities: Option<String>
 
 /// Warns about brands whose email acks would be sent from an address under none of the SES
 /// identities the deployment grants (`SesIdentities`): SES would refuse them.
-fn warn_about_ses_senders(settings: &intake::ack::AckSettings, identities: Option<String>) {
+fn warn_about_ses_senders(
+    settings: &intake::ack::AckSettings,
+    identities: Option<String>,
+) -> DevResult<()> {
     let identities: Vec<String> = identities
         .or_else(|| std::env::var("SES_IDENTITIES").ok())
         .unwrap_or_default()
@@ -621,7 +753,7 @@ fn warn_about_ses_senders(settings: &intake::ack::AckSettings, identities: Optio
     let senders = settings.email_senders();
     if identities.is_empty() {
         if !senders.is_empty() {
-            println!(
+            out!(
                 "email acks: give --ses-identities (or SES_IDENTITIES) to check that SES may send as {}",
                 senders
                     .iter()
@@ -630,20 +762,21 @@ fn warn_about_ses_senders(settings: &intake::ack::AckSettings, identities: Optio
                     .join(", ")
             );
         }
-        return;
+        return Ok(());
     }
     let outside = intake::providers::ses::senders_outside(settings, &identities);
     for (brand, address) in &outside {
-        println!(
+        out!(
             "warning: brand {brand} sends email acks as {address}, which is under none of the SES identities ({}): \
              SES would refuse them. Verify it (or its domain) and add it to SesIdentities, or set the brand's support_address.",
             identities.join(", ")
         );
     }
     if outside.is_empty() && !senders.is_empty() {
-        println!(
+        out!(
             "email acks: every sending address is under {}",
             identities.join(", ")
         );
     }
+    Ok(())
 }

@@ -33,6 +33,9 @@ pub struct Recorded {
     pub from: Option<String>,
     /// Message text (`template:<name>` for a WhatsApp template).
     pub body: Option<String>,
+    /// An email's subject (email acks, read from the SES emulator; see `crate::outbox`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// What the message answers: WhatsApp `context.message_id`, Telegram
     /// `reply_parameters.message_id`, LINE `replyToken`.
     pub reply_to: Option<String>,
@@ -179,6 +182,7 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
         to: None,
         from: None,
         body: None,
+        subject: None,
         reply_to: None,
         kind: None,
         authenticated: req.headers().contains_key("authorization"),

@@ -13,6 +13,7 @@ use intake::{Channel, Config, WebhookService};
 use crate::dotenv::var_or;
 use crate::dynamo_local::DynamoLocal;
 use crate::poller::StreamPoller;
+use crate::reach::Wanted;
 use crate::recorder::Recorder;
 use crate::ses_local::SesLocal;
 use crate::{DevResult, free_port, server};
@@ -28,8 +29,8 @@ pub struct StackOptions {
     pub dynamodb_port: u16,
     /// Port of the SES v2 emulator (from `AWS_ENDPOINT_URL_SESV2`, 8005).
     pub ses_port: u16,
-    /// Where DynamoDB Local keeps its data (`INTAKE_DATA_DIR`, `.local/dynamodb`; the value
-    /// `:memory:` keeps it in memory).
+    /// Where DynamoDB Local keeps its data (`INTAKE_DATA_DIR`, else `.local/dynamodb` in the
+    /// project; the value `:memory:` keeps it in memory).
     pub data_dir: Option<PathBuf>,
     /// The functions' configuration.
     pub config: Config,
@@ -94,12 +95,40 @@ impl StackOptions {
             dynamodb_port,
             ses_port,
             clock: None,
-            data_dir: match var_or("INTAKE_DATA_DIR", ".local/dynamodb").as_str() {
-                ":memory:" => None,
-                dir => Some(PathBuf::from(dir)),
+            data_dir: match std::env::var("INTAKE_DATA_DIR").ok().as_deref() {
+                Some(":memory:") => None,
+                Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+                _ => Some(root.join(".local/dynamodb")),
             },
             config,
         })
+    }
+
+    /// The ports the stack listens on, with what listens and the setting that chooses each
+    /// (for [`crate::reach::ports_free`]).
+    pub fn ports(&self) -> [Wanted; 4] {
+        [
+            Wanted {
+                port: self.port,
+                what: "the webhook server",
+                setting: "INTAKE_PORT",
+            },
+            Wanted {
+                port: self.recorder_port,
+                what: "the recorder",
+                setting: "INTAKE_RECORDER_PORT",
+            },
+            Wanted {
+                port: self.dynamodb_port,
+                what: "DynamoDB Local",
+                setting: "AWS_ENDPOINT_URL_DYNAMODB",
+            },
+            Wanted {
+                port: self.ses_port,
+                what: "the SES emulator",
+                setting: "AWS_ENDPOINT_URL_SESV2",
+            },
+        ]
     }
 
     /// Free ports, data in `data_dir` (or memory), a Twilio account with `TEST_AUTH_TOKEN`:

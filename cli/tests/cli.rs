@@ -4,15 +4,15 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use intake_dev::stack::{
-    Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_MAILGUN_SIGNING_KEY,
-    TEST_META_APP_SECRET, TEST_META_VERIFY_TOKEN,
+    Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_LINE_CHANNEL_SECRET,
+    TEST_MAILGUN_SIGNING_KEY, TEST_META_APP_SECRET, TEST_META_VERIFY_TOKEN, TEST_TELEGRAM_SECRET,
 };
 
 /// Runs `intake` without blocking the runtime that serves the stack.
 async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_intake"))
         .args(args)
-        // Outside the project, so only what is set here counts (no .env.example).
+        // Outside the project: what is set here, else the built-in local defaults.
         .current_dir(std::env::temp_dir())
         .env("TABLE_NAME", stack.store.table())
         .env("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.endpoint())
@@ -25,10 +25,13 @@ async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
         .env("META_APP_SECRET", TEST_META_APP_SECRET)
         .env("META_VERIFY_TOKEN", TEST_META_VERIFY_TOKEN)
         .env("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY)
+        .env("LINE_CHANNEL_SECRET", TEST_LINE_CHANNEL_SECRET)
+        .env("TELEGRAM_SECRET_TOKEN", TEST_TELEGRAM_SECRET)
         .env(
             "INTAKE_RECORDER_PORT",
             stack.options.recorder_port.to_string(),
         )
+        .env("AWS_ENDPOINT_URL_SESV2", stack.ses.endpoint())
         .kill_on_drop(true)
         .output();
     let out = tokio::time::timeout(Duration::from_secs(60), out)
@@ -58,6 +61,17 @@ async fn simulate_then_inspect_tickets_and_outbox() {
         .await
         .expect("the local stack starts (run `npm ci` first)");
     let customer = "+6281299990001";
+    // Nothing sent yet: the table's header, and why a restarted `intake dev` shows nothing.
+    let (ok, out) = intake(&stack, &["outbox", "list"]).await;
+    assert!(ok, "{out}");
+    assert!(out.starts_with("TIME"), "{out}");
+    assert!(
+        out.contains("the outbox is kept in memory by `intake dev`: it is empty after a restart"),
+        "{out}"
+    );
+    let (ok, out) = intake(&stack, &["outbox", "list", "--json"]).await;
+    assert!(ok && out.is_empty(), "--json stays machine-readable: {out}");
+
     let (ok, out) = intake(
         &stack,
         &[
@@ -312,4 +326,176 @@ async fn config_check_previews_a_valid_file_and_lists_every_problem_of_a_bad_one
         assert!(errors.contains(expected), "{expected}: {errors}");
     }
     let _ = std::fs::remove_file(bad);
+}
+
+/// The ticket of `contact` once the acknowledger has decided its ack (not `pending`).
+async fn decided(stack: &Stack, contact: &str) -> serde_json::Value {
+    for _ in 0..150 {
+        let (ok, out) = intake(stack, &["tickets", "list", "--json"]).await;
+        assert!(ok, "{out}");
+        if let Some(t) = json_lines(&out)
+            .into_iter()
+            .find(|t| t["contact"] == contact && t["ack_status"] != "pending")
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no decided ack for {contact}");
+}
+
+/// The cells of a table's rows, cut where the header's columns begin: what a reader's eye
+/// does, so a misaligned row shows as wrong cells.
+fn cells(table: &str) -> Vec<Vec<String>> {
+    let mut lines = table.lines();
+    let header: Vec<char> = lines.next().expect("a header").chars().collect();
+    let starts: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i] != ' ' && (i == 0 || header[i - 1] == ' '))
+        .collect();
+    lines
+        .map(|line| {
+            let chars: Vec<char> = line.chars().collect();
+            starts
+                .iter()
+                .enumerate()
+                .map(|(n, &start)| {
+                    let end = if n + 1 == starts.len() {
+                        chars.len()
+                    } else {
+                        starts[n + 1].min(chars.len())
+                    };
+                    chars[start.min(chars.len())..end]
+                        .iter()
+                        .collect::<String>()
+                        .trim()
+                        .to_owned()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tables_give_the_ack_reason_keep_long_contacts_aligned_and_list_email_acks() {
+    let stack = Stack::start(StackOptions::ephemeral(None).expect("ports"))
+        .await
+        .expect("the local stack starts (run `npm ci` first)");
+    let line_user = "U4af4980629f3c6e8d1b2a7c5e9d0f1a2b";
+    let opted_out = "+6281299990004";
+    let mail = "dewi.lestari@example.co.id";
+    for args in [
+        // STOP opens no ticket; the customer's next message does, and is not acknowledged.
+        &["simulate", "twilio", "--from", opted_out, "--body", "STOP"][..],
+        &["simulate", "twilio", "--from", opted_out, "--body", "Halo"],
+        &[
+            "simulate",
+            "meta",
+            "--app",
+            "whatsapp",
+            "--from",
+            "6281299990005",
+            "--to",
+            "200000000000002",
+            "--body",
+            "Halo",
+        ],
+        &["simulate", "line", "--from", line_user, "--body", "Halo"],
+        &[
+            "simulate",
+            "mailgun",
+            "--from",
+            mail,
+            "--body",
+            "Pesanan saya belum sampai",
+        ],
+    ] {
+        let (ok, out) = intake(&stack, args).await;
+        assert!(ok && out.starts_with("200 "), "{args:?}: {out}");
+    }
+    let skipped = decided(&stack, opted_out).await;
+    assert_eq!(skipped["ack_status"], "skipped", "{skipped}");
+    assert_eq!(skipped["ack_reason"], "opted_out", "{skipped}");
+    let line_contact = format!("line:{line_user}");
+    let email_ticket = decided(&stack, mail).await;
+    assert_eq!(email_ticket["ack_status"], "sent", "{email_ticket}");
+    for contact in ["whatsapp:6281299990005", &line_contact] {
+        decided(&stack, contact).await;
+    }
+
+    // Every row's cells sit under their headers, whatever the contact's length, and the
+    // ack column says why an ack was skipped.
+    let (ok, table) = intake(&stack, &["tickets", "list"]).await;
+    assert!(ok, "{table}");
+    let (ok, out) = intake(&stack, &["tickets", "list", "--json"]).await;
+    assert!(ok, "{out}");
+    let expected: Vec<Vec<String>> = json_lines(&out)
+        .iter()
+        .map(|t| {
+            let ack = match t["ack_reason"].as_str() {
+                Some(reason) => format!("{} ({reason})", t["ack_status"].as_str().unwrap_or("")),
+                None => t["ack_status"].as_str().unwrap_or("").to_owned(),
+            };
+            [
+                &t["id"],
+                &t["ref"],
+                &t["channel"],
+                &t["provider"],
+                &t["contact"],
+                &t["status"],
+            ]
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .chain([t["message_count"].to_string(), ack])
+            .chain([t["created_at"].as_str().unwrap_or_default().to_owned()])
+            .collect()
+        })
+        .collect();
+    assert_eq!(cells(&table), expected, "{table}");
+    assert!(
+        table.contains(&line_contact) && table.contains("skipped (opted_out)"),
+        "{table}"
+    );
+
+    // The email ack, which went to the SES emulator, is in the outbox beside the others.
+    let reference = email_ticket["ref"].as_str().expect("ref");
+    let (ok, out) = intake(&stack, &["outbox", "list", "--json"]).await;
+    assert!(ok, "{out}");
+    let sent = json_lines(&out);
+    let email: Vec<_> = sent.iter().filter(|r| r["to"] == mail).collect();
+    assert_eq!(email.len(), 1, "{out}");
+    assert_eq!(email[0]["channel"], "email");
+    assert_eq!(email[0]["provider"], "ses");
+    assert!(
+        email[0]["subject"]
+            .as_str()
+            .is_some_and(|s| s.contains(reference))
+            && email[0]["body"]
+                .as_str()
+                .is_some_and(|b| b.contains(reference)),
+        "{out}"
+    );
+    assert!(sent.iter().any(|r| r["provider"] == "line"), "{out}");
+    // Oldest first, to the second (the SES emulator keeps whole seconds).
+    let seconds: Vec<i64> = sent
+        .iter()
+        .map(|r| {
+            r["time"]
+                .as_str()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .expect("an RFC 3339 time")
+                .as_second()
+        })
+        .collect();
+    assert!(seconds.is_sorted(), "oldest first: {out}");
+
+    let (ok, table) = intake(&stack, &["outbox", "list"]).await;
+    assert!(ok, "{table}");
+    let rows = cells(&table);
+    let row = rows
+        .iter()
+        .find(|r| r[4] == mail)
+        .unwrap_or_else(|| panic!("the email ack is listed: {table}"));
+    assert_eq!(row[1..4], ["email", "ses", "200"], "{table}");
+    assert!(row[5].contains(reference), "{table}");
+    assert!(!table.contains("empty after a restart"), "{table}");
 }
