@@ -478,23 +478,22 @@ async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
             ]
         })
         .collect();
-    table::write(
-        &mut std::io::stdout().lock(),
-        &[
-            Column::left("ID"),
-            Column::left("REF"),
-            Column::left("CHAN"),
-            Column::left("PROVIDER"),
-            Column::left("CONTACT"),
-            Column::left("STATUS"),
-            Column::right("MSGS"),
-            Column::left("ACK"),
-            Column::left("CREATED"),
-        ],
-        &rows,
-    )?;
+    table::write(&mut std::io::stdout().lock(), &TICKET_COLUMNS, &rows)?;
     Ok(())
 }
+
+/// The columns of `tickets list`.
+const TICKET_COLUMNS: [Column; 9] = [
+    Column::left("ID"),
+    Column::left("REF"),
+    Column::left("CHAN"),
+    Column::left("PROVIDER"),
+    Column::left("CONTACT"),
+    Column::left("STATUS"),
+    Column::right("MSGS"),
+    Column::left("ACK"),
+    Column::left("CREATED"),
+];
 
 /// The ack's state with its reason: `sent`, `skipped (opted_out)`.
 fn ack(ticket: &intake::model::Ticket) -> String {
@@ -598,23 +597,22 @@ async fn outbox_list(json: bool) -> DevResult<()> {
             ]
         })
         .collect();
-    table::write(
-        &mut std::io::stdout().lock(),
-        &[
-            Column::left("TIME"),
-            Column::left("CHAN"),
-            Column::left("PROVIDER"),
-            Column::right("STATUS"),
-            Column::left("TO"),
-            Column::left("BODY"),
-        ],
-        &rows,
-    )?;
+    table::write(&mut std::io::stdout().lock(), &OUTBOX_COLUMNS, &rows)?;
     if sent.is_empty() {
         out!("{}", outbox::EMPTY_NOTE);
     }
     Ok(())
 }
+
+/// The columns of `outbox list`.
+const OUTBOX_COLUMNS: [Column; 6] = [
+    Column::left("TIME"),
+    Column::left("CHAN"),
+    Column::left("PROVIDER"),
+    Column::right("STATUS"),
+    Column::left("TO"),
+    Column::left("BODY"),
+];
 
 /// How much of a body `outbox list` shows (`--json` has it whole).
 const BODY_WIDTH: usize = 120;

@@ -61,9 +61,16 @@ fn intake(dir: &Path, args: &[&str], vars: &[(&str, String)]) -> tokio::process:
     cmd
 }
 
-/// Runs it to the end (within a minute): success, stdout, stderr.
+/// Runs it to the end: success, stdout, stderr. (Spawned rather than `output()`, which
+/// would replace the stdout it was given with a pipe of its own.)
 async fn run(mut cmd: tokio::process::Command) -> (bool, String, String) {
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    finish(cmd.spawn().expect("intake runs")).await
+}
+
+/// Waits (a minute at most) for a spawned `intake`: success, stdout (what is left of it),
+/// stderr.
+async fn finish(child: tokio::process::Child) -> (bool, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("intake finishes")
         .expect("intake runs");
@@ -72,6 +79,13 @@ async fn run(mut cmd: tokio::process::Command) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A local stack on free ports, data in memory.
+async fn a_stack() -> Stack {
+    Stack::start(StackOptions::ephemeral(None).expect("ports"))
+        .await
+        .expect("the local stack starts (run `npm ci` first)")
 }
 
 /// A directory outside the project.
@@ -106,9 +120,7 @@ async fn a_ticket(stack: &Stack, from: &str) -> String {
 
 #[tokio::test]
 async fn intake_finds_a_running_stack_from_any_directory() {
-    let stack = Stack::start(StackOptions::ephemeral(None).expect("ports"))
-        .await
-        .expect("the local stack starts (run `npm ci` first)");
+    let stack = a_stack().await;
     let reference = a_ticket(&stack, "+6281299990010").await;
     // Only what differs from the local defaults (region, credentials, ... are built in).
     let vars = [
@@ -269,26 +281,14 @@ async fn into_a_closed_pipe(args: &[&str], vars: &[(&str, String)]) -> (bool, St
     let (reader, writer) = std::io::pipe().expect("a pipe");
     drop(reader);
     let mut cmd = intake(&elsewhere(), args, vars);
-    // Spawned, not `output()`, which would give it a pipe of its own.
-    let child = cmd
-        .stdout(Stdio::from(writer))
-        .spawn()
-        .expect("intake runs");
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("intake finishes")
-        .expect("intake runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cmd.stdout(Stdio::from(writer));
+    let (ok, _, err) = run(cmd).await;
+    (ok, err)
 }
 
 #[tokio::test]
 async fn a_closed_pipe_ends_every_command_quietly() {
-    let stack = Stack::start(StackOptions::ephemeral(None).expect("ports"))
-        .await
-        .expect("the local stack starts (run `npm ci` first)");
+    let stack = a_stack().await;
     let reference = a_ticket(&stack, "+6281299990011").await;
     let vars = [
         ("TABLE_NAME", stack.store.table().to_owned()),
@@ -340,16 +340,8 @@ async fn head_1_reads_its_line_and_the_rest_ends_quietly() {
     let first = lines.next_line().await.expect("read").expect("a line");
     assert_eq!(first, format!("{path}: valid"));
     drop(lines);
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("intake finishes")
-        .expect("intake runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && err.is_empty(),
-        "{:?}: {err}",
-        out.status
-    );
+    let (ok, _, err) = finish(child).await;
+    assert!(ok && err.is_empty(), "{err}");
 }
 
 #[tokio::test]
