@@ -10,8 +10,8 @@ use crate::ses_local::{self, SentEmail};
 use crate::{DevResult, reach};
 
 /// What `intake outbox list` says under an empty table.
-pub const EMPTY_NOTE: &str = "(nothing sent yet; the outbox is kept in memory by `intake dev`: \
-                              it is empty after a restart, while tickets persist)";
+pub const EMPTY_NOTE: &str = "(nothing sent since `intake dev` started: the outbox is kept in \
+                              memory, so it is empty after a restart while tickets persist)";
 
 /// The recorder's requests and the SES emulator's emails, oldest first (to the second). A
 /// part that does not answer is named ([`reach::NotAnswering`]).

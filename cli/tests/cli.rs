@@ -66,7 +66,10 @@ async fn simulate_then_inspect_tickets_and_outbox() {
     assert!(ok, "{out}");
     assert!(out.starts_with("TIME"), "{out}");
     assert!(
-        out.contains("the outbox is kept in memory by `intake dev`: it is empty after a restart"),
+        out.contains(
+            "nothing sent since `intake dev` started: the outbox is kept in memory, so it is \
+             empty after a restart while tickets persist"
+        ),
         "{out}"
     );
     let (ok, out) = intake(&stack, &["outbox", "list", "--json"]).await;

@@ -90,9 +90,7 @@ async fn a_stack() -> Stack {
 
 /// A directory outside the project.
 fn elsewhere() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("intake-elsewhere-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    dir
+    std::env::temp_dir()
 }
 
 /// A ticket on the stack, through its webhook as Twilio would send it; returns its reference.
@@ -322,7 +320,7 @@ async fn a_closed_pipe_ends_every_command_quietly() {
 #[tokio::test]
 async fn head_1_reads_its_line_and_the_rest_ends_quietly() {
     // More than a pipe holds (64 KiB): the preview of 30 brands.
-    let config = elsewhere().join("brands.toml");
+    let config = elsewhere().join(format!("intake-brands-{}.toml", std::process::id()));
     let brands: String = (0..30)
         .map(|i| {
             format!(
@@ -341,6 +339,7 @@ async fn head_1_reads_its_line_and_the_rest_ends_quietly() {
     assert_eq!(first, format!("{path}: valid"));
     drop(lines);
     let (ok, _, err) = finish(child).await;
+    let _ = std::fs::remove_file(&config);
     assert!(ok && err.is_empty(), "{err}");
 }
 
