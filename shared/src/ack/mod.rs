@@ -7,6 +7,7 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures_util::{StreamExt, stream};
 use std::sync::Arc;
 
 use crate::metrics::{self, AckMetric, AckMetricOutcome};
@@ -15,6 +16,7 @@ use crate::providers::{OutboundMessage, SendError, Sender};
 use crate::store::keys;
 use crate::store::{AckRecord, Store, StoreError};
 
+pub mod batching;
 pub mod hours;
 pub mod language;
 pub mod policy;
@@ -171,36 +173,45 @@ impl Acknowledger {
         )
     }
 
-    /// Handles one batch of stream records as Lambda delivers it. Records whose ack failed
-    /// temporarily are reported back (`ReportBatchItemFailures`) so Lambda retries them.
+    /// Handles one batch of stream records as Lambda delivers it, up to
+    /// [`batching::ACK_CONCURRENCY`] tickets at once. Records whose ack failed temporarily
+    /// are reported back (`ReportBatchItemFailures`, by sequence number, in batch order) so
+    /// Lambda retries them.
     pub async fn handle_event(&self, event: Event) -> DynamoDbEventResponse {
+        let tickets = tickets_of(&event);
+        let mut retry: Vec<(usize, Option<String>)> =
+            stream::iter(tickets.into_iter().map(|(ticket_id, records)| async move {
+                (self.acknowledge_logged(&ticket_id).await, records)
+            }))
+            .buffer_unordered(batching::ACK_CONCURRENCY)
+            .filter_map(|(acked, records)| std::future::ready((!acked).then_some(records)))
+            .flat_map(stream::iter)
+            .collect()
+            .await;
+        retry.sort_by_key(|(position, _)| *position);
         let mut response = DynamoDbEventResponse::default();
-        for record in &event.records {
-            if record.event_name != "INSERT" {
-                continue;
-            }
-            let keys = serde_json::to_value(&record.change.keys).unwrap_or_default();
-            let (Some(pk), Some(sk)) = (keys["pk"]["S"].as_str(), keys["sk"]["S"].as_str()) else {
-                continue;
-            };
-            let Some(ticket_id) = keys::ticket_id(pk).filter(|_| sk == keys::TICKET_SK) else {
-                continue;
-            };
-            match self.acknowledge(ticket_id).await {
-                Ok(outcome) => {
-                    tracing::info!(ticket_id, outcome = outcome.summary(), "ack decided")
-                }
-                Err(err) => {
-                    // Provider error texts can quote the customer's number: details at debug only.
-                    tracing::warn!(ticket_id, "ack will be retried");
-                    tracing::debug!(ticket_id, error = %err, "ack retry reason");
-                    let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = record.change.sequence_number.clone();
-                    response.batch_item_failures.push(failure);
-                }
-            }
+        for (_, sequence_number) in retry {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequence_number;
+            response.batch_item_failures.push(failure);
         }
         response
+    }
+
+    /// [`Acknowledger::acknowledge`], logged; `false` when the ticket must be tried again.
+    async fn acknowledge_logged(&self, ticket_id: &str) -> bool {
+        match self.acknowledge(ticket_id).await {
+            Ok(outcome) => {
+                tracing::info!(ticket_id, outcome = outcome.summary(), "ack decided");
+                true
+            }
+            Err(err) => {
+                // Provider error texts can quote the customer's number: details at debug only.
+                tracing::warn!(ticket_id, "ack will be retried");
+                tracing::debug!(ticket_id, error = %err, "ack retry reason");
+                false
+            }
+        }
     }
 
     /// Decides and, if so decided, sends the ack of one ticket. Whatever the outcome, writes
@@ -417,9 +428,69 @@ impl Acknowledger {
     }
 }
 
+/// The tickets of a batch's ticket INSERTs, each once, with the position and sequence number
+/// of every record that names it. A ticket named twice is acked once per batch: run side by
+/// side, its second record could otherwise claim it again after the first put it back to
+/// pending on a temporary failure, and send twice within one batch.
+fn tickets_of(event: &Event) -> Vec<(String, Vec<(usize, Option<String>)>)> {
+    let mut tickets: Vec<(String, Vec<(usize, Option<String>)>)> = Vec::new();
+    for (position, record) in event.records.iter().enumerate() {
+        if record.event_name != "INSERT" {
+            continue;
+        }
+        let keys = serde_json::to_value(&record.change.keys).unwrap_or_default();
+        let (Some(pk), Some(sk)) = (keys["pk"]["S"].as_str(), keys["sk"]["S"].as_str()) else {
+            continue;
+        };
+        let Some(ticket_id) = keys::ticket_id(pk).filter(|_| sk == keys::TICKET_SK) else {
+            continue;
+        };
+        let entry = (position, record.change.sequence_number.clone());
+        match tickets.iter_mut().find(|(id, _)| id == ticket_id) {
+            Some((_, records)) => records.push(entry),
+            None => tickets.push((ticket_id.to_owned(), vec![entry])),
+        }
+    }
+    tickets
+}
+
 #[cfg(test)]
 mod tests {
-    use super::AckOutcome;
+    use super::{AckOutcome, tickets_of};
+
+    fn record(name: &str, pk: &str, sk: &str, sequence: &str) -> serde_json::Value {
+        serde_json::json!({
+            "eventID": sequence, "eventName": name, "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb", "awsRegion": "ap-southeast-3",
+            "dynamodb": {
+                "Keys": { "pk": { "S": pk }, "sk": { "S": sk } },
+                "SequenceNumber": sequence, "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:ap-southeast-3:123456789012:table/intake/stream/x"
+        })
+    }
+
+    #[test]
+    fn a_batch_names_each_ticket_once_with_all_its_records() {
+        let event = serde_json::from_value(serde_json::json!({ "Records": [
+            record("INSERT", "TICKET#a", "META", "1"),
+            record("INSERT", "TICKET#b", "META", "2"),
+            record("MODIFY", "TICKET#c", "META", "3"),
+            record("INSERT", "TICKET#a", "META", "4"),
+            record("INSERT", "TICKET#d", "MSG#1", "5"),
+        ]}))
+        .expect("Lambda's DynamoDB event shape");
+        assert_eq!(
+            tickets_of(&event),
+            vec![
+                (
+                    "a".to_owned(),
+                    vec![(0, Some("1".into())), (3, Some("4".into()))]
+                ),
+                ("b".to_owned(), vec![(1, Some("2".into()))]),
+            ]
+        );
+    }
 
     #[test]
     fn log_summaries_never_carry_provider_text() {
