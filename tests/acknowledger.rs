@@ -1,7 +1,9 @@
 //! The acknowledger against provider failures and stream redelivery. Each test has its own
 //! stack: they tell the recorder to fail, which would disturb other tests.
 
+use aws_lambda_events::event::dynamodb::Event;
 use intake::model::{AckStatus, Ticket};
+use intake::store::AckRecord;
 use intake_dev::recorder;
 use intake_dev::simulate::TwilioSms;
 use intake_dev::stack::Stack;
@@ -37,6 +39,94 @@ async fn attempts(endpoints: &Endpoints, customer: &str) -> Vec<u16> {
         .collect()
 }
 
+/// A stream batch as Lambda delivers it: the INSERT of each `(ticket id, sequence number)`.
+fn batch(records: &[(&str, &str)]) -> Event {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(ticket_id, sequence)| serde_json::json!({
+            "eventID": format!("record-{sequence}"),
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "ap-southeast-3",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1795334400.0,
+                "Keys": { "pk": { "S": format!("TICKET#{ticket_id}") }, "sk": { "S": "META" } },
+                "SequenceNumber": sequence,
+                "SizeBytes": 120,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            },
+            "eventSourceARN": "arn:aws:dynamodb:ap-southeast-3:123456789012:table/intake/stream/2026-11-22T00:00:00.000"
+        }))
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records }))
+        .expect("Lambda's DynamoDB event shape")
+}
+
+/// The sequence numbers a response reports for retry.
+fn reported(response: &aws_lambda_events::event::streams::DynamoDbEventResponse) -> Vec<String> {
+    response
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect()
+}
+
+/// `count` customers whose first message's ack the provider refused for good, each ticket put
+/// back to pending (an update, which the stream poller ignores as Lambda's filter does): tickets
+/// a test can hand to the acknowledger itself, with the recorder's failures all its own.
+async fn pending_tickets(
+    stack: &Stack,
+    endpoints: &Endpoints,
+    count: usize,
+) -> Vec<(String, Ticket)> {
+    recorder::fail_next(&endpoints.recorder, 400, count)
+        .await
+        .expect("recorder");
+    let mut tickets = Vec::new();
+    for _ in 0..count {
+        let customer = new_number();
+        let (code, body) = endpoints
+            .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
+            .await;
+        assert_eq!(code, 200, "{body}");
+        let ticket = endpoints.settled_ticket(&customer).await;
+        assert_eq!(ticket.ack_status, AckStatus::Failed);
+        let reset = stack
+            .store
+            .transition_ack(
+                &ticket.id,
+                AckStatus::Failed,
+                AckStatus::Pending,
+                AckRecord::default(),
+            )
+            .await
+            .expect("store");
+        assert!(reset);
+        tickets.push((customer, ticket));
+    }
+    quiet_period().await;
+    tickets
+}
+
+/// The stored ack status of a ticket.
+async fn ack_status(stack: &Stack, ticket_id: &str) -> AckStatus {
+    stack
+        .store
+        .ticket(ticket_id)
+        .await
+        .expect("store")
+        .expect("ticket")
+        .ack_status
+}
+
+/// The statuses the Twilio fake answered `customer` after the first (refused) ack.
+async fn attempts_after_reset(endpoints: &Endpoints, customer: &str) -> Vec<u16> {
+    let all = attempts(endpoints, customer).await;
+    assert_eq!(all.first(), Some(&400), "the refused first ack");
+    all[1..].to_vec()
+}
+
 #[tokio::test]
 async fn a_temporary_provider_failure_is_retried_and_sent_once() {
     let (_stack, endpoints, customer, ticket) = first_message_with(503, 1).await;
@@ -69,28 +159,93 @@ async fn a_redelivered_stream_record_never_sends_twice() {
     assert_eq!(ticket.ack_status, AckStatus::Sent);
 
     // The INSERT record of the ticket, as Lambda would deliver it again after a timeout.
-    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(serde_json::json!({
-        "Records": [{
-            "eventID": "redelivered-1",
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": "ap-southeast-3",
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1795334400.0,
-                "Keys": { "pk": { "S": format!("TICKET#{}", ticket.id) }, "sk": { "S": "META" } },
-                "SequenceNumber": "100000000000000000001",
-                "SizeBytes": 120,
-                "StreamViewType": "NEW_AND_OLD_IMAGES"
-            },
-            "eventSourceARN": "arn:aws:dynamodb:ap-southeast-3:123456789012:table/intake/stream/2026-11-22T00:00:00.000"
-        }]
-    }))
-    .expect("Lambda's DynamoDB event shape");
+    let event = batch(&[(&ticket.id, "100000000000000000001")]);
     let (a, b) = tokio::join!(
         stack.acknowledger.handle_event(event.clone()),
         stack.acknowledger.handle_event(event)
     );
     assert!(a.batch_item_failures.is_empty() && b.batch_item_failures.is_empty());
     assert_eq!(attempts(&endpoints, &customer).await, vec![201]);
+}
+
+#[tokio::test]
+async fn a_batch_naming_a_ticket_twice_sends_once() {
+    let stack = own_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let tickets = pending_tickets(&stack, &endpoints, 1).await;
+    let (customer, ticket) = &tickets[0];
+    // The provider fails the one send for now: run side by side, the second record must not
+    // claim the ticket again once the first has put it back to pending.
+    recorder::fail_next(&endpoints.recorder, 503, 1)
+        .await
+        .expect("recorder");
+    let response = stack
+        .acknowledger
+        .handle_event(batch(&[(&ticket.id, "201"), (&ticket.id, "202")]))
+        .await;
+    assert_eq!(attempts_after_reset(&endpoints, customer).await, vec![503]);
+    assert_eq!(reported(&response), vec!["201", "202"]);
+    assert_eq!(ack_status(&stack, &ticket.id).await, AckStatus::Pending);
+
+    // Delivered again (as Lambda retries it), the ticket is sent, once.
+    let response = stack
+        .acknowledger
+        .handle_event(batch(&[(&ticket.id, "201"), (&ticket.id, "202")]))
+        .await;
+    assert!(reported(&response).is_empty());
+    assert_eq!(
+        attempts_after_reset(&endpoints, customer).await,
+        vec![503, 201]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_reports_exactly_its_temporarily_failed_records() {
+    let stack = own_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    // More tickets than are acked at once, so the bound is crossed.
+    let count = intake::ack::batching::ACK_CONCURRENCY + 2;
+    let tickets = pending_tickets(&stack, &endpoints, count).await;
+    // Whichever sends come first: three fail for now, two for good, the rest go out.
+    recorder::fail_next(&endpoints.recorder, 503, 3)
+        .await
+        .expect("recorder");
+    recorder::fail_next(&endpoints.recorder, 400, 2)
+        .await
+        .expect("recorder");
+    let sequences: Vec<String> = (0..count).map(|i| format!("{}", 300 + i)).collect();
+    let records: Vec<(&str, &str)> = tickets
+        .iter()
+        .zip(&sequences)
+        .map(|((_, t), s)| (t.id.as_str(), s.as_str()))
+        .collect();
+    let response = stack.acknowledger.handle_event(batch(&records)).await;
+
+    let mut expected = Vec::new();
+    let mut statuses = Vec::new();
+    for ((customer, ticket), sequence) in tickets.iter().zip(&sequences) {
+        let sent = attempts_after_reset(&endpoints, customer).await;
+        assert_eq!(sent.len(), 1, "one send per ticket: {sent:?}");
+        let want = match sent[0] {
+            503 => {
+                expected.push(sequence.clone());
+                AckStatus::Pending
+            }
+            400 => AckStatus::Failed,
+            _ => AckStatus::Sent,
+        };
+        assert_eq!(
+            ack_status(&stack, &ticket.id).await,
+            want,
+            "ticket {}",
+            ticket.id
+        );
+        statuses.push(sent[0]);
+    }
+    statuses.sort_unstable();
+    let mut want_statuses = vec![201; count - 5];
+    want_statuses.extend([400, 400, 503, 503, 503]);
+    want_statuses.sort_unstable();
+    assert_eq!(statuses, want_statuses);
+    assert_eq!(reported(&response), expected);
 }

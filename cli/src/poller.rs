@@ -1,6 +1,13 @@
 //! Reads the table's real DynamoDB Local stream and feeds the acknowledger the same event
 //! Lambda's event source mapping would: the Lambda JSON shape, batches per shard, and
 //! `ReportBatchItemFailures` honoured by redelivering from the first failed record.
+//!
+//! Batches hold at most [`batching::BATCH_SIZE`] records, as the cloud's event source mapping
+//! sends, so a burst reaches the acknowledger in the same batch sizes locally as deployed. The
+//! poller checks each shard every [`POLL`], well within the mapping's batching window, so a
+//! local ack is never later than a deployed one would be; and it hands one shard one batch at
+//! a time (a `ParallelizationFactor` of 1), so locally a shard drains no faster than in the
+//! cloud.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
@@ -10,10 +17,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use intake::ack::Acknowledger;
+use intake::ack::{Acknowledger, batching};
 
 /// How often an idle shard is polled.
 const POLL: Duration = Duration::from_millis(150);
+/// Records per `GetRecords` call: a Lambda batch.
+const BATCH_LIMIT: i32 = batching::BATCH_SIZE as i32;
 /// Attempts of a failing batch before it is dropped (Lambda would send it to the DLQ).
 const MAX_RETRIES: u32 = 5;
 
@@ -155,7 +164,7 @@ impl StreamPoller {
                 .streams
                 .get_records()
                 .shard_iterator(iterator)
-                .limit(100)
+                .limit(BATCH_LIMIT)
                 .send()
                 .await
             {

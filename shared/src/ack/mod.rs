@@ -179,7 +179,7 @@ impl Acknowledger {
     /// Lambda retries them.
     pub async fn handle_event(&self, event: Event) -> DynamoDbEventResponse {
         let tickets = tickets_of(&event);
-        let mut retry: Vec<(usize, Option<String>)> =
+        let mut retry: Vec<RecordRef> =
             stream::iter(tickets.into_iter().map(|(ticket_id, records)| async move {
                 (self.acknowledge_logged(&ticket_id).await, records)
             }))
@@ -428,12 +428,15 @@ impl Acknowledger {
     }
 }
 
+/// A record of a batch: its position and its sequence number (what Lambda retries by).
+type RecordRef = (usize, Option<String>);
+
 /// The tickets of a batch's ticket INSERTs, each once, with the position and sequence number
 /// of every record that names it. A ticket named twice is acked once per batch: run side by
 /// side, its second record could otherwise claim it again after the first put it back to
 /// pending on a temporary failure, and send twice within one batch.
-fn tickets_of(event: &Event) -> Vec<(String, Vec<(usize, Option<String>)>)> {
-    let mut tickets: Vec<(String, Vec<(usize, Option<String>)>)> = Vec::new();
+fn tickets_of(event: &Event) -> Vec<(String, Vec<RecordRef>)> {
+    let mut tickets: Vec<(String, Vec<RecordRef>)> = Vec::new();
     for (position, record) in event.records.iter().enumerate() {
         if record.event_name != "INSERT" {
             continue;
