@@ -19,13 +19,19 @@ async fn first_message_with(status: u16, failures: usize) -> (Stack, Endpoints, 
             .await
             .expect("recorder");
     }
+    let (customer, ticket) = new_customer_ticket(&endpoints).await;
+    (stack, endpoints, customer, ticket)
+}
+
+/// A first message from a new customer, and its ticket once the ack has settled.
+async fn new_customer_ticket(endpoints: &Endpoints) -> (String, Ticket) {
     let customer = new_number();
     let (code, body) = endpoints
         .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
         .await;
     assert_eq!(code, 200, "{body}");
     let ticket = endpoints.settled_ticket(&customer).await;
-    (stack, endpoints, customer, ticket)
+    (customer, ticket)
 }
 
 /// The statuses the Twilio fake answered for `customer`, once the stream has gone quiet.
@@ -85,12 +91,7 @@ async fn pending_tickets(
         .expect("recorder");
     let mut tickets = Vec::new();
     for _ in 0..count {
-        let customer = new_number();
-        let (code, body) = endpoints
-            .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
-            .await;
-        assert_eq!(code, 200, "{body}");
-        let ticket = endpoints.settled_ticket(&customer).await;
+        let (customer, ticket) = new_customer_ticket(endpoints).await;
         assert_eq!(ticket.ack_status, AckStatus::Failed);
         let reset = stack
             .store

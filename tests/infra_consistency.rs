@@ -330,6 +330,19 @@ fn sam_and_cdk_deploy_the_same_table_stream_consumer_stage_and_functions() {
         json!(["ReportBatchItemFailures"])
     );
     assert_eq!(sm["BisectBatchOnFunctionError"], true);
+    // The batching the acknowledger and the local poller are built for.
+    use intake::ack::batching;
+    assert_eq!(sm["BatchSize"], json!(batching::BATCH_SIZE), "BatchSize");
+    assert_eq!(
+        sm["MaximumBatchingWindowInSeconds"],
+        json!(batching::MAXIMUM_BATCHING_WINDOW_SECONDS),
+        "MaximumBatchingWindowInSeconds"
+    );
+    assert_eq!(
+        sm["ParallelizationFactor"],
+        json!(batching::PARALLELIZATION_FACTOR),
+        "ParallelizationFactor"
+    );
     assert_eq!(
         sp,
         json!({"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "TICKET#"}]}, "sk": {"S": ["META"]}}}})

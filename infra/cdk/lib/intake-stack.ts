@@ -158,7 +158,7 @@ const SIZING = {
   // CPU scales with memory: cold-start TLS handshakes (SSM, DynamoDB) take half as long as at
   // 128 MB, for the same cost per invocation.
   http: { memorySize: 256, timeout: Duration.seconds(15) },
-  // A batch of 5 records whose provider calls (10 s timeout) all time out, plus DynamoDB.
+  // A batch of 10 records acked side by side whose provider calls (10 s timeout) all time out, plus DynamoDB.
   table_stream: { memorySize: 256, timeout: Duration.seconds(90) },
 } as const;
 
@@ -654,8 +654,10 @@ export class IntakeStack extends Stack {
             // TRIM_HORIZON: nothing written before the mapping is enabled is missed; a record
             // seen twice is harmless (the ack is claimed pending -> sending before any send).
             startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-            batchSize: 5,
-            maxBatchingWindow: Duration.seconds(0),
+            // The numbers of shared/src/ack/batching.rs, as the SAM template (which says why).
+            batchSize: 10,
+            maxBatchingWindow: Duration.seconds(1),
+            parallelizationFactor: 4,
             reportBatchItemFailures: true,
             bisectBatchOnError: true,
             // Still failing after 5 retries, or an hour old: to the dead-letter queue.

@@ -234,7 +234,9 @@ describe('acknowledger stream', () => {
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 5,
       MaximumRecordAgeInSeconds: 3600,
-      BatchSize: 5,
+      BatchSize: 10,
+      MaximumBatchingWindowInSeconds: 1,
+      ParallelizationFactor: 4,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
     });
     const esm = Object.values(resources).find((r: any) => r.Type === 'AWS::Lambda::EventSourceMapping') as any;
