@@ -39,9 +39,34 @@ impl SesLocal {
         {
             return Err(format!("cannot start the SES emulator: port {port} is in use").into());
         }
+        // The port was free when the stack chose it, but until the emulator binds it another
+        // process's outgoing connection can take it for a moment (tests start many stacks at
+        // once); the emulator then exits with "Server does not have an address". Try again.
+        let mut attempt = 0;
+        let child = loop {
+            attempt += 1;
+            match SesLocal::spawn(project_root, &script, port).await {
+                Err(e) if attempt < 5 && e.to_string().contains("does not have an address") => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                other => break other?,
+            }
+        };
+        Ok(SesLocal {
+            child: Some(child),
+            port,
+        })
+    }
+
+    /// Starts the emulator once and waits until it answers.
+    async fn spawn(
+        project_root: &Path,
+        script: &Path,
+        port: u16,
+    ) -> DevResult<tokio::process::Child> {
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
         let mut cmd = crate::child::guarded("ses-local", &node);
-        cmd.arg(&script)
+        cmd.arg(script)
             .arg("--host")
             .arg("127.0.0.1")
             .arg("--port")
@@ -56,21 +81,16 @@ impl SesLocal {
             )
         })?;
         let stderr = crate::child::keep_stderr(&mut child);
-
-        let local = SesLocal { child: None, port };
         crate::child::wait_until_answers(
             &mut child,
             &stderr,
-            &format!("{}/health-check", local.endpoint()),
+            &format!("http://127.0.0.1:{port}/health-check"),
             Duration::from_secs(15),
             "the SES emulator",
             &format!("is `{node}` Node.js 20+?"),
         )
         .await?;
-        Ok(SesLocal {
-            child: Some(child),
-            ..local
-        })
+        Ok(child)
     }
 
     /// `http://127.0.0.1:<port>`: the SES endpoint (`AWS_ENDPOINT_URL_SESV2`) and the base
