@@ -50,7 +50,23 @@ impl DynamoLocal {
         self.spawn().await
     }
 
+    /// Starts the process; again, a few times, if it exits at once. The port was free when
+    /// the stack chose it, but until Java binds it another process's outgoing connection can
+    /// hold it for a moment (tests start many stacks at once).
     async fn spawn(&mut self) -> DevResult<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.spawn_once().await {
+                Err(e) if attempt < 5 && e.to_string().contains("exited at start") => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn spawn_once(&mut self) -> DevResult<()> {
         let lib = self.jar.with_file_name("DynamoDBLocal_lib");
         let mut cmd = crate::child::guarded(
             "dynamodb-local",
