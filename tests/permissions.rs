@@ -19,8 +19,9 @@ use intake::grants::{Grant, Resource};
 use intake_tests::templates::{self, Normalizer, pascal};
 use serde_json::Value;
 
-/// The resource kind a recorded call was made on, as the test stacks are configured.
-fn kind_of(call: &AwsCall) -> Result<Resource, String> {
+/// The resource kind a recorded call was made on, as the test stacks are configured (they
+/// send email as `identities`).
+fn kind_of(call: &AwsCall, identities: &[String]) -> Result<Resource, String> {
     let r = call.resource.as_str();
     let service = call.action.split(':').next().unwrap_or("");
     match service {
@@ -35,9 +36,6 @@ fn kind_of(call: &AwsCall) -> Result<Resource, String> {
                     .ok_or_else(|| format!("{r}: not the configured set"));
             }
             let from = r.strip_prefix("identity/").unwrap_or(r);
-            let options =
-                intake_dev::stack::StackOptions::ephemeral(None).map_err(|e| e.to_string())?;
-            let identities = options.config.ses.map(|s| s.identities).unwrap_or_default();
             identities
                 .iter()
                 .any(|i| intake::providers::ses::identity_covers(i, from))
@@ -148,12 +146,18 @@ fn every_call_is_granted_every_grant_is_exercised_and_the_templates_grant_exactl
         "no AWS call was recorded in {dir:?}: did the end-to-end suite run?"
     );
     let functions = intake::manifest::functions();
+    let identities = intake_dev::stack::StackOptions::ephemeral(None)
+        .expect("the test stacks' options")
+        .config
+        .ses
+        .map(|s| s.identities)
+        .unwrap_or_default();
     let mut errors = Vec::new();
 
     // 1. Every call is declared for its function.
     let mut exercised: BTreeSet<(String, String, Resource)> = BTreeSet::new();
     for call in &calls {
-        let kind = match kind_of(call) {
+        let kind = match kind_of(call, &identities) {
             Ok(kind) => kind,
             Err(e) => {
                 errors.push(format!("{} calls {}: {e}", call.function, call.action));

@@ -244,12 +244,11 @@ impl Config {
         sdk: &aws_config::SdkConfig,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let env = |name: &str| lookup(name);
-        let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         // A secret set in the environment (even blank: that is refused below) wins over its
         // parameter.
         let wanted: Vec<(&'static str, String)> = crate::manifest::parameter_vars()
-            .filter(|v| env(v.name).is_none())
+            .filter(|v| lookup(v.name).is_none())
             .filter_map(|v| Some((v.name, set(&format!("{}_PARAM", v.name))?)))
             .collect();
         let mut fetched = std::collections::HashMap::new();
@@ -286,7 +285,7 @@ impl Config {
             }
         }
         Config::from_lookup(|name| {
-            env(name).or_else(|| fetched.get(name).map(|s| s.expose().to_owned()))
+            lookup(name).or_else(|| fetched.get(name).map(|s| s.expose().to_owned()))
         })
     }
 

@@ -348,6 +348,7 @@ export class IntakeStack extends Stack {
       metric: cloudwatch.IMetric,
       threshold = 0,
       comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      condition?: CfnCondition,
     ): cloudwatch.Alarm => {
       const a = new cloudwatch.Alarm(this, id, {
         alarmDescription: description,
@@ -359,6 +360,7 @@ export class IntakeStack extends Stack {
       });
       a.addAlarmAction(new cwActions.SnsAction(alarmTopic));
       a.addOkAction(new cwActions.SnsAction(alarmTopic));
+      if (condition) (a.node.defaultChild as cloudwatch.CfnAlarm).cfnOptions.condition = condition;
       return a;
     };
     alarm(
@@ -804,7 +806,7 @@ export class IntakeStack extends Stack {
       );
       // SES checks that it may publish when the rule is created: after the topic policy.
       rule.node.addDependency(this.node.findChild('SesInboundTopicPolicy'));
-      const dlqAlarm = alarm(
+      alarm(
         'SesInboundDeadLetterAlarm',
         'Inbound mail SNS could not deliver to the email webhook (see infra/README.md to redrive it).',
         new cloudwatch.Metric({
@@ -814,10 +816,12 @@ export class IntakeStack extends Stack {
           period: Duration.minutes(5),
           statistic: 'Maximum',
         }),
+        0,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        has,
       );
-      (dlqAlarm.node.defaultChild as cloudwatch.CfnAlarm).cfnOptions.condition = has;
       // SNS could not deliver inbound mail to the webhook (it retries, then the queue).
-      const deliveryAlarm = alarm(
+      alarm(
         'SesInboundDeliveryFailuresAlarm',
         'SNS failed to deliver inbound mail notifications to the email webhook.',
         new cloudwatch.Metric({
@@ -827,8 +831,10 @@ export class IntakeStack extends Stack {
           period: Duration.minutes(5),
           statistic: 'Sum',
         }),
+        0,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        has,
       );
-      (deliveryAlarm.node.defaultChild as cloudwatch.CfnAlarm).cfnOptions.condition = has;
       const output = (id: string, description: string, value: string) => {
         new CfnOutput(this, id, { description, value, condition: has });
       };
