@@ -338,7 +338,11 @@ async fn decided(stack: &Stack, contact: &str) -> serde_json::Value {
         assert!(ok, "{out}");
         if let Some(t) = json_lines(&out)
             .into_iter()
-            .find(|t| t["contact"] == contact && t["ack_status"] != "pending")
+            // `sending` is the claim before the provider's answer: not decided yet.
+            .find(|t| {
+                t["contact"] == contact
+                    && !matches!(t["ack_status"].as_str(), Some("pending" | "sending"))
+            })
         {
             return t;
         }
