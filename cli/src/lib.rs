@@ -4,6 +4,7 @@
 //! (moto for AWS APIs without another emulator) and the checks of `intake doctor`.
 
 pub mod child;
+pub mod dead_letters;
 pub mod doctor;
 pub mod dotenv;
 pub mod dynamo_local;
@@ -12,6 +13,7 @@ pub mod outbox;
 pub mod poller;
 pub mod reach;
 pub mod recorder;
+pub mod redrive;
 pub mod server;
 pub mod ses_local;
 pub mod simulate;

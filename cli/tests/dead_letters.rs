@@ -1,0 +1,199 @@
+//! Dead letters (issue 14): a provider outage makes the stream poller give up on an ack as
+//! Lambda's mapping would; `intake acks dead-letters` shows it and `intake acks redrive`
+//! sends it once, and never again.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use intake::model::AckStatus;
+use intake_dev::dead_letters::{DeadLetterQueue, OnFailureRecord};
+use intake_dev::recorder;
+use intake_dev::stack::{Stack, StackOptions};
+
+mod common;
+use common::{intake, json_lines};
+
+/// Retries of a failing batch in these tests: two quick ones instead of the mapping's five
+/// slow ones.
+const RETRIES: (u32, Duration) = (2, Duration::from_millis(20));
+
+/// A stack whose poller gives up quickly, and its dead-letter directory.
+async fn stack() -> (Stack, PathBuf) {
+    let mut options = StackOptions::ephemeral(None).expect("ports");
+    options.retries = RETRIES;
+    let DeadLetterQueue::Dir(dir) = options.dead_letters.clone() else {
+        panic!("the local stack keeps dead letters in a directory");
+    };
+    let stack = Stack::start(options)
+        .await
+        .expect("the local stack starts (run `npm ci` first)");
+    (stack, dir)
+}
+
+/// The dead letters of `dir` once there are `count` of them (bounded wait).
+async fn dead_letters(dir: &std::path::Path, count: usize) -> Vec<OnFailureRecord> {
+    let queue = DeadLetterQueue::Dir(dir.to_owned());
+    for _ in 0..200 {
+        let letters = queue.receive_all().await.expect("dead-letter directory");
+        if letters.len() >= count {
+            return letters
+                .into_iter()
+                .map(|l| l.record.expect("an on-failure record"))
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no dead letter appeared in {}", dir.display());
+}
+
+/// What the Twilio fake received for `customer`.
+async fn sends_to(stack: &Stack, customer: &str) -> Vec<u16> {
+    recorder::fetch(&stack.recorder.url())
+        .await
+        .expect("recorder")
+        .into_iter()
+        .filter(|r| r.to.as_deref() == Some(customer))
+        .map(|r| r.status)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_never_again() {
+    let (stack, dir) = stack().await;
+    let recorder_url = stack.recorder.url();
+    let customer = "+6281277770001";
+
+    // A provider outage longer than the poller's retries.
+    recorder::fail_next(&recorder_url, 503, 1000)
+        .await
+        .expect("recorder");
+    let (ok, out) = intake(
+        &stack,
+        &["simulate", "twilio", "--from", customer, "--body", "Halo"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let letters = dead_letters(&dir, 1).await;
+    let letter = &letters[0];
+    assert_eq!(letter.request_context.condition, "RetryAttemptsExhausted");
+    assert_eq!(
+        letter.request_context.approximate_invoke_count,
+        RETRIES.0 + 1
+    );
+    // From the failed record to the end of its batch, as Lambda retries and gives up.
+    assert!(letter.batch.batch_size >= 1, "{letter:?}");
+    assert!(
+        letter.batch.stream_arn.contains(stack.store.table()),
+        "{letter:?}"
+    );
+    let ticket = stack
+        .store
+        .contact_tickets(customer)
+        .await
+        .expect("store")
+        .pop()
+        .expect("the ticket was stored");
+    assert_eq!(ticket.ack_status, AckStatus::Pending);
+    // Every attempt reached the provider and failed; none was accepted.
+    assert_eq!(sends_to(&stack, customer).await, vec![503; 3]);
+
+    // The outage ends (the recorder forgets its queued failures and what it received).
+    reqwest::Client::new()
+        .post(format!("{recorder_url}/__recorder/reset"))
+        .send()
+        .await
+        .expect("recorder");
+
+    // A second dead letter whose shard no longer exists, from the same moment: its records
+    // cannot be read back, so the tickets still pending from then are named instead.
+    let dir_arg = dir.display().to_string();
+    let mut lost = letter.clone();
+    lost.batch.shard_id = "shardId-00000000000000000000-00000000".into();
+    DeadLetterQueue::Dir(dir.clone())
+        .send(&lost)
+        .await
+        .expect("dead-letter directory");
+
+    let (ok, out) = intake(
+        &stack,
+        &["acks", "dead-letters", "--dir", &dir_arg, "--json"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let listed = json_lines(&out);
+    assert_eq!(listed.len(), 2, "{out}");
+    assert_eq!(listed[0]["condition"], "RetryAttemptsExhausted");
+    assert_eq!(listed[0]["invocations"], 3);
+    assert_eq!(
+        listed[0]["tickets"],
+        serde_json::json!([{ "id": ticket.id, "ack": "pending" }]),
+        "{out}"
+    );
+    assert!(listed[0]["lost"].is_null(), "{out}");
+    assert!(listed[1]["lost"].is_string(), "{out}");
+    assert_eq!(
+        listed[1]["pendingTickets"],
+        serde_json::json!([ticket.id]),
+        "{out}"
+    );
+    let (ok, table) = intake(&stack, &["acks", "dead-letters", "--dir", &dir_arg]).await;
+    assert!(ok, "{table}");
+    assert!(
+        table.contains(&format!("{} (pending)", ticket.id)),
+        "{table}"
+    );
+    assert!(table.contains("LOST"), "{table}");
+    // Listing changes nothing.
+    assert_eq!(dead_letters(&dir, 2).await.len(), 2);
+    assert!(sends_to(&stack, customer).await.is_empty());
+
+    // The redrive acks the ticket once and deletes its dead letter; the lost one is kept
+    // (and said so, with a failing exit status) until the operator drops it.
+    let (ok, out) = intake(&stack, &["acks", "redrive", "--dir", &dir_arg]).await;
+    assert!(!ok, "a lost dead letter remains: {out}");
+    assert!(out.contains("redriven, deleted"), "{out}");
+    assert!(out.contains("LOST"), "{out}");
+    assert_eq!(sends_to(&stack, customer).await, vec![201]);
+    let ticket_now = stack
+        .store
+        .ticket(&ticket.id)
+        .await
+        .expect("store")
+        .expect("ticket");
+    assert_eq!(ticket_now.ack_status, AckStatus::Sent);
+    let remaining = dead_letters(&dir, 1).await;
+    assert_eq!(remaining, vec![lost.clone()]);
+
+    // Redriving the same batch again (a dead letter delivered twice, or a redrive that
+    // stopped before deleting it) sends nothing: the ticket is no longer pending.
+    DeadLetterQueue::Dir(dir.clone())
+        .send(letter)
+        .await
+        .expect("dead-letter directory");
+    let (ok, out) = intake(
+        &stack,
+        &["acks", "redrive", "--dir", &dir_arg, "--drop-lost"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    assert!(out.contains("redriven, deleted"), "{out}");
+    assert!(
+        out.contains("(deleted)"),
+        "the lost one is dropped on request: {out}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        sends_to(&stack, customer).await,
+        vec![201],
+        "sent once, not twice"
+    );
+    let (ok, out) = intake(
+        &stack,
+        &["acks", "dead-letters", "--dir", &dir_arg, "--json"],
+    )
+    .await;
+    assert!(ok && out.is_empty(), "no dead letter left: {out}");
+    let (ok, out) = intake(&stack, &["acks", "redrive", "--dir", &dir_arg]).await;
+    assert!(ok && out.contains("no dead letters"), "{out}");
+    assert_eq!(sends_to(&stack, customer).await, vec![201]);
+}
