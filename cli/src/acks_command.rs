@@ -351,7 +351,7 @@ fn list(listed: &[Inspected], json: bool, queue: &DeadLetterQueue) -> DevResult<
             vec![
                 d.id.clone(),
                 d.timestamp.clone(),
-                format!("{} x{}", d.condition, d.invocations),
+                format!("{} ({} tries)", d.condition, d.invocations),
                 d.shard_id.clone(),
                 format!("{}..{}", d.start_sequence_number, d.end_sequence_number),
                 d.batch_size.to_string(),

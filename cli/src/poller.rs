@@ -455,3 +455,53 @@ fn attribute_json(v: &AttributeValue) -> Value {
         _ => json!({ "NULL": true }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::lanes;
+    use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, StreamRecord};
+    use intake::ack::batching;
+
+    fn record(pk: &str, sequence: u32) -> Record {
+        Record::builder()
+            .dynamodb(
+                StreamRecord::builder()
+                    .keys("pk", AttributeValue::S(pk.to_owned()))
+                    .keys("sk", AttributeValue::S(format!("S{sequence}")))
+                    .sequence_number(sequence.to_string())
+                    .build(),
+            )
+            .build()
+    }
+
+    fn sequences(lane: &[Record]) -> Vec<u32> {
+        lane.iter()
+            .filter_map(|r| r.dynamodb()?.sequence_number()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn a_tickets_records_share_a_lane_in_stream_order_and_tickets_spread() {
+        // 40 tickets, then a second record of each: 80 records in stream order.
+        let records: Vec<Record> = (0..80)
+            .map(|n| record(&format!("TICKET#{}", n % 40), n))
+            .collect();
+        let lanes = lanes(records);
+        assert_eq!(lanes.len(), batching::PARALLELIZATION_FACTOR as usize);
+        assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), 80, "none lost");
+        for lane in &lanes {
+            let seen = sequences(lane);
+            let mut sorted = seen.clone();
+            sorted.sort();
+            assert_eq!(seen, sorted, "a lane keeps stream order");
+            for n in &seen {
+                // The ticket's other record is in the same lane.
+                assert!(seen.contains(&((n + 40) % 80)), "{seen:?}");
+            }
+        }
+        assert!(
+            lanes.iter().filter(|l| !l.is_empty()).count() > 1,
+            "tickets spread over lanes"
+        );
+    }
+}

@@ -197,3 +197,91 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
     assert!(ok && out.contains("no dead letters"), "{out}");
     assert_eq!(sends_to(&stack, customer).await, vec![201]);
 }
+
+/// The same dead letter through a real SQS API (moto in server mode, as the cloud's
+/// on-failure queue): the poller sends it, the listing and the redrive read it through the
+/// one code path `intake acks` uses, and the redrive deletes the message once acked.
+///
+/// The redrive runs the acknowledger in-process: moto cannot run the deployed function (its
+/// Lambda invoke needs Docker), so `Acker::Lambda` is not exercised here.
+#[tokio::test]
+async fn through_sqs_the_dead_letter_is_sent_listed_redriven_and_deleted() {
+    use intake_dev::moto_local::MotoLocal;
+    use intake_dev::redrive::{self, Acker, Redriven};
+
+    let moto = MotoLocal::start()
+        .await
+        .expect("moto starts (make infra-deps)");
+    let aws = intake_dev::stack::local_sdk_config(&moto.endpoint()).await;
+    let url = aws_sdk_sqs::Client::new(&aws)
+        .create_queue()
+        .queue_name("intake-acknowledger-dlq")
+        .send()
+        .await
+        .expect("moto SQS")
+        .queue_url
+        .expect("a queue URL");
+    let queue = DeadLetterQueue::sqs(&aws, &url);
+    let mut options = StackOptions::ephemeral(None).expect("ports");
+    options.retries = RETRIES;
+    options.dead_letters = queue.clone();
+    let stack = Stack::start(options)
+        .await
+        .expect("the local stack starts (run `npm ci` first)");
+    let recorder_url = stack.recorder.url();
+    let customer = "+6281277770002";
+    recorder::fail_next(&recorder_url, 503, 1000)
+        .await
+        .expect("recorder");
+    let (ok, out) = intake(
+        &stack,
+        &["simulate", "twilio", "--from", customer, "--body", "Halo"],
+    )
+    .await;
+    assert!(ok, "{out}");
+
+    let local = intake_dev::stack::local_sdk_config(&stack.dynamo.endpoint()).await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&local);
+    let mut letters = Vec::new();
+    for _ in 0..200 {
+        letters = queue.receive_all().await.expect("moto SQS");
+        if !letters.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(letters.len(), 1, "one dead letter in the queue");
+    let listed = redrive::inspect(&letters[0], &streams, &stack.store).await;
+    assert_eq!(listed.condition, "RetryAttemptsExhausted");
+    assert_eq!(listed.tickets.len(), 1, "{listed:?}");
+    assert_eq!(listed.tickets[0].ack, "pending", "{listed:?}");
+    // Listed, then visible again at once for the redrive.
+    queue.release(&letters).await;
+
+    reqwest::Client::new()
+        .post(format!("{recorder_url}/__recorder/reset"))
+        .send()
+        .await
+        .expect("recorder");
+    let acker = Acker::Local(stack.acknowledger.clone());
+    let done = redrive::redrive_all(&queue, &streams, &stack.store, &acker, false)
+        .await
+        .expect("redrive");
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(
+        done[0].1,
+        Redriven::Done {
+            tickets: vec![listed.tickets[0].id.clone()]
+        }
+    );
+    assert_eq!(sends_to(&stack, customer).await, vec![201]);
+    assert!(
+        queue.receive_all().await.expect("moto SQS").is_empty(),
+        "the message is deleted"
+    );
+    let again = redrive::redrive_all(&queue, &streams, &stack.store, &acker, false)
+        .await
+        .expect("redrive");
+    assert!(again.is_empty());
+    assert_eq!(sends_to(&stack, customer).await, vec![201]);
+}
