@@ -189,12 +189,7 @@ async fn cloud(target: &Target) -> DevResult<Place> {
         .table_name(&table)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "table {table}: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(failed(format!("table {table}")))?;
     let stream_arn = described
         .table()
         .and_then(|t| t.latest_stream_arn())
@@ -208,12 +203,7 @@ async fn cloud(target: &Target) -> DevResult<Place> {
             .event_source_arn(&stream_arn)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "the stream's mapping: {}",
-                    aws_sdk_lambda::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed("the stream's mapping".to_owned()))?;
         let mapping = mappings
             .event_source_mappings()
             .first()
@@ -274,12 +264,7 @@ async fn stack_output(sdk: &aws_config::SdkConfig, stack: &str, name: &str) -> D
         .stack_name(stack)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "stack {stack}: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(failed(format!("stack {stack}")))?;
     out.stacks()
         .first()
         .into_iter()
@@ -302,14 +287,19 @@ async fn queue_url(sdk: &aws_config::SdkConfig, arn: &str) -> DevResult<String> 
         .queue_owner_aws_account_id(account)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "queue {name}: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(e)
-            )
-        })?
+        .map_err(failed(format!("queue {name}")))?
         .queue_url
         .ok_or_else(|| format!("queue {name} has no URL").into())
+}
+
+/// What went wrong calling AWS about `what`, with the SDK's whole explanation.
+fn failed<E: std::error::Error>(what: String) -> impl FnOnce(E) -> String {
+    move |e| {
+        format!(
+            "{what}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(e)
+        )
+    }
 }
 
 /// The columns of `acks dead-letters`.

@@ -2,11 +2,10 @@
 //! Lambda's mapping would; `intake acks dead-letters` shows it and `intake acks redrive`
 //! sends it once, and never again.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use intake::model::AckStatus;
-use intake_dev::dead_letters::{DeadLetterQueue, OnFailureRecord};
+use intake_dev::dead_letters::{DeadLetter, DeadLetterQueue, OnFailureRecord};
 use intake_dev::recorder;
 use intake_dev::stack::{Stack, StackOptions};
 
@@ -17,33 +16,60 @@ use common::{intake, json_lines};
 /// slow ones.
 const RETRIES: (u32, Duration) = (2, Duration::from_millis(20));
 
-/// A stack whose poller gives up quickly, and its dead-letter directory.
-async fn stack() -> (Stack, PathBuf) {
+/// A stack whose poller gives up quickly, writing to `dead_letters` (by default a fresh
+/// directory).
+async fn stack_with(dead_letters: Option<DeadLetterQueue>) -> Stack {
     let mut options = StackOptions::ephemeral(None).expect("ports");
     options.retries = RETRIES;
-    let DeadLetterQueue::Dir(dir) = options.dead_letters.clone() else {
-        panic!("the local stack keeps dead letters in a directory");
-    };
-    let stack = Stack::start(options)
+    if let Some(queue) = dead_letters {
+        options.dead_letters = queue;
+    }
+    Stack::start(options)
         .await
-        .expect("the local stack starts (run `npm ci` first)");
-    (stack, dir)
+        .expect("the local stack starts (run `npm ci` first)")
 }
 
-/// The dead letters of `dir` once there are `count` of them (bounded wait).
-async fn dead_letters(dir: &std::path::Path, count: usize) -> Vec<OnFailureRecord> {
-    let queue = DeadLetterQueue::Dir(dir.to_owned());
+/// The dead letters of `queue` once there are `count` of them (bounded wait).
+async fn dead_letters(queue: &DeadLetterQueue, count: usize) -> Vec<DeadLetter> {
     for _ in 0..200 {
-        let letters = queue.receive_all().await.expect("dead-letter directory");
+        let letters = queue.receive_all().await.expect("dead-letter queue");
         if letters.len() >= count {
-            return letters
-                .into_iter()
-                .map(|l| l.record.expect("an on-failure record"))
-                .collect();
+            return letters;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no dead letter appeared in {}", dir.display());
+    panic!("no dead letter appeared in {}", queue.describe());
+}
+
+/// The records of the dead letters of `queue` once there are `count` of them.
+async fn records(queue: &DeadLetterQueue, count: usize) -> Vec<OnFailureRecord> {
+    dead_letters(queue, count)
+        .await
+        .into_iter()
+        .map(|l| l.record.expect("an on-failure record"))
+        .collect()
+}
+
+/// A provider outage longer than the poller's retries, then a first message from `customer`.
+async fn message_during_outage(stack: &Stack, customer: &str) {
+    recorder::fail_next(&stack.recorder.url(), 503, 1000)
+        .await
+        .expect("recorder");
+    let (ok, out) = intake(
+        stack,
+        &["simulate", "twilio", "--from", customer, "--body", "Halo"],
+    )
+    .await;
+    assert!(ok, "{out}");
+}
+
+/// The outage ends (the recorder forgets its queued failures and what it received).
+async fn end_outage(stack: &Stack) {
+    reqwest::Client::new()
+        .post(format!("{}/__recorder/reset", stack.recorder.url()))
+        .send()
+        .await
+        .expect("recorder");
 }
 
 /// What the Twilio fake received for `customer`.
@@ -59,21 +85,14 @@ async fn sends_to(stack: &Stack, customer: &str) -> Vec<u16> {
 
 #[tokio::test]
 async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_never_again() {
-    let (stack, dir) = stack().await;
-    let recorder_url = stack.recorder.url();
+    let stack = stack_with(None).await;
+    let queue = stack.options.dead_letters.clone();
+    let DeadLetterQueue::Dir(dir) = queue.clone() else {
+        panic!("the local stack keeps dead letters in a directory");
+    };
     let customer = "+6281277770001";
-
-    // A provider outage longer than the poller's retries.
-    recorder::fail_next(&recorder_url, 503, 1000)
-        .await
-        .expect("recorder");
-    let (ok, out) = intake(
-        &stack,
-        &["simulate", "twilio", "--from", customer, "--body", "Halo"],
-    )
-    .await;
-    assert!(ok, "{out}");
-    let letters = dead_letters(&dir, 1).await;
+    message_during_outage(&stack, customer).await;
+    let letters = records(&queue, 1).await;
     let letter = &letters[0];
     assert_eq!(letter.request_context.condition, "RetryAttemptsExhausted");
     assert_eq!(
@@ -97,22 +116,14 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
     // Every attempt reached the provider and failed; none was accepted.
     assert_eq!(sends_to(&stack, customer).await, vec![503; 3]);
 
-    // The outage ends (the recorder forgets its queued failures and what it received).
-    reqwest::Client::new()
-        .post(format!("{recorder_url}/__recorder/reset"))
-        .send()
-        .await
-        .expect("recorder");
+    end_outage(&stack).await;
 
     // A second dead letter whose shard no longer exists, from the same moment: its records
     // cannot be read back, so the tickets still pending from then are named instead.
     let dir_arg = dir.display().to_string();
     let mut lost = letter.clone();
     lost.batch.shard_id = "shardId-00000000000000000000-00000000".into();
-    DeadLetterQueue::Dir(dir.clone())
-        .send(&lost)
-        .await
-        .expect("dead-letter directory");
+    queue.send(&lost).await.expect("dead-letter directory");
 
     let (ok, out) = intake(
         &stack,
@@ -144,7 +155,7 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
     );
     assert!(table.contains("LOST"), "{table}");
     // Listing changes nothing.
-    assert_eq!(dead_letters(&dir, 2).await.len(), 2);
+    assert_eq!(records(&queue, 2).await.len(), 2);
     assert!(sends_to(&stack, customer).await.is_empty());
 
     // The redrive acks the ticket once and deletes its dead letter; the lost one is kept
@@ -161,15 +172,12 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
         .expect("store")
         .expect("ticket");
     assert_eq!(ticket_now.ack_status, AckStatus::Sent);
-    let remaining = dead_letters(&dir, 1).await;
+    let remaining = records(&queue, 1).await;
     assert_eq!(remaining, vec![lost.clone()]);
 
     // Redriving the same batch again (a dead letter delivered twice, or a redrive that
     // stopped before deleting it) sends nothing: the ticket is no longer pending.
-    DeadLetterQueue::Dir(dir.clone())
-        .send(letter)
-        .await
-        .expect("dead-letter directory");
+    queue.send(letter).await.expect("dead-letter directory");
     let (ok, out) = intake(
         &stack,
         &["acks", "redrive", "--dir", &dir_arg, "--drop-lost"],
@@ -222,34 +230,13 @@ async fn through_sqs_the_dead_letter_is_sent_listed_redriven_and_deleted() {
         .queue_url
         .expect("a queue URL");
     let queue = DeadLetterQueue::sqs(&aws, &url);
-    let mut options = StackOptions::ephemeral(None).expect("ports");
-    options.retries = RETRIES;
-    options.dead_letters = queue.clone();
-    let stack = Stack::start(options)
-        .await
-        .expect("the local stack starts (run `npm ci` first)");
-    let recorder_url = stack.recorder.url();
+    let stack = stack_with(Some(queue.clone())).await;
     let customer = "+6281277770002";
-    recorder::fail_next(&recorder_url, 503, 1000)
-        .await
-        .expect("recorder");
-    let (ok, out) = intake(
-        &stack,
-        &["simulate", "twilio", "--from", customer, "--body", "Halo"],
-    )
-    .await;
-    assert!(ok, "{out}");
+    message_during_outage(&stack, customer).await;
 
     let local = intake_dev::stack::local_sdk_config(&stack.dynamo.endpoint()).await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&local);
-    let mut letters = Vec::new();
-    for _ in 0..200 {
-        letters = queue.receive_all().await.expect("moto SQS");
-        if !letters.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let letters = dead_letters(&queue, 1).await;
     assert_eq!(letters.len(), 1, "one dead letter in the queue");
     let listed = redrive::inspect(&letters[0], &streams, &stack.store).await;
     assert_eq!(listed.condition, "RetryAttemptsExhausted");
@@ -258,11 +245,7 @@ async fn through_sqs_the_dead_letter_is_sent_listed_redriven_and_deleted() {
     // Listed, then visible again at once for the redrive.
     queue.release(&letters).await;
 
-    reqwest::Client::new()
-        .post(format!("{recorder_url}/__recorder/reset"))
-        .send()
-        .await
-        .expect("recorder");
+    end_outage(&stack).await;
     let acker = Acker::Local(stack.acknowledger.clone());
     let done = redrive::redrive_all(&queue, &streams, &stack.store, &acker, false)
         .await
