@@ -220,8 +220,8 @@ enum Outbox {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The local settings (.env, .env.example, else the same defaults built in: fake
-    // credentials, emulator endpoints) are for the local stack; doctor reads a real account
-    // with the caller's own environment. Loaded before the runtime starts its threads, since
+    // credentials, emulator endpoints) are for the local stack; doctor and `acks --stack`
+    // read a real account with the caller's own environment. Loaded before the runtime starts its threads, since
     // loading sets environment variables.
     let cloud = match &cli.command {
         Command::Doctor { .. } => true,
