@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use intake::model::AckStatus;
 use intake_dev::dead_letters::{DeadLetter, DeadLetterQueue, OnFailureRecord};
 use intake_dev::recorder;
@@ -70,6 +71,20 @@ async fn end_outage(stack: &Stack) {
         .send()
         .await
         .expect("recorder");
+}
+
+/// An SDK configuration for moto, with the SDK's default timeouts: moto answers slowly while
+/// other tests run, and a create retried after the functions' short timeout would find its
+/// first attempt done ("already exists").
+async fn moto_sdk(moto: &intake_dev::moto_local::MotoLocal) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await
 }
 
 /// What the Twilio fake received for `customer`.
@@ -220,7 +235,7 @@ async fn through_sqs_the_dead_letter_is_sent_listed_redriven_and_deleted() {
     let moto = MotoLocal::start()
         .await
         .expect("moto starts (make infra-deps)");
-    let aws = intake_dev::stack::local_sdk_config(&moto.endpoint()).await;
+    let aws = moto_sdk(&moto).await;
     let url = aws_sdk_sqs::Client::new(&aws)
         .create_queue()
         .queue_name("intake-acknowledger-dlq")
@@ -267,4 +282,252 @@ async fn through_sqs_the_dead_letter_is_sent_listed_redriven_and_deleted() {
         .expect("redrive");
     assert!(again.is_empty());
     assert_eq!(sends_to(&stack, customer).await, vec![201]);
+}
+
+/// A deployed stack in moto: its CloudFormation outputs, table and stream, the acknowledger
+/// function, its on-failure queue and the stream mapping that names both. The table holds
+/// the ticket of `local` (a local stack's ticket item, copied as is).
+struct Deployed {
+    stack: String,
+    queue: DeadLetterQueue,
+    stream_arn: String,
+}
+
+async fn deploy(aws: &aws_config::SdkConfig, local: &Stack, ticket_id: &str) -> Deployed {
+    use aws_sdk_lambda::types::{DestinationConfig, EventSourcePosition, OnFailure, Runtime};
+    use intake::store::{Store, keys, schema};
+
+    let name = "intake-prod";
+    let table = format!("{name}-Table");
+    let cloud = Store::from_sdk_config(aws, &table);
+    schema::create_table_if_missing(cloud.client(), &table)
+        .await
+        .expect("moto DynamoDB");
+    let item = local
+        .store
+        .client()
+        .get_item()
+        .table_name(local.store.table())
+        .key(keys::PK, AttributeValue::S(keys::ticket(ticket_id)))
+        .key(keys::SK, AttributeValue::S(keys::TICKET_SK.into()))
+        .send()
+        .await
+        .expect("DynamoDB Local")
+        .item
+        .expect("the ticket item");
+    cloud
+        .client()
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("moto DynamoDB");
+    let stream_arn = cloud
+        .client()
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("moto DynamoDB")
+        .table
+        .and_then(|t| t.latest_stream_arn)
+        .expect("a stream");
+    aws_sdk_cloudformation::Client::new(aws)
+        .create_stack()
+        .stack_name(name)
+        .template_body(
+            serde_json::json!({
+                "Resources": { "Placeholder": { "Type": "AWS::SQS::Queue" } },
+                "Outputs": { "TableName": { "Value": table } }
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("moto CloudFormation");
+    let role = aws_sdk_iam::Client::new(aws)
+        .create_role()
+        .role_name("acknowledger")
+        .assume_role_policy_document("{}")
+        .send()
+        .await
+        .expect("moto IAM")
+        .role
+        .expect("a role")
+        .arn;
+    let lambda = aws_sdk_lambda::Client::new(aws);
+    lambda
+        .create_function()
+        .function_name(format!("{name}-Acknowledger"))
+        .runtime(Runtime::Providedal2023)
+        .role(role)
+        .handler("bootstrap")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(b"not run".to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("moto Lambda");
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-AcknowledgerDeadLetterQueue"))
+        .send()
+        .await
+        .expect("moto SQS")
+        .queue_url
+        .expect("a queue URL");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("moto SQS")
+        .attributes
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("the queue's ARN");
+    // After the ticket is written: moto would try to invoke the function on new records.
+    lambda
+        .create_event_source_mapping()
+        .function_name(format!("{name}-Acknowledger"))
+        .event_source_arn(&stream_arn)
+        .starting_position(EventSourcePosition::TrimHorizon)
+        .destination_config(
+            DestinationConfig::builder()
+                .on_failure(OnFailure::builder().destination(queue_arn).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("moto Lambda");
+    Deployed {
+        stack: name.to_owned(),
+        queue: DeadLetterQueue::sqs(aws, &url),
+        stream_arn,
+    }
+}
+
+/// What Lambda writes to the on-failure queue for the first record of `stream_arn`.
+async fn dead_letter_of_first_record(
+    aws: &aws_config::SdkConfig,
+    stream_arn: &str,
+) -> OnFailureRecord {
+    let streams = aws_sdk_dynamodbstreams::Client::new(aws);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(stream_arn)
+        .send()
+        .await
+        .expect("moto DynamoDB Streams")
+        .stream_description
+        .and_then(|d| d.shards.and_then(|s| s.into_iter().next()))
+        .expect("a shard");
+    let shard_id = shard.shard_id.expect("a shard id");
+    let start = shard
+        .sequence_number_range
+        .and_then(|r| r.starting_sequence_number)
+        .expect("a first sequence number");
+    let mut letter: OnFailureRecord = serde_json::from_value(serde_json::json!({
+        "requestContext": {
+            "requestId": "316aa6d0-8154-4f6c-9af7-85d5f4a6bc81",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:intake-prod-Acknowledger",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 6
+        },
+        "responseContext": { "statusCode": 200, "executedVersion": "$LATEST", "functionError": null },
+        "version": "1.0",
+        "timestamp": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": start,
+            "endSequenceNumber": start,
+            "approximateArrivalOfFirstRecord": "",
+            "approximateArrivalOfLastRecord": "",
+            "batchSize": 1,
+            "streamArn": stream_arn
+        }
+    }))
+    .expect("an on-failure record");
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    letter.batch.approximate_arrival_of_first_record = now.clone();
+    letter.batch.approximate_arrival_of_last_record = now;
+    letter
+}
+
+/// `intake acks ... --stack NAME` as an operator runs it: the caller's AWS environment (here
+/// moto's endpoint), none of the local stack's settings.
+async fn intake_cloud(moto: &intake_dev::moto_local::MotoLocal, args: &[&str]) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_intake"));
+    cmd.args(args)
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    common::run(cmd).await
+}
+
+/// A deployed stack's dead letter, found from the stack's name alone: its table (output),
+/// the stream mapping's function and on-failure queue, the record re-read from the stream.
+/// moto cannot run the function (no Docker: it answers a function error), so the redrive
+/// keeps the dead letter, as it must when the acknowledger fails.
+#[tokio::test]
+async fn a_deployed_stacks_dead_letter_is_found_from_its_name_and_kept_while_the_function_fails() {
+    use intake_dev::moto_local::MotoLocal;
+
+    let moto = MotoLocal::start()
+        .await
+        .expect("moto starts (make infra-deps)");
+    let aws = moto_sdk(&moto).await;
+    // A ticket whose ack is pending for good, to deploy.
+    let local = stack_with(None).await;
+    let customer = "+6281277770003";
+    message_during_outage(&local, customer).await;
+    records(&local.options.dead_letters, 1).await;
+    let ticket = local
+        .store
+        .contact_tickets(customer)
+        .await
+        .expect("store")
+        .pop()
+        .expect("the ticket");
+    assert_eq!(ticket.ack_status, AckStatus::Pending);
+    let deployed = deploy(&aws, &local, &ticket.id).await;
+    let letter = dead_letter_of_first_record(&aws, &deployed.stream_arn).await;
+    deployed.queue.send(&letter).await.expect("moto SQS");
+
+    let (ok, out) = intake_cloud(
+        &moto,
+        &["acks", "dead-letters", "--stack", &deployed.stack, "--json"],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let listed = json_lines(&out);
+    assert_eq!(listed.len(), 1, "{out}");
+    assert_eq!(listed[0]["condition"], "RetryAttemptsExhausted");
+    assert_eq!(listed[0]["shardId"], letter.batch.shard_id);
+    assert_eq!(
+        listed[0]["tickets"],
+        serde_json::json!([{ "id": ticket.id, "ack": "pending" }]),
+        "{out}"
+    );
+
+    let (ok, out) = intake_cloud(&moto, &["acks", "redrive", "--stack", &deployed.stack]).await;
+    assert!(!ok, "the function failed: {out}");
+    assert!(out.contains("not redriven, kept"), "{out}");
+    assert!(out.contains("the acknowledger failed"), "{out}");
+    let kept = dead_letters(&deployed.queue, 1).await;
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].record.as_ref().ok(), Some(&letter));
 }

@@ -1,4 +1,6 @@
 //! Running the `intake` binary against a test stack, shared by the CLI's test files.
+// Each test file uses a part of it.
+#![allow(dead_code)]
 
 use std::time::Duration;
 use tokio::process::Command;
@@ -10,8 +12,8 @@ use intake_dev::stack::{
 
 /// Runs `intake` without blocking the runtime that serves the stack.
 pub async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_intake"));
+    cmd.args(args)
         // Outside the project: what is set here, else the built-in local defaults.
         .current_dir(std::env::temp_dir())
         .env("TABLE_NAME", stack.store.table())
@@ -33,16 +35,20 @@ pub async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
         )
         .env("AWS_ENDPOINT_URL_SESV2", stack.ses.endpoint())
         // Provider APIs at this stack's recorder (`intake acks redrive` acks in-process).
-        .env("TWILIO_API_BASE_URL", stack.recorder.url())
-        .kill_on_drop(true)
-        .output();
+        .env("TWILIO_API_BASE_URL", stack.recorder.url());
+    run(cmd).await
+}
+
+/// Runs `cmd` (the `intake` binary) without blocking the runtime: its success and stdout,
+/// with its stderr added when it failed (for the assertion message).
+pub async fn run(mut cmd: Command) -> (bool, String) {
+    let out = cmd.kill_on_drop(true).output();
     let out = tokio::time::timeout(Duration::from_secs(60), out)
         .await
         .expect("intake finishes")
         .expect("intake runs");
     let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
-        // What went wrong, for the assertion message.
         stdout.push_str(&format!(
             "\n[stderr] {}",
             String::from_utf8_lossy(&out.stderr)
