@@ -145,11 +145,12 @@ async fn resolve(target: &Target, redriving: bool) -> DevResult<Place> {
 /// The local stack: the table at `AWS_ENDPOINT_URL_DYNAMODB`, the dead-letter directory, and
 /// an acknowledger built from the same settings as `intake dev`'s.
 async fn local(target: &Target, redriving: bool) -> DevResult<Place> {
-    let sdk = intake_dev::stack::local_sdk_config(&var_or(
-        "AWS_ENDPOINT_URL_DYNAMODB",
-        "http://127.0.0.1:8000",
-    ))
-    .await;
+    let endpoint = var_or("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000");
+    // The records are re-read from the local stream: say so when the stack is down.
+    if !intake_dev::reach::accepts(&endpoint).await {
+        return Err(intake_dev::reach::NotAnswering::Dynamo { endpoint }.into());
+    }
+    let sdk = intake_dev::stack::local_sdk_config(&endpoint).await;
     let store = Store::from_sdk_config(&sdk, var_or("TABLE_NAME", "intake-local"));
     let dir = match &target.dir {
         Some(dir) => dir.clone(),

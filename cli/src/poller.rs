@@ -7,10 +7,12 @@
 //! - a batch holds at most [`batching::BATCH_SIZE`] records;
 //! - up to [`batching::PARALLELIZATION_FACTOR`] batches of one shard are in flight at once.
 //!   Lambda keeps the order of records with the same partition key; here each read of up to
-//!   FACTOR × BATCH_SIZE records is split into FACTOR lanes by a hash of the record's key (a
-//!   ticket's records always take the same lane, in stream order), and the lanes run side by
-//!   side, each retrying and dead-lettering its own batches. The next read waits for every
-//!   lane, so a lane stuck on retries holds its shard as a failing batch holds Lambda's;
+//!   FACTOR × BATCH_SIZE records is split into FACTOR lanes by a hash of the record's
+//!   partition key (a ticket's items always take the same lane, in stream order), and the
+//!   lanes run side by side, each retrying and dead-lettering its own batches. The next read
+//!   waits for every lane: simpler than Lambda, whose other lanes go on while one retries, so
+//!   while one ack keeps failing the local stack acks the others up to a batch's retries
+//!   (about 4 s) later than the cloud would;
 //! - a batch is handed over when the read is full, when the shard has nothing more to read
 //!   (an empty read), or at the latest when its first record has waited
 //!   [`batching::MAXIMUM_BATCHING_WINDOW_SECONDS`]. Lambda may wait up to the window to fill
