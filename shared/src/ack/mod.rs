@@ -17,8 +17,7 @@ use futures_util::{StreamExt, stream};
 use std::sync::Arc;
 
 use crate::metrics::{self, AckMetric, AckMetricOutcome};
-use crate::model::Ticket;
-use crate::model::{AckStatus, Channel};
+use crate::model::{AckStatus, Channel, Ticket};
 use crate::providers::{OutboundMessage, SendError, Sender};
 use crate::store::keys;
 use crate::store::{AckRecord, SentAck, Store, StoreError, ticket_from_image};
@@ -312,7 +311,7 @@ impl Acknowledger {
         // first message, in the same request, for its ack status now.
         let reads = self.store.ack_reads(&known, from_image).await?;
         let ticket = match reads.ticket {
-            Some(now) if now.ack_status == AckStatus::Pending => now,
+            Some(current) if current.ack_status == AckStatus::Pending => current,
             Some(_) => return Ok(AckOutcome::AlreadyHandled),
             None if from_image => return Ok(AckOutcome::AlreadyHandled),
             None => known,
