@@ -11,10 +11,9 @@ use intake::aws_calls::CallCounter;
 use intake::metrics::MemorySink;
 use intake::model::{AckStatus, RecentAck, Ticket};
 use intake::store::{AckRecord, SentAck, Store, keys};
-use intake_dev::simulate::TwilioSms;
 use intake_dev::simulate_email::{self, CustomerMail, SnsSigner};
 use intake_dev::stack::{Stack, TEST_SES_TOPIC_ARN, local_sdk_config};
-use intake_tests::{Endpoints, OUR_NUMBER, new_address, new_number, own_stack};
+use intake_tests::{Endpoints, new_address, new_customer_ticket, own_stack, stored_ticket};
 
 /// The stack's store, on a DynamoDB client whose requests `counter` counts.
 async fn counted_store(stack: &Stack, counter: &CallCounter) -> Store {
@@ -108,13 +107,7 @@ async fn insert_record(stack: &Stack, ticket_id: &str) -> Event {
 /// (when `forget_acks`) gives its contact only an ack from two days ago, so the policy sends
 /// again and the write must drop that stale entry.
 async fn undecide(stack: &Stack, ticket: &Ticket, forget_acks: bool) {
-    let from = stack
-        .store
-        .ticket(&ticket.id)
-        .await
-        .expect("store")
-        .expect("ticket")
-        .ack_status;
+    let from = stored_ticket(stack, &ticket.id).await.ack_status;
     assert!(
         stack
             .store
@@ -124,31 +117,43 @@ async fn undecide(stack: &Stack, ticket: &Ticket, forget_acks: bool) {
     );
     if forget_acks {
         let two_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
-        stack
-            .store
-            .client()
-            .update_item()
-            .table_name(stack.store.table())
-            .key(
-                "pk",
-                AttributeValue::S(keys::contact(ticket.channel, &ticket.contact)),
-            )
-            .key("sk", AttributeValue::S(keys::CONTACT_SK.into()))
-            .update_expression("SET recent_acks = :old")
-            .expression_attribute_values(
-                ":old",
-                AttributeValue::M(
-                    [(
-                        "OLDTICKET".to_owned(),
-                        AttributeValue::S(two_days_ago.to_string()),
-                    )]
-                    .into(),
-                ),
-            )
-            .send()
-            .await
-            .expect("contact reset");
+        let old = [(
+            "OLDTICKET".to_owned(),
+            AttributeValue::S(two_days_ago.to_string()),
+        )];
+        set_contact_acks(stack, ticket, AttributeValue::M(old.into())).await;
     }
+}
+
+/// Stores `acks` as the `recent_acks` of the ticket's contact.
+async fn set_contact_acks(stack: &Stack, ticket: &Ticket, acks: AttributeValue) {
+    stack
+        .store
+        .client()
+        .update_item()
+        .table_name(stack.store.table())
+        .key(
+            "pk",
+            AttributeValue::S(keys::contact(ticket.channel, &ticket.contact)),
+        )
+        .key("sk", AttributeValue::S(keys::CONTACT_SK.into()))
+        .update_expression("SET recent_acks = :acks")
+        .expression_attribute_values(":acks", acks)
+        .send()
+        .await
+        .expect("contact");
+}
+
+/// Records `sent` through `store`, checking that the transaction failed and the writes were
+/// made one by one (the transition, then the contact's note); whether the ticket moved.
+async fn record_one_by_one(store: &Store, counter: &CallCounter, sent: &SentAck<'_>) -> bool {
+    counter.take();
+    let moved = store.record_sent(sent).await.expect("recorded");
+    assert_eq!(
+        counter.take(),
+        ["TransactWriteItems", "UpdateItem", "UpdateItem"]
+    );
+    moved
 }
 
 /// Runs the acknowledger on `event` and returns the DynamoDB operations it sent.
@@ -167,12 +172,7 @@ async fn an_sms_ack_is_one_read_the_claim_and_one_write_and_a_skip_two_calls() {
     let endpoints = Endpoints::of(&stack);
     let counter = CallCounter::default();
     let ack = counted_acknowledger(&stack, &counter).await;
-    let customer = new_number();
-    let (code, body) = endpoints
-        .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
-        .await;
-    assert_eq!(code, 200, "{body}");
-    let ticket = endpoints.settled_ticket(&customer).await;
+    let (customer, ticket) = new_customer_ticket(&endpoints).await;
     assert_eq!(ticket.ack_status, AckStatus::Sent);
     let event = insert_record(&stack, &ticket.id).await;
 
@@ -180,8 +180,10 @@ async fn an_sms_ack_is_one_read_the_claim_and_one_write_and_a_skip_two_calls() {
     undecide(&stack, &ticket, true).await;
     let calls = calls_of(&ack, &counter, event.clone()).await;
     assert_eq!(endpoints.sent_to(&customer).await.len(), 2);
-    let stored = stack.store.ticket(&ticket.id).await.expect("store");
-    assert_eq!(stored.map(|t| t.ack_status), Some(AckStatus::Sent));
+    assert_eq!(
+        stored_ticket(&stack, &ticket.id).await.ack_status,
+        AckStatus::Sent
+    );
     let contact = endpoints.contact(&customer).await.expect("contact");
     assert_eq!(
         contact.recent_acks.len(),
@@ -193,8 +195,10 @@ async fn an_sms_ack_is_one_read_the_claim_and_one_write_and_a_skip_two_calls() {
     // Within the quiet period of that ack: skipped, in two calls.
     undecide(&stack, &ticket, false).await;
     let calls = calls_of(&ack, &counter, event.clone()).await;
-    let stored = stack.store.ticket(&ticket.id).await.expect("store");
-    assert_eq!(stored.map(|t| t.ack_status), Some(AckStatus::Skipped));
+    assert_eq!(
+        stored_ticket(&stack, &ticket.id).await.ack_status,
+        AckStatus::Skipped
+    );
     assert_eq!(calls, ["BatchGetItem", "UpdateItem"]);
 
     // The record redelivered: the read shows the ticket decided, and nothing is written.
@@ -238,12 +242,7 @@ async fn an_email_ack_maps_its_message_id_in_the_same_final_write() {
     let acks = endpoints.emails_to(&customer).await;
     assert_eq!(acks.len(), 2);
     let second = &acks[1].message_id;
-    let stored = stack
-        .store
-        .ticket(&ticket.id)
-        .await
-        .expect("store")
-        .expect("ticket");
+    let stored = stored_ticket(&stack, &ticket.id).await;
     assert_eq!(stored.ack_status, AckStatus::Sent);
     assert_eq!(stored.ack_provider_message_id.as_ref(), Some(second));
     // A reply to the second ack finds the ticket by its Message-ID.
@@ -274,40 +273,15 @@ async fn a_failed_transaction_still_records_the_sent_ack_one_write_at_a_time() {
     let endpoints = Endpoints::of(&stack);
     let counter = CallCounter::default();
     let store = counted_store(&stack, &counter).await;
-    let customer = new_number();
-    let (code, body) = endpoints
-        .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
-        .await;
-    assert_eq!(code, 200, "{body}");
-    let ticket = endpoints.settled_ticket(&customer).await;
+    let (customer, ticket) = new_customer_ticket(&endpoints).await;
     assert_eq!(ticket.ack_status, AckStatus::Sent);
-    let contact_key = || {
-        (
-            AttributeValue::S(keys::contact(ticket.channel, &ticket.contact)),
-            AttributeValue::S(keys::CONTACT_SK.into()),
-        )
-    };
 
     // The acknowledger read the contact's acks as a map, but they are now the list earlier
     // versions stored: the transaction's entry-by-entry note fails on that shape.
     let now = jiff::Timestamp::now();
     let hour_ago = now - jiff::SignedDuration::from_hours(1);
-    let (pk, sk) = contact_key();
-    stack
-        .store
-        .client()
-        .update_item()
-        .table_name(stack.store.table())
-        .key("pk", pk)
-        .key("sk", sk)
-        .update_expression("SET recent_acks = :list")
-        .expression_attribute_values(
-            ":list",
-            AttributeValue::L(vec![AttributeValue::S(hour_ago.to_string())]),
-        )
-        .send()
-        .await
-        .expect("contact");
+    let list = vec![AttributeValue::S(hour_ago.to_string())];
+    set_contact_acks(&stack, &ticket, AttributeValue::L(list)).await;
     assert!(
         stack
             .store
@@ -334,18 +308,8 @@ async fn a_failed_transaction_still_records_the_sent_ack_one_write_at_a_time() {
         at: now,
         language: "id",
     };
-    counter.take();
-    assert!(store.record_sent(&sent).await.expect("recorded"));
-    assert_eq!(
-        counter.take(),
-        ["TransactWriteItems", "UpdateItem", "UpdateItem"]
-    );
-    let stored = stack
-        .store
-        .ticket(&ticket.id)
-        .await
-        .expect("store")
-        .expect("ticket");
+    assert!(record_one_by_one(&store, &counter, &sent).await);
+    let stored = stored_ticket(&stack, &ticket.id).await;
     assert_eq!(stored.ack_status, AckStatus::Sent);
     assert_eq!(
         stored.ack_provider_message_id.as_deref(),
@@ -360,18 +324,8 @@ async fn a_failed_transaction_still_records_the_sent_ack_one_write_at_a_time() {
 
     // Recorded again (the ticket is no longer sending): the ticket's condition fails the
     // transaction, the ticket keeps its record, and the contact's note is written anyway.
-    counter.take();
-    assert!(!store.record_sent(&sent).await.expect("recorded"));
-    assert_eq!(
-        counter.take(),
-        ["TransactWriteItems", "UpdateItem", "UpdateItem"]
-    );
-    let stored = stack
-        .store
-        .ticket(&ticket.id)
-        .await
-        .expect("store")
-        .expect("ticket");
+    assert!(!record_one_by_one(&store, &counter, &sent).await);
+    let stored = stored_ticket(&stack, &ticket.id).await;
     assert_eq!(stored.ack_status, AckStatus::Sent);
     assert_eq!(
         endpoints

@@ -55,16 +55,25 @@ struct UpdateParts {
     values: HashMap<String, AttributeValue>,
 }
 
+/// Sets an [`UpdateParts`] on `builder`: a transaction's `Update` or an `UpdateItem` request,
+/// which have the same setters but no common trait.
+macro_rules! with_parts {
+    ($builder:expr, $table:expr, $parts:expr) => {{
+        let parts: UpdateParts = $parts;
+        $builder
+            .table_name($table)
+            .key(PK, s(parts.pk))
+            .key(SK, s(parts.sk))
+            .update_expression(parts.expression)
+            .set_condition_expression(parts.condition.map(str::to_owned))
+            .set_expression_attribute_names((!parts.names.is_empty()).then_some(parts.names))
+            .set_expression_attribute_values(Some(parts.values))
+    }};
+}
+
 impl UpdateParts {
     fn transaction_item(self, table: &str) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name(table)
-            .key(PK, s(self.pk))
-            .key(SK, s(self.sk))
-            .update_expression(self.expression)
-            .set_condition_expression(self.condition.map(str::to_owned))
-            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
-            .set_expression_attribute_values(Some(self.values))
+        let update = with_parts!(Update::builder(), table, self)
             .build()
             .map_err(|e| StoreError::Rejected(e.to_string()))?;
         Ok(TransactWriteItem::builder().update(update).build())
@@ -74,16 +83,7 @@ impl UpdateParts {
         self,
         store: &Store,
     ) -> Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>> {
-        store
-            .client
-            .update_item()
-            .table_name(&store.table)
-            .key(PK, s(self.pk))
-            .key(SK, s(self.sk))
-            .update_expression(self.expression)
-            .set_condition_expression(self.condition.map(str::to_owned))
-            .set_expression_attribute_names((!self.names.is_empty()).then_some(self.names))
-            .set_expression_attribute_values(Some(self.values))
+        with_parts!(store.client.update_item(), &store.table, self)
             .send()
             .await
     }
@@ -294,5 +294,77 @@ impl Store {
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SentAck, contact_note};
+    use crate::model::{Channel, RecentAck};
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn sent<'a>(previous: &'a [RecentAck], at: jiff::Timestamp) -> SentAck<'a> {
+        SentAck {
+            ticket_id: "T2",
+            provider_message_id: None,
+            thread_id: None,
+            channel: Channel::Sms,
+            contact: "+6281234567890",
+            previous,
+            at,
+            language: "id",
+        }
+    }
+
+    fn ack(at: jiff::Timestamp, key: Option<&str>) -> RecentAck {
+        RecentAck {
+            at,
+            key: key.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_map_is_noted_entry_by_entry_and_drops_only_stale_entries_of_others() {
+        let now: jiff::Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
+        let hours = |h: i64| now - jiff::SignedDuration::from_hours(h);
+        let previous = [
+            ack(hours(1), Some("T1")),
+            ack(hours(30), Some("T0")),
+            ack(hours(30), Some("T2")),
+        ];
+        let note = contact_note(&sent(&previous, now), false);
+        assert_eq!(
+            note.expression,
+            "SET #acks.#ticket = :at, last_ack_at = :at, #language = if_not_exists(#language, :language) REMOVE #acks.#old0"
+        );
+        assert_eq!(note.names["#old0"], "T0");
+        assert_eq!(note.names["#ticket"], "T2");
+        assert!(note.condition.is_none());
+    }
+
+    #[test]
+    fn a_list_or_no_acks_get_the_whole_map_of_the_last_day() {
+        let now: jiff::Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
+        let hours = |h: i64| now - jiff::SignedDuration::from_hours(h);
+        let previous = [ack(hours(2), None), ack(hours(25), None)];
+        for (previous, whole) in [
+            (&previous[..], false),
+            (&[][..], false),
+            (&previous[..], true),
+        ] {
+            let note = contact_note(&sent(previous, now), whole);
+            assert!(note.expression.starts_with("SET #acks = :acks, "));
+            let Some(AttributeValue::M(map)) = note.values.get(":acks") else {
+                panic!("a map");
+            };
+            let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            let want = if previous.is_empty() {
+                vec!["T2"]
+            } else {
+                vec!["2026-11-30T08:00:00.000000Z", "T2"]
+            };
+            assert_eq!(keys, want);
+        }
     }
 }
