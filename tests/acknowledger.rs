@@ -5,9 +5,8 @@ use aws_lambda_events::event::dynamodb::Event;
 use intake::model::{AckStatus, Ticket};
 use intake::store::AckRecord;
 use intake_dev::recorder;
-use intake_dev::simulate::TwilioSms;
 use intake_dev::stack::Stack;
-use intake_tests::{Endpoints, OUR_NUMBER, new_number, own_stack, quiet_period};
+use intake_tests::{Endpoints, new_customer_ticket, own_stack, quiet_period, stored_ticket};
 
 /// A stack whose Twilio fake fails the next `failures` sends with `status`, and a first
 /// message from a new customer, once its ack has settled.
@@ -21,17 +20,6 @@ async fn first_message_with(status: u16, failures: usize) -> (Stack, Endpoints, 
     }
     let (customer, ticket) = new_customer_ticket(&endpoints).await;
     (stack, endpoints, customer, ticket)
-}
-
-/// A first message from a new customer, and its ticket once the ack has settled.
-async fn new_customer_ticket(endpoints: &Endpoints) -> (String, Ticket) {
-    let customer = new_number();
-    let (code, body) = endpoints
-        .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
-        .await;
-    assert_eq!(code, 200, "{body}");
-    let ticket = endpoints.settled_ticket(&customer).await;
-    (customer, ticket)
 }
 
 /// The statuses the Twilio fake answered for `customer`, once the stream has gone quiet.
@@ -112,13 +100,7 @@ async fn pending_tickets(
 
 /// The stored ack status of a ticket.
 async fn ack_status(stack: &Stack, ticket_id: &str) -> AckStatus {
-    stack
-        .store
-        .ticket(ticket_id)
-        .await
-        .expect("store")
-        .expect("ticket")
-        .ack_status
+    stored_ticket(stack, ticket_id).await.ack_status
 }
 
 /// The statuses the Twilio fake answered `customer` after the first (refused) ack.

@@ -219,6 +219,27 @@ impl Endpoints {
     }
 }
 
+/// A first SMS from a new customer, and its ticket once the ack has settled.
+pub async fn new_customer_ticket(endpoints: &Endpoints) -> (String, Ticket) {
+    let customer = new_number();
+    let (code, body) = endpoints
+        .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let ticket = endpoints.settled_ticket(&customer).await;
+    (customer, ticket)
+}
+
+/// A ticket of `stack` as stored now.
+pub async fn stored_ticket(stack: &Stack, ticket_id: &str) -> Ticket {
+    stack
+        .store
+        .ticket(ticket_id)
+        .await
+        .expect("store")
+        .expect("ticket")
+}
+
 /// A fresh customer address, so tests sharing a stack never meet.
 pub fn new_address() -> String {
     format!(

@@ -181,6 +181,42 @@ impl Intercept for CallRecorder {
     }
 }
 
+/// An SDK interceptor that counts the requests a client sends, by operation (`GetItem`,
+/// `TransactWriteItems`, ...): each attempt the SDK transmits is one round trip, retries
+/// included. Tests attach it to a real client to hold a code path to its number of calls.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    sent: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl CallCounter {
+    /// The operations transmitted since the last call, in order, and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        self.sent
+            .lock()
+            .map(|mut sent| std::mem::take(&mut *sent))
+            .unwrap_or_default()
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "IntakeCallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let (Some(metadata), Ok(mut sent)) = (cfg.load::<Metadata>(), self.sent.lock()) {
+            sent.push(metadata.name().to_owned());
+        }
+        Ok(())
+    }
+}
+
 /// The authorizations `(action, resource)` IAM checks for one call of a JSON-protocol
 /// service (DynamoDB, SES v2, SSM), from its serialized input. S3 is read elsewhere.
 pub fn authorizations(

@@ -141,12 +141,15 @@ pub fn webhook(channel: Channel, parameters_read: &[&'static str]) -> Vec<Grant>
 /// The acknowledger, which may read the variables `parameters_read` from SSM.
 pub fn acknowledger(parameters_read: &[&'static str]) -> Vec<Grant> {
     let mut out = lambda_service();
-    // Reads the ticket, contact and first message; claims and records the ack and the
-    // contact's recent acks (conditional UpdateItem); maps an email ack's Message-ID to its
-    // ticket (PutItem of a MSGID# item).
+    // Reads the ticket, contact and first message in one BatchGetItem (the ticket alone with
+    // GetItem when its record has no image); claims the ack (conditional UpdateItem); records
+    // it with the contact's recent acks and an email ack's Message-ID (a MSGID# item) in one
+    // TransactWriteItems, authorized item by item as UpdateItem and PutItem (the same
+    // actions when a failed transaction is written one by one).
     out.push(grant(
         Resource::Table,
         &[
+            "dynamodb:BatchGetItem",
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
             "dynamodb:PutItem",

@@ -303,7 +303,25 @@ pub struct Contact {
     pub opted_out: bool,
     /// The ticket new messages currently join.
     pub open_ticket: Option<String>,
-    /// When this contact was last sent acks (the last 24 hours' worth).
+    /// The acks this contact was last sent (the last 24 hours' worth, and older ones until
+    /// the next ack's write drops them).
     #[serde(default)]
-    pub recent_acks: Vec<Timestamp>,
+    pub recent_acks: Vec<RecentAck>,
+}
+
+/// One ack sent to a contact, for the daily cap and the quiet period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentAck {
+    /// When the provider was asked to send it.
+    pub at: Timestamp,
+    /// The name it is stored under in the contact's `recent_acks` map (the acked ticket's
+    /// id); `None` for an entry of the list Intake stored before that map.
+    pub key: Option<String>,
+}
+
+impl RecentAck {
+    /// An ack at `at`, stored under no key yet.
+    pub fn at(at: Timestamp) -> RecentAck {
+        RecentAck { at, key: None }
+    }
 }

@@ -20,8 +20,8 @@ pub const MAXIMUM_BATCHING_WINDOW_SECONDS: u64 = 1;
 /// can run side by side: up to 4 × [`BATCH_SIZE`] acks in flight per shard.
 pub const PARALLELIZATION_FACTOR: u32 = 4;
 
-/// Records of one batch acked at once. An ack is about seven DynamoDB calls (milliseconds
-/// each) around one provider call of 100–300 ms, so it waits on the network almost all the
+/// Records of one batch acked at once. An ack is three DynamoDB calls (milliseconds each:
+/// read, claim, record; see [`crate::ack`]) around one provider call of 100–300 ms, so it waits on the network almost all the
 /// time: acking the whole batch at once makes a batch take about as long as its slowest ack
 /// instead of the sum of them. Bounded all the same (equal to the batch size, so a batch is
 /// one wave) so that a larger batch size never opens more connections to a provider at once

@@ -4,6 +4,12 @@
 //! is structural. The ack moves `pending → sending → sent | failed`, or `pending → skipped`,
 //! each step a conditional update: a redelivered record finds the ticket no longer pending
 //! and does nothing, so it never sends twice.
+//!
+//! One ack is three DynamoDB requests, each for a guarantee (DESIGN.md, "The acknowledger"):
+//! one consistent BatchGetItem of the ticket, its contact and its first message (the keys
+//! come from the record's `NewImage`), the claim `pending → sending` before the provider is
+//! called, and one TransactWriteItems recording `sent` with the contact's note and an email
+//! ack's Message-ID. A skip is the read and one conditional update.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -11,10 +17,10 @@ use futures_util::{StreamExt, stream};
 use std::sync::Arc;
 
 use crate::metrics::{self, AckMetric, AckMetricOutcome};
-use crate::model::{AckStatus, Channel};
+use crate::model::{AckStatus, Channel, Ticket};
 use crate::providers::{OutboundMessage, SendError, Sender};
 use crate::store::keys;
-use crate::store::{AckRecord, Store, StoreError};
+use crate::store::{AckRecord, SentAck, Store, StoreError, ticket_from_image};
 
 pub mod batching;
 pub mod hours;
@@ -180,8 +186,11 @@ impl Acknowledger {
     pub async fn handle_event(&self, event: Event) -> DynamoDbEventResponse {
         let tickets = tickets_of(&event);
         let mut retry: Vec<RecordRef> =
-            stream::iter(tickets.into_iter().map(|(ticket_id, records)| async move {
-                (self.acknowledge_logged(&ticket_id).await, records)
+            stream::iter(tickets.into_iter().map(|ticket| async move {
+                let acked = self
+                    .acknowledge_logged(&ticket.id, ticket.image.as_ref())
+                    .await;
+                (acked, ticket.records)
             }))
             .buffer_unordered(batching::ACK_CONCURRENCY)
             .filter_map(|(acked, records)| std::future::ready((!acked).then_some(records)))
@@ -198,9 +207,10 @@ impl Acknowledger {
         response
     }
 
-    /// [`Acknowledger::acknowledge`], logged; `false` when the ticket must be tried again.
-    async fn acknowledge_logged(&self, ticket_id: &str) -> bool {
-        match self.acknowledge(ticket_id).await {
+    /// [`Acknowledger::acknowledge`] from a record's image, logged; `false` when the ticket
+    /// must be tried again.
+    async fn acknowledge_logged(&self, ticket_id: &str, image: Option<&serde_json::Value>) -> bool {
+        match self.acknowledge_with(ticket_id, image).await {
             Ok(outcome) => {
                 tracing::info!(ticket_id, outcome = outcome.summary(), "ack decided");
                 true
@@ -217,9 +227,19 @@ impl Acknowledger {
     /// Decides and, if so decided, sends the ack of one ticket. Whatever the outcome, writes
     /// exactly one metric line (see [`crate::metrics`]).
     pub async fn acknowledge(&self, ticket_id: &str) -> Result<AckOutcome, AckError> {
+        self.acknowledge_with(ticket_id, None).await
+    }
+
+    /// [`Acknowledger::acknowledge`], given the ticket's INSERT image if the record has one
+    /// (it saves reading the ticket before its contact and first message).
+    async fn acknowledge_with(
+        &self,
+        ticket_id: &str,
+        image: Option<&serde_json::Value>,
+    ) -> Result<AckOutcome, AckError> {
         crate::aws_calls::within(crate::manifest::ACKNOWLEDGER, async {
             let mut facts = Facts::default();
-            let result = self.decide_and_send(ticket_id, &mut facts).await;
+            let result = self.decide_and_send(ticket_id, image, &mut facts).await;
             self.metrics
                 .emit(&facts.metric(&result).line(jiff::Timestamp::now()));
             result
@@ -227,29 +247,35 @@ impl Acknowledger {
         .await
     }
 
-    async fn decide_and_send(
+    /// The ticket as its record's image shows it (`true`), or else as read now (`None` when
+    /// gone or already decided).
+    async fn known_ticket(
         &self,
         ticket_id: &str,
-        facts: &mut Facts,
-    ) -> Result<AckOutcome, AckError> {
-        let Some(ticket) = self.store.ticket(ticket_id).await? else {
-            return Ok(AckOutcome::AlreadyHandled);
-        };
-        facts.channel = Some(ticket.channel);
-        facts.provider = Some(ticket.provider.clone());
-        if ticket.ack_status != AckStatus::Pending {
-            return Ok(AckOutcome::AlreadyHandled);
+        image: Option<&serde_json::Value>,
+    ) -> Result<Option<(Ticket, bool)>, AckError> {
+        let imaged = image.and_then(|image| match ticket_from_image(image) {
+            Ok(ticket) if ticket.id == ticket_id => Some(ticket),
+            _ => {
+                tracing::debug!(ticket_id, "record image unusable; ticket read");
+                None
+            }
+        });
+        if let Some(ticket) = imaged {
+            return Ok(Some((ticket, true)));
         }
-        let contact = self.store.contact(ticket.channel, &ticket.contact).await?;
-        let first = self
+        Ok(self
             .store
-            .message(ticket_id, &ticket.first_message_sk)
-            .await?;
-        facts.customer_wrote_at = first.as_ref().and_then(|m| m.received_at.parse().ok());
-        // The provider that brought the ticket answers it; email is answered through SES
-        // whichever provider received the mail.
-        let Some(sender) = self
-            .senders
+            .ticket(ticket_id)
+            .await?
+            .filter(|t| t.ack_status == AckStatus::Pending)
+            .map(|t| (t, false)))
+    }
+
+    /// The provider that brought the ticket answers it; email is answered through SES
+    /// whichever provider received the mail.
+    fn sender_for(&self, ticket: &Ticket) -> Option<&Arc<dyn Sender>> {
+        self.senders
             .iter()
             .find(|s| s.provider() == ticket.provider)
             .or_else(|| {
@@ -257,7 +283,20 @@ impl Acknowledger {
                     .iter()
                     .find(|s| s.answers_channel() == Some(ticket.channel))
             })
-        else {
+    }
+
+    async fn decide_and_send(
+        &self,
+        ticket_id: &str,
+        image: Option<&serde_json::Value>,
+        facts: &mut Facts,
+    ) -> Result<AckOutcome, AckError> {
+        let Some((known, from_image)) = self.known_ticket(ticket_id, image).await? else {
+            return Ok(AckOutcome::AlreadyHandled);
+        };
+        facts.channel = Some(known.channel);
+        facts.provider = Some(known.provider.clone());
+        let Some(sender) = self.sender_for(&known) else {
             return self
                 .finish(
                     ticket_id,
@@ -268,6 +307,17 @@ impl Acknowledger {
                 )
                 .await;
         };
+        // An image is as old as its record: the ticket is read again with its contact and
+        // first message, in the same request, for its ack status now.
+        let reads = self.store.ack_reads(&known, from_image).await?;
+        let ticket = match reads.ticket {
+            Some(current) if current.ack_status == AckStatus::Pending => current,
+            Some(_) => return Ok(AckOutcome::AlreadyHandled),
+            None if from_image => return Ok(AckOutcome::AlreadyHandled),
+            None => known,
+        };
+        let (contact, first) = (reads.contact, reads.first);
+        facts.customer_wrote_at = first.as_ref().and_then(|m| m.received_at.parse().ok());
         facts.provider = Some(sender.provider().to_owned());
         let now = (self.clock)();
         let rendered = match decide(
@@ -326,40 +376,19 @@ impl Acknowledger {
         match sender.send(&message).await {
             Ok(receipt) => {
                 facts.accepted_at = Some(jiff::Timestamp::now());
+                let previous = contact.as_ref().map(|c| c.recent_acks.as_slice());
                 self.store
-                    .transition_ack(
+                    .record_sent(&SentAck {
                         ticket_id,
-                        AckStatus::Sending,
-                        AckStatus::Sent,
-                        AckRecord {
-                            reason: None,
-                            provider_message_id: receipt.provider_message_id.as_deref(),
-                        },
-                    )
+                        provider_message_id: receipt.provider_message_id.as_deref(),
+                        thread_id: receipt.thread_id.as_deref(),
+                        channel: ticket.channel,
+                        contact: &ticket.contact,
+                        previous: previous.unwrap_or_default(),
+                        at: now,
+                        language: rendered.language.code(),
+                    })
                     .await?;
-                if let Some(thread_id) = &receipt.thread_id {
-                    // Sent is sent; without this mapping a reply to the ack still finds the
-                    // ticket through the [#REF] in its subject or the contact's open ticket.
-                    if let Err(e) = self.store.record_thread_id(thread_id, ticket_id).await {
-                        tracing::warn!(ticket_id, error = %e, "ack sent but its Message-ID not mapped");
-                    }
-                }
-                let previous = contact.map(|c| c.recent_acks).unwrap_or_default();
-                // Sent is sent: a failure to note it on the contact only weakens the daily
-                // cap for this contact; it must not make the record retry.
-                if let Err(e) = self
-                    .store
-                    .record_contact_ack(
-                        ticket.channel,
-                        &ticket.contact,
-                        &previous,
-                        now,
-                        rendered.language.code(),
-                    )
-                    .await
-                {
-                    tracing::warn!(ticket_id, error = %e, "ack sent but not noted on the contact");
-                }
                 Ok(AckOutcome::Sent)
             }
             Err(SendError::NotAllowed(reason)) => {
@@ -431,12 +460,20 @@ impl Acknowledger {
 /// A record of a batch: its position and its sequence number (what Lambda retries by).
 type RecordRef = (usize, Option<String>);
 
-/// The tickets of a batch's ticket INSERTs, each once, with the position and sequence number
-/// of every record that names it. A ticket named twice is acked once per batch: run side by
-/// side, its second record could otherwise claim it again after the first put it back to
-/// pending on a temporary failure, and send twice within one batch.
-fn tickets_of(event: &Event) -> Vec<(String, Vec<RecordRef>)> {
-    let mut tickets: Vec<(String, Vec<RecordRef>)> = Vec::new();
+/// A ticket named by a batch: its id, the image of its first INSERT record (if the record
+/// carries one), and the position and sequence number of every record that names it.
+#[derive(Debug, PartialEq)]
+struct BatchTicket {
+    id: String,
+    image: Option<serde_json::Value>,
+    records: Vec<RecordRef>,
+}
+
+/// The tickets of a batch's ticket INSERTs, each once. A ticket named twice is acked once per
+/// batch: run side by side, its second record could otherwise claim it again after the first
+/// put it back to pending on a temporary failure, and send twice within one batch.
+fn tickets_of(event: &Event) -> Vec<BatchTicket> {
+    let mut tickets: Vec<BatchTicket> = Vec::new();
     for (position, record) in event.records.iter().enumerate() {
         if record.event_name != "INSERT" {
             continue;
@@ -449,9 +486,15 @@ fn tickets_of(event: &Event) -> Vec<(String, Vec<RecordRef>)> {
             continue;
         };
         let entry = (position, record.change.sequence_number.clone());
-        match tickets.iter_mut().find(|(id, _)| id == ticket_id) {
-            Some((_, records)) => records.push(entry),
-            None => tickets.push((ticket_id.to_owned(), vec![entry])),
+        match tickets.iter_mut().find(|t| t.id == ticket_id) {
+            Some(ticket) => ticket.records.push(entry),
+            None => tickets.push(BatchTicket {
+                id: ticket_id.to_owned(),
+                image: serde_json::to_value(&record.change.new_image)
+                    .ok()
+                    .filter(|image| image.as_object().is_some_and(|o| !o.is_empty())),
+                records: vec![entry],
+            }),
         }
     }
     tickets
@@ -459,7 +502,7 @@ fn tickets_of(event: &Event) -> Vec<(String, Vec<RecordRef>)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{AckOutcome, tickets_of};
+    use super::{AckOutcome, BatchTicket, tickets_of};
 
     fn record(name: &str, pk: &str, sk: &str, sequence: &str) -> serde_json::Value {
         serde_json::json!({
@@ -483,15 +526,34 @@ mod tests {
             record("INSERT", "TICKET#d", "MSG#1", "5"),
         ]}))
         .expect("Lambda's DynamoDB event shape");
+        let ticket = |id: &str, records: Vec<(usize, Option<String>)>| BatchTicket {
+            id: id.to_owned(),
+            image: None,
+            records,
+        };
         assert_eq!(
             tickets_of(&event),
             vec![
-                (
-                    "a".to_owned(),
-                    vec![(0, Some("1".into())), (3, Some("4".into()))]
-                ),
-                ("b".to_owned(), vec![(1, Some("2".into()))]),
+                ticket("a", vec![(0, Some("1".into())), (3, Some("4".into()))]),
+                ticket("b", vec![(1, Some("2".into()))]),
             ]
+        );
+    }
+
+    #[test]
+    fn a_record_with_an_image_carries_it() {
+        let mut with_image = record("INSERT", "TICKET#a", "META", "1");
+        with_image["dynamodb"]["NewImage"] = serde_json::json!({ "id": { "S": "a" } });
+        let event = serde_json::from_value(serde_json::json!({ "Records": [
+            with_image,
+            record("INSERT", "TICKET#a", "META", "2"),
+        ]}))
+        .expect("Lambda's DynamoDB event shape");
+        let tickets = tickets_of(&event);
+        assert_eq!(tickets.len(), 1);
+        assert_eq!(
+            tickets[0].image,
+            Some(serde_json::json!({ "id": { "S": "a" } }))
         );
     }
 

@@ -118,7 +118,11 @@ pub fn decide(
     }
     if let Some(contact) = contact {
         let day_ago = now - SignedDuration::from_hours(24);
-        let today = contact.recent_acks.iter().filter(|t| **t > day_ago).count();
+        let today = contact
+            .recent_acks
+            .iter()
+            .filter(|a| a.at > day_ago)
+            .count();
         let cap = match ticket.channel {
             // Two auto-responders answering each other stop here at the latest, whatever the
             // configured cap says.
@@ -129,7 +133,7 @@ pub fn decide(
             return skip("contact_daily_cap");
         }
         let quiet = SignedDuration::from_mins(i64::from(settings.limits.quiet_period_minutes));
-        if contact.recent_acks.iter().any(|t| *t + quiet > now) {
+        if contact.recent_acks.iter().any(|a| a.at + quiet > now) {
             return skip("quiet_period");
         }
     }

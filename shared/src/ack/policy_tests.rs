@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use super::*;
 use crate::ack::settings::AckSettings;
 use crate::keywords::Keyword;
-use crate::model::{AckStatus, Channel, Contact, StoredMessage, Ticket};
+use crate::model::{AckStatus, Channel, Contact, RecentAck, StoredMessage, Ticket};
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/intake.toml");
 
@@ -100,7 +100,7 @@ fn case(name: &'static str, now: &'static str, body: &'static str, expect: Expec
 
 fn acked(times: &[&str]) -> Contact {
     Contact {
-        recent_acks: times.iter().map(|t| at(t)).collect(),
+        recent_acks: times.iter().map(|t| RecentAck::at(at(t))).collect(),
         ..Contact::default()
     }
 }

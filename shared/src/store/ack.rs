@@ -1,16 +1,19 @@
-//! Recording the acknowledgement outcome, with a conditional update so a redelivered stream
-//! record never acts twice.
+//! Recording the acknowledgement outcome, with conditional updates so a redelivered stream
+//! record never acts twice, and a sent ack's record, contact note and Message-ID in one
+//! transaction.
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use jiff::Timestamp;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::attrs::{s, time};
+use super::attrs::{Item, s, time};
 use super::keys::{self, PK, SK};
 use super::{Store, StoreError, classify};
-use crate::model::{AckStatus, Channel};
+use crate::model::{AckStatus, Channel, RecentAck};
 
 /// Details recorded with an ack transition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +22,177 @@ pub struct AckRecord<'a> {
     pub reason: Option<&'a str>,
     /// The provider's id of the sent ack.
     pub provider_message_id: Option<&'a str>,
+}
+
+/// An ack the provider accepted, and what recording it touches.
+#[derive(Debug, Clone)]
+pub struct SentAck<'a> {
+    /// The acknowledged ticket (its ack is `sending`).
+    pub ticket_id: &'a str,
+    /// The provider's id of the ack.
+    pub provider_message_id: Option<&'a str>,
+    /// The Message-ID of an email ack, mapped to the ticket so a reply to the ack joins it.
+    pub thread_id: Option<&'a str>,
+    /// The contact's channel.
+    pub channel: Channel,
+    /// The contact's address.
+    pub contact: &'a str,
+    /// The contact's acks as read for the decision.
+    pub previous: &'a [RecentAck],
+    /// When the ack was decided (the policy's clock).
+    pub at: Timestamp,
+    /// The language the ack was written in (the contact's, if it has none yet).
+    pub language: &'a str,
+}
+
+/// The parts of one UpdateItem, sent alone or as an item of a transaction.
+struct UpdateParts {
+    pk: String,
+    sk: String,
+    expression: String,
+    condition: Option<&'static str>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+/// Sets an [`UpdateParts`] on `builder`: a transaction's `Update` or an `UpdateItem` request,
+/// which have the same setters but no common trait.
+macro_rules! with_parts {
+    ($builder:expr, $table:expr, $parts:expr) => {{
+        let parts: UpdateParts = $parts;
+        $builder
+            .table_name($table)
+            .key(PK, s(parts.pk))
+            .key(SK, s(parts.sk))
+            .update_expression(parts.expression)
+            .set_condition_expression(parts.condition.map(str::to_owned))
+            .set_expression_attribute_names((!parts.names.is_empty()).then_some(parts.names))
+            .set_expression_attribute_values(Some(parts.values))
+    }};
+}
+
+impl UpdateParts {
+    fn transaction_item(self, table: &str) -> Result<TransactWriteItem, StoreError> {
+        let update = with_parts!(Update::builder(), table, self)
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    async fn send(
+        self,
+        store: &Store,
+    ) -> Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>> {
+        with_parts!(store.client.update_item(), &store.table, self)
+            .send()
+            .await
+    }
+}
+
+/// The move of a ticket's ack from `from` to `to`, on condition that it is in `from`.
+fn transition(
+    ticket_id: &str,
+    from: AckStatus,
+    to: AckStatus,
+    record: AckRecord<'_>,
+) -> UpdateParts {
+    let mut expression = String::from("SET ack_status = :to, ack_updated_at = :now");
+    let mut values = HashMap::from([
+        (":from".to_owned(), s(from.as_str())),
+        (":to".to_owned(), s(to.as_str())),
+        (":now".to_owned(), s(time(Timestamp::now()))),
+    ]);
+    if let Some(reason) = record.reason {
+        expression.push_str(", ack_reason = :reason");
+        values.insert(":reason".into(), s(reason));
+    }
+    if let Some(id) = record.provider_message_id {
+        expression.push_str(", ack_provider_message_id = :pid");
+        values.insert(":pid".into(), s(id));
+    }
+    if record.reason.is_none() {
+        expression.push_str(" REMOVE ack_reason");
+    }
+    UpdateParts {
+        pk: keys::ticket(ticket_id),
+        sk: keys::TICKET_SK.to_owned(),
+        expression,
+        condition: Some("ack_status = :from"),
+        names: HashMap::new(),
+        values,
+    }
+}
+
+/// The note of a sent ack on its contact: for the daily cap and the quiet period, and the
+/// language used if the contact has none yet. Unconditional, so it can never fail the record
+/// of a sent ack. The contact's `recent_acks` is a map of ticket id to time: this ack is set
+/// under its own name and the entries a day old at the read are removed by theirs, so an ack
+/// noted by another ticket meanwhile is kept (and noting this one twice changes nothing). A
+/// contact without such a map yet (no acks, or the list of earlier versions) is given the
+/// whole map; so is every contact when `whole` (that form fails on no stored shape).
+fn contact_note(sent: &SentAck<'_>, whole: bool) -> UpdateParts {
+    let day_ago = sent.at - jiff::SignedDuration::from_hours(24);
+    let mut names = HashMap::from([
+        ("#acks".to_owned(), "recent_acks".to_owned()),
+        ("#language".to_owned(), "language".to_owned()),
+    ]);
+    let mut values = HashMap::from([
+        (":at".to_owned(), s(time(sent.at))),
+        (":language".to_owned(), s(sent.language)),
+    ]);
+    let keyed = !sent.previous.is_empty() && sent.previous.iter().all(|a| a.key.is_some());
+    let mut remove = Vec::new();
+    let mut expression = if keyed && !whole {
+        names.insert("#ticket".into(), sent.ticket_id.to_owned());
+        let stale = sent
+            .previous
+            .iter()
+            .filter(|a| a.at <= day_ago)
+            .filter_map(|a| a.key.as_deref())
+            .filter(|key| *key != sent.ticket_id);
+        for (i, key) in stale.enumerate() {
+            names.insert(format!("#old{i}"), key.to_owned());
+            remove.push(format!("#acks.#old{i}"));
+        }
+        String::from("SET #acks.#ticket = :at")
+    } else {
+        let fresh = sent
+            .previous
+            .iter()
+            .filter(|a| a.at > day_ago)
+            .map(|a| (a.key.clone().unwrap_or_else(|| time(a.at)), s(time(a.at))));
+        let acks = fresh
+            .chain(std::iter::once((
+                sent.ticket_id.to_owned(),
+                s(time(sent.at)),
+            )))
+            .collect();
+        values.insert(":acks".into(), AttributeValue::M(acks));
+        String::from("SET #acks = :acks")
+    };
+    expression.push_str(", last_ack_at = :at, #language = if_not_exists(#language, :language)");
+    if !remove.is_empty() {
+        expression.push_str(" REMOVE ");
+        expression.push_str(&remove.join(", "));
+    }
+    UpdateParts {
+        pk: keys::contact(sent.channel, sent.contact),
+        sk: keys::CONTACT_SK.to_owned(),
+        expression,
+        condition: None,
+        names,
+        values,
+    }
+}
+
+/// The `MSGID#` item mapping a Message-ID we sent to its ticket.
+fn thread_item(message_id: &str, ticket_id: &str) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(keys::message_id(message_id))),
+        (SK.to_owned(), s(keys::REF_SK)),
+        ("type".to_owned(), s("msgid")),
+        ("ticket_id".to_owned(), s(ticket_id)),
+    ])
 }
 
 impl Store {
@@ -31,34 +205,7 @@ impl Store {
         to: AckStatus,
         record: AckRecord<'_>,
     ) -> Result<bool, StoreError> {
-        let mut update = String::from("SET ack_status = :to, ack_updated_at = :now");
-        let mut remove = Vec::new();
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::ticket(ticket_id)))
-            .key(SK, s(keys::TICKET_SK))
-            .condition_expression("ack_status = :from")
-            .expression_attribute_values(":from", s(from.as_str()))
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":now", s(time(Timestamp::now())));
-        match record.reason {
-            Some(reason) => {
-                update.push_str(", ack_reason = :reason");
-                req = req.expression_attribute_values(":reason", s(reason));
-            }
-            None => remove.push("ack_reason"),
-        }
-        if let Some(id) = record.provider_message_id {
-            update.push_str(", ack_provider_message_id = :pid");
-            req = req.expression_attribute_values(":pid", s(id));
-        }
-        if !remove.is_empty() {
-            update.push_str(" REMOVE ");
-            update.push_str(&remove.join(", "));
-        }
-        match req.update_expression(update).send().await {
+        match transition(ticket_id, from, to, record).send(self).await {
             Ok(_) => Ok(true),
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
@@ -68,38 +215,64 @@ impl Store {
             Err(e) => Err(classify(e)),
         }
     }
-}
 
-impl Store {
-    /// Records on the contact that an ack went out at `now` (keeping the last 24 hours, for
-    /// the daily cap and the quiet period) and, if it has none yet, the language used.
-    pub async fn record_contact_ack(
-        &self,
-        channel: Channel,
-        address: &str,
-        previous: &[Timestamp],
-        now: Timestamp,
-        language: &str,
-    ) -> Result<(), StoreError> {
-        let day_ago = now - jiff::SignedDuration::from_hours(24);
-        let recent: Vec<AttributeValue> = previous
-            .iter()
-            .filter(|t| **t > day_ago)
-            .chain(std::iter::once(&now))
-            .map(|t| s(time(*t)))
-            .collect();
+    /// Records an ack the provider accepted: `sending → sent` with its provider id, the note
+    /// on the contact and, for email, its Message-ID, in one TransactWriteItems whose only
+    /// condition is the ticket's own. Should the transaction fail for any reason (the ticket
+    /// no longer `sending`, a conflict with an ingest writing the same contact, DynamoDB
+    /// unavailable), the three are written one by one as before it: the transition first,
+    /// whose error is returned (the record is retried and finds the ack no longer pending, so
+    /// it is never sent again), then the other two, best effort. Returns whether the ticket
+    /// moved to `sent`.
+    pub async fn record_sent(&self, sent: &SentAck<'_>) -> Result<bool, StoreError> {
+        let ticket_id = sent.ticket_id;
+        match self.record_sent_at_once(sent).await {
+            Ok(()) => return Ok(true),
+            Err(e) => tracing::warn!(ticket_id, error = %e, "ack's record written one by one"),
+        }
+        let record = AckRecord {
+            reason: None,
+            provider_message_id: sent.provider_message_id,
+        };
+        let moved = self
+            .transition_ack(ticket_id, AckStatus::Sending, AckStatus::Sent, record)
+            .await?;
+        if let Some(thread_id) = sent.thread_id {
+            // Sent is sent; without this mapping a reply to the ack still finds the ticket
+            // through the [#REF] in its subject or the contact's open ticket.
+            if let Err(e) = self.record_thread_id(thread_id, ticket_id).await {
+                tracing::warn!(ticket_id, error = %e, "ack sent but its Message-ID not mapped");
+            }
+        }
+        // Sent is sent: a failure to note it on the contact only weakens the daily cap for
+        // this contact; it must not make the record retry.
+        if let Err(e) = contact_note(sent, true).send(self).await {
+            tracing::warn!(ticket_id, error = %classify(e), "ack sent but not noted on the contact");
+        }
+        Ok(moved)
+    }
+
+    async fn record_sent_at_once(&self, sent: &SentAck<'_>) -> Result<(), StoreError> {
+        let record = AckRecord {
+            reason: None,
+            provider_message_id: sent.provider_message_id,
+        };
+        let mut items = vec![
+            transition(sent.ticket_id, AckStatus::Sending, AckStatus::Sent, record)
+                .transaction_item(&self.table)?,
+            contact_note(sent, false).transaction_item(&self.table)?,
+        ];
+        if let Some(thread_id) = sent.thread_id {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(thread_item(thread_id, sent.ticket_id)))
+                .build()
+                .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
         self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::contact(channel, address)))
-            .key(SK, s(keys::CONTACT_SK))
-            .update_expression(
-                "SET recent_acks = :recent, last_ack_at = :now, #language = if_not_exists(#language, :language)",
-            )
-            .expression_attribute_names("#language", "language")
-            .expression_attribute_values(":recent", AttributeValue::L(recent))
-            .expression_attribute_values(":now", s(time(now)))
-            .expression_attribute_values(":language", s(language))
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
             .map_err(classify)?;
@@ -116,13 +289,82 @@ impl Store {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(PK, s(keys::message_id(message_id)))
-            .item(SK, s(keys::REF_SK))
-            .item("type", s("msgid"))
-            .item("ticket_id", s(ticket_id))
+            .set_item(Some(thread_item(message_id, ticket_id)))
             .send()
             .await
             .map_err(classify)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SentAck, contact_note};
+    use crate::model::{Channel, RecentAck};
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    fn sent<'a>(previous: &'a [RecentAck], at: jiff::Timestamp) -> SentAck<'a> {
+        SentAck {
+            ticket_id: "T2",
+            provider_message_id: None,
+            thread_id: None,
+            channel: Channel::Sms,
+            contact: "+6281234567890",
+            previous,
+            at,
+            language: "id",
+        }
+    }
+
+    fn ack(at: jiff::Timestamp, key: Option<&str>) -> RecentAck {
+        RecentAck {
+            at,
+            key: key.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_map_is_noted_entry_by_entry_and_drops_only_stale_entries_of_others() {
+        let now: jiff::Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
+        let hours = |h: i64| now - jiff::SignedDuration::from_hours(h);
+        let previous = [
+            ack(hours(1), Some("T1")),
+            ack(hours(30), Some("T0")),
+            ack(hours(30), Some("T2")),
+        ];
+        let note = contact_note(&sent(&previous, now), false);
+        assert_eq!(
+            note.expression,
+            "SET #acks.#ticket = :at, last_ack_at = :at, #language = if_not_exists(#language, :language) REMOVE #acks.#old0"
+        );
+        assert_eq!(note.names["#old0"], "T0");
+        assert_eq!(note.names["#ticket"], "T2");
+        assert!(note.condition.is_none());
+    }
+
+    #[test]
+    fn a_list_or_no_acks_get_the_whole_map_of_the_last_day() {
+        let now: jiff::Timestamp = "2026-11-30T10:00:00Z".parse().unwrap();
+        let hours = |h: i64| now - jiff::SignedDuration::from_hours(h);
+        let previous = [ack(hours(2), None), ack(hours(25), None)];
+        for (previous, whole) in [
+            (&previous[..], false),
+            (&[][..], false),
+            (&previous[..], true),
+        ] {
+            let note = contact_note(&sent(previous, now), whole);
+            assert!(note.expression.starts_with("SET #acks = :acks, "));
+            let Some(AttributeValue::M(map)) = note.values.get(":acks") else {
+                panic!("a map");
+            };
+            let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            let want = if previous.is_empty() {
+                vec!["T2"]
+            } else {
+                vec!["2026-11-30T08:00:00.000000Z", "T2"]
+            };
+            assert_eq!(keys, want);
+        }
     }
 }

@@ -5,12 +5,15 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 mod ack;
 mod attrs;
+mod image;
 mod ingest;
 pub mod keys;
 mod once;
 mod read;
 
-pub use ack::AckRecord;
+pub use ack::{AckRecord, SentAck};
+pub use image::ticket_from_image;
+pub use read::AckReads;
 pub mod schema;
 
 pub use ingest::{IngestOutcome, IngestPlan, Role, Target, plan};

@@ -6,9 +6,58 @@ use super::attrs::{Item, get_bool, get_n, opt_s, req_s, s};
 use super::keys::{self, PK, SK};
 use super::{Store, StoreError, classify};
 use crate::keywords::Keyword;
-use crate::model::{AckStatus, Attachment, Channel, Contact, StoredMessage, Ticket};
+use crate::model::{AckStatus, Attachment, Channel, Contact, RecentAck, StoredMessage, Ticket};
 
-fn ticket_from(item: &Item) -> Result<Ticket, StoreError> {
+/// What an ack decision reads, all consistent: the ticket (when asked for), its contact, its
+/// first message.
+#[derive(Debug, Default)]
+pub struct AckReads {
+    /// The ticket as it is now; `None` when not asked for or gone.
+    pub ticket: Option<Ticket>,
+    /// The contact; `None` when it has no item.
+    pub contact: Option<Contact>,
+    /// The ticket's first message; `None` when gone.
+    pub first: Option<StoredMessage>,
+}
+
+/// Times a BatchGetItem is sent again for the keys DynamoDB left unprocessed (it does so
+/// when throttled) before the ack is left for its record's retry.
+const BATCH_ATTEMPTS: u32 = 4;
+
+/// The contact's acks: a map of ticket id to time, or the list Intake stored before it.
+fn recent_acks(item: &Item) -> Vec<RecentAck> {
+    let parse = |v: &AttributeValue| v.as_s().ok()?.parse().ok();
+    match item.get("recent_acks") {
+        Some(AttributeValue::M(map)) => map
+            .iter()
+            .filter_map(|(key, at)| {
+                Some(RecentAck {
+                    at: parse(at)?,
+                    key: Some(key.clone()),
+                })
+            })
+            .collect(),
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .filter_map(|at| Some(RecentAck::at(parse(at)?)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn contact_from(i: &Item) -> Contact {
+    Contact {
+        channel: opt_s(i, "channel").and_then(|c| c.parse().ok()),
+        address: opt_s(i, "address").unwrap_or_default(),
+        name: opt_s(i, "name"),
+        language: opt_s(i, "language"),
+        opted_out: get_bool(i, "opted_out"),
+        open_ticket: opt_s(i, "open_ticket"),
+        recent_acks: recent_acks(i),
+    }
+}
+
+pub(super) fn ticket_from(item: &Item) -> Result<Ticket, StoreError> {
     let channel = req_s(item, "channel")?;
     let ack = req_s(item, "ack_status")?;
     Ok(Ticket {
@@ -212,21 +261,83 @@ impl Store {
         Ok(self
             .get(keys::contact(channel, address), keys::CONTACT_SK)
             .await?
-            .map(|i| Contact {
-                channel: opt_s(&i, "channel").and_then(|c| c.parse().ok()),
-                address: opt_s(&i, "address").unwrap_or_default(),
-                name: opt_s(&i, "name"),
-                language: opt_s(&i, "language"),
-                opted_out: get_bool(&i, "opted_out"),
-                open_ticket: opt_s(&i, "open_ticket"),
-                recent_acks: match i.get("recent_acks") {
-                    Some(AttributeValue::L(list)) => list
-                        .iter()
-                        .filter_map(|v| v.as_s().ok()?.parse().ok())
-                        .collect(),
-                    _ => Vec::new(),
-                },
-            }))
+            .map(|i| contact_from(&i)))
+    }
+
+    /// What deciding `ticket`'s ack needs, in one consistent BatchGetItem: its contact (a
+    /// STOP may have just arrived), its first message and, with `reread_ticket`, the ticket
+    /// itself as it is now (`ticket` may be a stream image, as old as the record).
+    pub async fn ack_reads(
+        &self,
+        ticket: &Ticket,
+        reread_ticket: bool,
+    ) -> Result<AckReads, StoreError> {
+        let ticket_pk = keys::ticket(&ticket.id);
+        let contact_pk = keys::contact(ticket.channel, &ticket.contact);
+        let mut wanted = vec![
+            (contact_pk.clone(), keys::CONTACT_SK),
+            (ticket_pk.clone(), ticket.first_message_sk.as_str()),
+        ];
+        if reread_ticket {
+            wanted.push((ticket_pk.clone(), keys::TICKET_SK));
+        }
+        let mut reads = AckReads::default();
+        for item in self.batch_get(&wanted).await? {
+            let (pk, sk) = (opt_s(&item, PK), opt_s(&item, SK));
+            match (pk.as_deref(), sk.as_deref()) {
+                (Some(pk), _) if pk == contact_pk => reads.contact = Some(contact_from(&item)),
+                (Some(pk), Some(keys::TICKET_SK)) if pk == ticket_pk => {
+                    reads.ticket = Some(ticket_from(&item)?)
+                }
+                (Some(pk), _) if pk == ticket_pk => reads.first = Some(message_from(&item)?),
+                _ => {}
+            }
+        }
+        Ok(reads)
+    }
+
+    /// The items of `wanted` (partition and sort keys) that exist, read consistently in one
+    /// BatchGetItem; keys DynamoDB leaves unprocessed are asked for again, a bounded number
+    /// of times.
+    async fn batch_get(&self, wanted: &[(String, &str)]) -> Result<Vec<Item>, StoreError> {
+        let mut keys: Vec<Item> = wanted
+            .iter()
+            .map(|(pk, sk)| [(PK.to_owned(), s(pk)), (SK.to_owned(), s(*sk))].into())
+            .collect();
+        let mut found = Vec::new();
+        for attempt in 0..BATCH_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+            }
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(classify)?;
+            found.extend(
+                out.responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
+            keys = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if keys.is_empty() {
+                return Ok(found);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchGetItem left keys unprocessed".into(),
+        ))
     }
 
     /// The tickets of one contact key, newest first: a Query of the `by_contact` index.
