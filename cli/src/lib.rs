@@ -7,6 +7,7 @@ pub mod child;
 pub mod doctor;
 pub mod dotenv;
 pub mod dynamo_local;
+pub mod load;
 pub mod moto_local;
 pub mod outbox;
 pub mod poller;
