@@ -4,7 +4,6 @@
 //! something already stored), to check deduplication under load.
 
 use bytes::Bytes;
-use std::sync::Arc;
 
 use crate::DevResult;
 use crate::simulate::{self, MetaApp, SocialMessage, TwilioSms};
@@ -252,8 +251,7 @@ impl Workload {
         let (contact, ack, request) = match kind {
             Kind::Twilio => {
                 let number = format!("+62{serial:012}");
-                let sms = TwilioSms::new(&number, OUR_NUMBER, body);
-                let mut sms = sms;
+                let mut sms = TwilioSms::new(&number, OUR_NUMBER, body);
                 sms.message_sid = Some(simulate::new_message_sid());
                 let post = simulate::sign_twilio(base, &s.twilio_token, &s.twilio_account, &sms);
                 let request = Request {
@@ -411,9 +409,6 @@ impl SplitMix {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
-
-/// Webhooks shared between the scheduler, the senders and the verdict.
-pub type Shared = Arc<Webhook>;
 
 #[cfg(test)]
 mod tests {
