@@ -305,7 +305,10 @@ async fn run_on(
         .iter()
         .filter(|s| matches!(s, workload::Slot::New(_)))
         .count();
-    let workload = workload::Workload::new(&endpoints.url, secrets, &args.channels, seed)?;
+    // Customers are new on every run, whatever the seed: on a running `intake dev` a customer
+    // of an earlier run would join their open ticket and meet the quiet period.
+    let run = ulid::Ulid::new().random() as u64;
+    let workload = workload::Workload::new(&endpoints.url, secrets, &args.channels, run)?;
     let sdk = stack::local_sdk_config(&endpoints.dynamodb).await;
     let store = Store::from_sdk_config(&sdk, &endpoints.table);
     let mut report = Report {
@@ -333,6 +336,7 @@ async fn run_on(
             duplicates: args.duplicates,
             retries: args.retries,
             drain_limit_s: args.drain,
+            seed,
         },
         direct: None,
         webhook: None,

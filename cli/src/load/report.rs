@@ -74,6 +74,8 @@ pub struct Settings {
     pub retries: u32,
     /// Longest wait for every ack to be decided, in seconds.
     pub drain_limit_s: f64,
+    /// The schedule's seed (`--seed` repeats which deliveries repeat).
+    pub seed: u64,
 }
 
 /// The webhook run's figures.
@@ -263,7 +265,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "  {} deliveries ({} distinct webhooks, {} repeats) at {}, {} in flight at most, channels {}, {} retries",
+            "  {} deliveries ({} distinct webhooks, {} repeats) at {}, {} in flight at most, channels {}, {} retries, seed {}",
             s.deliveries,
             s.distinct,
             s.deliveries - s.distinct,
@@ -272,6 +274,7 @@ impl Report {
             s.concurrency,
             s.channels.join(","),
             s.retries,
+            s.seed,
         );
         if let Some(d) = &self.direct {
             let _ = writeln!(
