@@ -60,8 +60,10 @@ pub struct Sent {
     pub webhooks: Vec<Arc<Webhook>>,
     /// Every delivery, in schedule order.
     pub deliveries: Vec<Delivery>,
-    /// When the run started (the wall clock, for the fault's times).
+    /// When the run started (for the fault's times).
     pub started: Instant,
+    /// The same, on the wall clock (the stack's clock, for the acks' times).
+    pub started_at: jiff::Timestamp,
     /// From the start to the last answer.
     pub elapsed: Duration,
     /// How late the scheduler started a delivery at worst (its own lag, not the server's).
@@ -78,21 +80,10 @@ pub async fn drive(workload: &Workload, slots: &[Slot], pacing: &Pacing) -> DevR
     let mut webhooks: Vec<Arc<Webhook>> = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     let started = Instant::now();
+    let started_at = jiff::Timestamp::now();
     let mut max_start_lag = Duration::ZERO;
     for (i, slot) in slots.iter().enumerate() {
-        let (due, permit) = match pacing.rate {
-            Some(rate) => {
-                let due = started + Duration::from_secs_f64(i as f64 / rate);
-                tokio::time::sleep_until(due.into()).await;
-                max_start_lag = max_start_lag.max(Instant::now().saturating_duration_since(due));
-                (due, None)
-            }
-            // A burst: the next request waits for a free slot, then is due at once.
-            None => {
-                let permit = permits.clone().acquire_owned().await?;
-                (Instant::now(), Some(permit))
-            }
-        };
+        // Built before its time comes, so building (signing) is not counted as latency.
         let (webhook, repeat) = match *slot {
             Slot::New(n) => {
                 let webhook = Arc::new(workload.webhook(n)?);
@@ -106,6 +97,19 @@ pub async fn drive(workload: &Workload, slots: &[Slot], pacing: &Pacing) -> DevR
                     .ok_or("a repeat of a webhook not sent yet")?,
                 true,
             ),
+        };
+        let (due, permit) = match pacing.rate {
+            Some(rate) => {
+                let due = started + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                max_start_lag = max_start_lag.max(Instant::now().saturating_duration_since(due));
+                (due, None)
+            }
+            // A burst: the next request waits for a free slot, then is due at once.
+            None => {
+                let permit = permits.clone().acquire_owned().await?;
+                (Instant::now(), Some(permit))
+            }
         };
         let (client, permits, retries) = (client.clone(), permits.clone(), pacing.retries);
         tasks.spawn(async move {
@@ -129,6 +133,7 @@ pub async fn drive(workload: &Workload, slots: &[Slot], pacing: &Pacing) -> DevR
         webhooks,
         deliveries,
         started,
+        started_at,
         elapsed,
         max_start_lag,
     })

@@ -264,6 +264,9 @@ pub struct Verdict {
     pub acks_failed: BTreeMap<String, usize>,
     /// The first few problems, by webhook and ticket id, to look into.
     pub examples: Vec<String>,
+    /// When the last of their acks reached a provider.
+    #[serde(skip)]
+    pub last_ack: Option<jiff::Timestamp>,
     /// Ticket-to-ack delay of every sent ack, with its channel; email's to the second.
     #[serde(skip)]
     pub delays: Vec<(LoadChannel, Duration)>,
@@ -343,6 +346,7 @@ pub fn tally(
             v.examples.push(what);
         }
     };
+    v.last_ack = received.iter().flatten().max().copied();
     for (i, w) in webhooks.iter().enumerate() {
         let ok = accepted.get(i).copied().unwrap_or(false);
         v.accepted += usize::from(ok);

@@ -174,6 +174,12 @@ impl LoadArgs {
         if !in_range(self.outage, 0.0, 120.0) {
             return Err("--outage is 0 to 120 s".into());
         }
+        if self
+            .fault_at
+            .is_some_and(|at| !in_range(at, 0.0, self.duration))
+        {
+            return Err("--fault-at is within the run: 0 to --duration".into());
+        }
         if self.mode == Mode::Fault && self.url.is_some() {
             return Err(
                 "--mode fault stops DynamoDB Local, so it runs on a stack of its own: leave out --url"
@@ -295,9 +301,10 @@ async fn run_on(
     config: &intake::Config,
     secrets: workload::Secrets,
 ) -> DevResult<Report> {
+    // A short random seed, easy to copy into --seed.
     let seed = args
         .seed
-        .unwrap_or_else(|| ulid::Ulid::new().random() as u64);
+        .unwrap_or_else(|| ulid::Ulid::new().random() as u64 % 1_000_000);
     let deliveries = args.deliveries()?;
     let window = args.rate.0.map_or(args.concurrency, |r| r.ceil() as usize);
     let slots = workload::schedule(deliveries, args.duplicates, window, seed);
@@ -412,7 +419,7 @@ async fn run_on(
     let acks = measure::acks_seen(&endpoints.recorder, &endpoints.ses).await?;
     let stored = read_table_patiently(client, &endpoints.table, &contacts).await?;
     let verdict = measure::tally(&sent.webhooks, &accepted, &stored, &acks);
-    report.ack_delay = Some(report::AckDelays::of(&verdict));
+    report.ack_delay = Some(report::AckDelays::of(&verdict, &sent));
     report.drained_s = Some(drained.as_secs_f64());
     report.verdict = Some(verdict);
     Ok(report)

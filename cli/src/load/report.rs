@@ -29,7 +29,8 @@ impl Percentiles {
     pub fn of(values: impl IntoIterator<Item = Duration>) -> Percentiles {
         let mut ms: Vec<f64> = values
             .into_iter()
-            .map(|d| d.as_secs_f64() * 1000.0)
+            // To the tenth of a millisecond: finer is noise.
+            .map(|d| (d.as_secs_f64() * 10_000.0).round() / 10.0)
             .collect();
         ms.sort_by(f64::total_cmp);
         let rank = |p: f64| -> f64 {
@@ -198,11 +199,14 @@ pub struct AckDelays {
     pub all_ms: Percentiles,
     /// By channel.
     pub by_channel_ms: BTreeMap<String, Percentiles>,
+    /// From the last webhook's 2xx to the last ack at a provider, in seconds: how long the
+    /// backlog took to clear once the traffic stopped (negative: it never built up).
+    pub last_ack_after_last_webhook_s: Option<f64>,
 }
 
 impl AckDelays {
-    /// From the verdict's delays.
-    pub fn of(verdict: &Verdict) -> AckDelays {
+    /// From the verdict's delays, and what the driver sent.
+    pub fn of(verdict: &Verdict, sent: &Sent) -> AckDelays {
         let mut by_channel: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
         for (channel, delay) in &verdict.delays {
             by_channel
@@ -216,6 +220,13 @@ impl AckDelays {
                 .into_iter()
                 .map(|(c, d)| (c, Percentiles::of(d)))
                 .collect(),
+            last_ack_after_last_webhook_s: verdict.last_ack.and_then(|last| {
+                let last_webhook = sent
+                    .started_at
+                    .checked_add(jiff::SignedDuration::try_from(sent.elapsed).ok()?)
+                    .ok()?;
+                Some(last.duration_since(last_webhook).as_secs_f64())
+            }),
         }
     }
 }
@@ -339,6 +350,12 @@ impl Report {
             let _ = writeln!(out, "  all          {}", line(&a.all_ms));
             for (channel, p) in &a.by_channel_ms {
                 let _ = writeln!(out, "  {channel:<12} {}", line(p));
+            }
+            if let Some(after) = a.last_ack_after_last_webhook_s {
+                let _ = writeln!(
+                    out,
+                    "  the last ack came {after:.1} s after the last webhook's 2xx"
+                );
             }
             if a.by_channel_ms.contains_key("email") {
                 let _ = writeln!(out, "  (email: the SES emulator keeps whole seconds)");
