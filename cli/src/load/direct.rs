@@ -111,7 +111,7 @@ async fn prepare(
                 )
             })?;
         let request = webhook_request(
-            &webhook.request.url,
+            &webhook.request.public_url,
             &webhook.request.headers,
             &webhook.request.body,
         )?;

@@ -438,6 +438,7 @@ mod tests {
             ack,
             request: Request {
                 url: String::new(),
+                public_url: String::new(),
                 headers: Vec::new(),
                 body: bytes::Bytes::new(),
             },

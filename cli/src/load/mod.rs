@@ -206,7 +206,10 @@ fn parse_rate(text: &str) -> Result<Rate, String> {
 
 /// Where the stack under load listens.
 struct Endpoints {
+    /// Where webhooks are posted.
     url: String,
+    /// Its `PUBLIC_BASE_URL`, which the providers' signatures cover.
+    public_url: String,
     recorder: String,
     ses: String,
     dynamodb: String,
@@ -230,6 +233,7 @@ pub async fn run(args: &LoadArgs) -> DevResult<Report> {
             let stack = Stack::start(options).await?;
             let endpoints = Endpoints {
                 url: stack.url(),
+                public_url: stack.url(),
                 recorder: stack.recorder.url(),
                 ses: stack.ses.endpoint(),
                 dynamodb: stack.dynamo.endpoint(),
@@ -250,6 +254,10 @@ pub async fn run(args: &LoadArgs) -> DevResult<Report> {
             let options = StackOptions::from_env()?;
             let endpoints = Endpoints {
                 url: loopback(url, "--url")?,
+                public_url: options.config.public_base_url.as_ref().map_or_else(
+                    || url.clone(),
+                    |u| u.as_str().trim_end_matches('/').to_owned(),
+                ),
                 recorder: format!("http://127.0.0.1:{}", options.recorder_port),
                 ses: format!("http://127.0.0.1:{}", options.ses_port),
                 dynamodb: format!("http://127.0.0.1:{}", options.dynamodb_port),
@@ -315,7 +323,13 @@ async fn run_on(
     // Customers are new on every run, whatever the seed: on a running `intake dev` a customer
     // of an earlier run would join their open ticket and meet the quiet period.
     let run = ulid::Ulid::new().random() as u64;
-    let workload = workload::Workload::new(&endpoints.url, secrets, &args.channels, run)?;
+    let workload = workload::Workload::new(
+        &endpoints.public_url,
+        Some(&endpoints.url),
+        secrets,
+        &args.channels,
+        run,
+    )?;
     let sdk = stack::local_sdk_config(&endpoints.dynamodb).await;
     let store = Store::from_sdk_config(&sdk, &endpoints.table);
     let mut report = Report {

@@ -167,6 +167,9 @@ impl Secrets {
 pub struct Request {
     /// Where (always the stack on 127.0.0.1).
     pub url: String,
+    /// The URL the provider signed: the stack's `PUBLIC_BASE_URL` and the route (the same as
+    /// `url` unless `--url` names the stack differently, e.g. `localhost`).
+    pub public_url: String,
     /// Every header, `content-type` included.
     pub headers: Vec<(String, String)>,
     /// The body, exactly as signed.
@@ -211,7 +214,10 @@ pub struct Webhook {
 /// Builds webhooks: the `index`th of a run goes to the channels in turn, and within a
 /// channel to its providers in turn.
 pub struct Workload {
+    /// The stack's `PUBLIC_BASE_URL`, which signatures cover.
     base_url: String,
+    /// Where requests go, when not there.
+    post_to: Option<String>,
     secrets: Secrets,
     channels: Vec<LoadChannel>,
     /// Keeps customers of different runs apart (a reused customer would meet the quiet
@@ -220,9 +226,11 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// Webhooks for the stack at `base_url`.
+    /// Webhooks for the stack whose `PUBLIC_BASE_URL` is `base_url`, posted to `post_to`
+    /// (another name of the same stack) when given.
     pub fn new(
         base_url: &str,
+        post_to: Option<&str>,
         secrets: Secrets,
         channels: &[LoadChannel],
         run: u64,
@@ -230,8 +238,12 @@ impl Workload {
         if channels.is_empty() {
             return Err("--channels names no channel".into());
         }
+        let base_url = base_url.trim_end_matches('/').to_owned();
         Ok(Workload {
-            base_url: base_url.trim_end_matches('/').to_owned(),
+            post_to: post_to
+                .map(|p| p.trim_end_matches('/').to_owned())
+                .filter(|p| *p != base_url),
+            base_url,
             secrets,
             channels: channels.to_vec(),
             run,
@@ -255,6 +267,7 @@ impl Workload {
                 sms.message_sid = Some(simulate::new_message_sid());
                 let post = simulate::sign_twilio(base, &s.twilio_token, &s.twilio_account, &sms);
                 let request = Request {
+                    public_url: post.url.clone(),
                     url: post.url,
                     headers: vec![
                         (
@@ -335,6 +348,7 @@ impl Workload {
                     headers.push(("authorization".into(), auth));
                 }
                 let request = Request {
+                    public_url: post.url.clone(),
                     url: post.url,
                     headers,
                     body: Bytes::from(post.body),
@@ -342,6 +356,12 @@ impl Workload {
                 (address.clone(), AckAddress::Email(address), request)
             }
         };
+        let mut request = request;
+        if let Some(post_to) = &self.post_to
+            && let Some(route) = request.url.strip_prefix(&self.base_url)
+        {
+            request.url = format!("{post_to}{route}");
+        }
         Ok(Webhook {
             index,
             kind,
@@ -357,6 +377,7 @@ fn json_request(post: simulate::JsonPost) -> Request {
     let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
     headers.extend(post.headers);
     Request {
+        public_url: post.url.clone(),
         url: post.url,
         headers,
         body: Bytes::from(post.body),
