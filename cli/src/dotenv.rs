@@ -18,6 +18,7 @@ pub const BUILT_IN: &str = include_str!("../../.env.example");
 pub const PATH_VARIABLES: &[&str] = &[
     "INTAKE_CONFIG",
     "INTAKE_DATA_DIR",
+    "INTAKE_DEAD_LETTER_DIR",
     "SNS_TRUSTED_CERT_FILE",
     "DYNAMODB_LOCAL_JAR",
 ];

@@ -5,6 +5,7 @@
 //! harness of `intake load` (`load`).
 
 pub mod child;
+pub mod dead_letters;
 pub mod doctor;
 pub mod dotenv;
 pub mod dynamo_local;
@@ -14,6 +15,7 @@ pub mod outbox;
 pub mod poller;
 pub mod reach;
 pub mod recorder;
+pub mod redrive;
 pub mod server;
 pub mod ses_local;
 pub mod simulate;

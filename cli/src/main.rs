@@ -21,6 +21,9 @@ macro_rules! out {
 
 mod mail_command;
 
+// Dead letters and their redrive (issue 14): a block of their own.
+mod acks_command;
+
 #[derive(Parser)]
 #[command(
     name = "intake",
@@ -60,6 +63,15 @@ enum Command {
         #[arg(long)]
         stack: String,
     },
+
+    // -- Dead letters (issue 14) --
+    /// Acknowledgements the stream poller (or Lambda's mapping) gave up on: list them, and
+    /// send them through the acknowledger again. The local stack by default; a deployed one
+    /// with --stack NAME.
+    #[command(subcommand)]
+    Acks(acks_command::Acks),
+
+    // -- Load harness (issue 14) --
     /// Drive a local stack with signed webhooks of every channel at a given rate, then
     /// report throughput, latency, ticket-to-ack delay, and what was lost, duplicated or
     /// left un-acked (read from the table and the recorder). Starts a stack of its own
@@ -215,10 +227,15 @@ enum Outbox {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The local settings (.env, .env.example, else the same defaults built in: fake
-    // credentials, emulator endpoints) are for the local stack; doctor reads a real account
-    // with the caller's own environment. Loaded before the runtime starts its threads, since
+    // credentials, emulator endpoints) are for the local stack; doctor and `acks --stack`
+    // read a real account with the caller's own environment. Loaded before the runtime starts its threads, since
     // loading sets environment variables.
-    let settings = (!matches!(cli.command, Command::Doctor { .. })).then(dotenv::load);
+    let cloud = match &cli.command {
+        Command::Doctor { .. } => true,
+        Command::Acks(acks) => acks.is_cloud(),
+        _ => false,
+    };
+    let settings = (!cloud).then(dotenv::load);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -275,6 +292,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
             ses_identities,
         }) => config_check(file, ses_identities),
         Command::Doctor { stack } => doctor(&stack).await,
+        Command::Acks(acks) => acks_command::run(acks).await,
         Command::Load(args) => load(&args).await,
         Command::Manifest => {
             out!(
@@ -649,17 +667,8 @@ const OUTBOX_COLUMNS: [Column; 6] = [
 const BODY_WIDTH: usize = 120;
 
 async fn doctor(stack: &str) -> DevResult<()> {
-    use aws_config::timeout::TimeoutConfig;
     // The functions' short timeouts suit a webhook, not a person waiting on CloudFormation.
-    let config = intake::aws::loader()
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .operation_timeout(std::time::Duration::from_secs(60))
-                .build(),
-        )
-        .load()
-        .await;
+    let config = acks_command::operator_sdk(std::time::Duration::from_secs(60)).await;
     let region = config
         .region()
         .map(|r| r.to_string())

@@ -2,29 +2,56 @@
 //! Lambda's event source mapping would: the Lambda JSON shape, batches per shard, and
 //! `ReportBatchItemFailures` honoured by redelivering from the first failed record.
 //!
-//! Batches hold at most [`batching::BATCH_SIZE`] records, as the cloud's event source mapping
-//! sends, so a burst reaches the acknowledger in the same batch sizes locally as deployed. The
-//! poller checks each shard every [`POLL`], well within the mapping's batching window, so a
-//! local ack is never later than a deployed one would be; and it hands one shard one batch at
-//! a time (a `ParallelizationFactor` of 1), so locally a shard drains no faster than in the
-//! cloud.
+//! It runs with the mapping's own numbers ([`batching`]), so a burst reaches the acknowledger
+//! locally as it would deployed:
+//! - a batch holds at most [`batching::BATCH_SIZE`] records;
+//! - up to [`batching::PARALLELIZATION_FACTOR`] batches of one shard are in flight at once.
+//!   Lambda keeps the order of records with the same partition key; here each read of up to
+//!   FACTOR × BATCH_SIZE records is split into FACTOR lanes by a hash of the record's
+//!   partition key (a ticket's items always take the same lane, in stream order), and the
+//!   lanes run side by side, each retrying and dead-lettering its own batches. The next read
+//!   waits for every lane: simpler than Lambda, whose other lanes go on while one retries, so
+//!   while one ack keeps failing the local stack acks the others up to a batch's retries
+//!   (about 4 s) later than the cloud would;
+//! - a batch is handed over when the read is full, when the shard has nothing more to read
+//!   (an empty read), or at the latest when its first record has waited
+//!   [`batching::MAXIMUM_BATCHING_WINDOW_SECONDS`]. Lambda may wait up to the window to fill
+//!   a batch even when nothing more comes; the local stack does not, so that one ack at a
+//!   time is as fast as the acknowledger allows, and a deployed ack can be up to the window
+//!   later than a local one;
+//! - a batch still failing after its retries ([`MAX_RETRIES`], as `MaximumRetryAttempts`) is
+//!   written as Lambda's on-failure record to a [`DeadLetterQueue`] (see
+//!   [`crate::dead_letters`]), and the shard moves on.
+//!
+//! Shards are polled one after another every [`POLL`] when idle, well within the batching
+//! window, so a local ack is never later than a deployed one would be.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use intake::ack::{Acknowledger, batching};
 
+use crate::dead_letters::{
+    BatchInfo, DeadLetterQueue, OnFailureRecord, RETRY_ATTEMPTS_EXHAUSTED, RequestContext,
+    ResponseContext,
+};
+
 /// How often an idle shard is polled.
 const POLL: Duration = Duration::from_millis(150);
-/// Records per `GetRecords` call: a Lambda batch.
-const BATCH_LIMIT: i32 = batching::BATCH_SIZE as i32;
-/// Attempts of a failing batch before it is dropped (Lambda would send it to the DLQ).
-const MAX_RETRIES: u32 = 5;
+/// Records of one read: a batch for every lane.
+const READ_LIMIT: usize = batching::BATCH_SIZE * batching::PARALLELIZATION_FACTOR as usize;
+/// Retries of a failing batch before it is dead-lettered (the mapping's `MaximumRetryAttempts`).
+pub const MAX_RETRIES: u32 = 5;
+/// The pause before the first retry; the n-th retry waits n times as long.
+pub const RETRY_PAUSE: Duration = Duration::from_millis(250);
+/// The function the local on-failure records name.
+const LOCAL_FUNCTION_ARN: &str = "arn:aws:lambda:local:000000000000:function:acknowledger";
 
 /// Polls every shard of the table's stream and hands batches to the acknowledger.
 pub struct StreamPoller {
@@ -32,6 +59,9 @@ pub struct StreamPoller {
     streams: StreamsClient,
     table: String,
     acknowledger: Arc<Acknowledger>,
+    max_retries: u32,
+    retry_pause: Duration,
+    dead_letters: Option<DeadLetterQueue>,
 }
 
 enum Shard {
@@ -42,13 +72,11 @@ enum Shard {
 
 struct ShardState {
     iterator: Option<String>,
-    /// Records handed over but reported failed, to deliver again.
-    retry: Vec<Record>,
-    attempts: u32,
 }
 
 impl StreamPoller {
-    /// A poller for `table`.
+    /// A poller for `table`, retrying like the mapping ([`MAX_RETRIES`]) and logging what it
+    /// gives up on (see [`StreamPoller::with_dead_letters`]).
     pub fn new(
         sdk: &aws_config::SdkConfig,
         table: &str,
@@ -59,7 +87,24 @@ impl StreamPoller {
             streams: StreamsClient::new(sdk),
             table: table.to_owned(),
             acknowledger,
+            max_retries: MAX_RETRIES,
+            retry_pause: RETRY_PAUSE,
+            dead_letters: None,
         }
+    }
+
+    /// The same poller retrying a failing batch `max_retries` times, the n-th retry after n
+    /// times `pause` (tests use a few short ones).
+    pub fn with_retries(mut self, max_retries: u32, pause: Duration) -> StreamPoller {
+        self.max_retries = max_retries;
+        self.retry_pause = pause;
+        self
+    }
+
+    /// The same poller writing the batches it gives up on to `queue`.
+    pub fn with_dead_letters(mut self, queue: DeadLetterQueue) -> StreamPoller {
+        self.dead_letters = Some(queue);
+        self
     }
 
     /// Runs until the task is aborted. Errors (DynamoDB Local restarting) are logged and
@@ -67,12 +112,14 @@ impl StreamPoller {
     pub async fn run(self) {
         let mut shards: HashMap<String, ShardState> = HashMap::new();
         let mut finished: HashSet<String> = HashSet::new();
+        let mut stream_arn = String::new();
         let mut tick = 0u64;
         loop {
-            if tick.is_multiple_of(20)
-                && let Err(e) = self.discover(&mut shards, &finished).await
-            {
-                tracing::debug!(error = %e, "stream discovery failed; retrying");
+            if tick.is_multiple_of(20) {
+                match self.discover(&mut shards, &finished).await {
+                    Ok(arn) => stream_arn = arn,
+                    Err(e) => tracing::debug!(error = %e, "stream discovery failed; retrying"),
+                }
             }
             tick += 1;
             let ids: Vec<String> = shards.keys().cloned().collect();
@@ -80,7 +127,7 @@ impl StreamPoller {
                 let Some(state) = shards.get_mut(&id) else {
                     continue;
                 };
-                match self.poll_shard(state).await {
+                match self.poll_shard(&stream_arn, &id, state).await {
                     Shard::Open => {}
                     Shard::Closed => {
                         shards.remove(&id);
@@ -98,11 +145,12 @@ impl StreamPoller {
         }
     }
 
+    /// Adds the stream's new shards; returns the stream's ARN.
     async fn discover(
         &self,
         shards: &mut HashMap<String, ShardState>,
         finished: &HashSet<String>,
-    ) -> Result<(), String> {
+    ) -> Result<String, String> {
         let table = self
             .dynamodb
             .describe_table()
@@ -121,7 +169,7 @@ impl StreamPoller {
             .await
             .map_err(|e| e.to_string())?;
         let Some(description) = stream.stream_description() else {
-            return Ok(());
+            return Ok(arn.to_owned());
         };
         for shard in description.shards() {
             let Some(id) = shard.shard_id() else { continue };
@@ -140,86 +188,222 @@ impl StreamPoller {
                 .await
                 .map_err(|e| e.to_string())?
                 .shard_iterator;
-            shards.insert(
-                id.to_owned(),
-                ShardState {
-                    iterator,
-                    retry: Vec::new(),
-                    attempts: 0,
-                },
-            );
+            shards.insert(id.to_owned(), ShardState { iterator });
         }
-        Ok(())
+        Ok(arn.to_owned())
     }
 
-    /// Delivers what the shard has.
-    async fn poll_shard(&self, state: &mut ShardState) -> Shard {
-        let records = if !state.retry.is_empty() {
-            std::mem::take(&mut state.retry)
-        } else {
+    /// Reads what the shard has (see the module's comment on the batching window) and
+    /// delivers it, lane by lane.
+    async fn poll_shard(&self, stream_arn: &str, shard_id: &str, state: &mut ShardState) -> Shard {
+        let window = Duration::from_secs(batching::MAXIMUM_BATCHING_WINDOW_SECONDS);
+        let mut records: Vec<Record> = Vec::new();
+        let mut first_read: Option<Instant> = None;
+        let mut outcome = Shard::Open;
+        while records.len() < READ_LIMIT {
             let Some(iterator) = state.iterator.clone() else {
-                return Shard::Closed;
+                outcome = Shard::Closed;
+                break;
             };
             match self
                 .streams
                 .get_records()
                 .shard_iterator(iterator)
-                .limit(BATCH_LIMIT)
+                .limit((READ_LIMIT - records.len()) as i32)
                 .send()
                 .await
             {
                 Ok(out) => {
                     state.iterator = out.next_shard_iterator().map(str::to_owned);
-                    out.records().to_vec()
+                    if out.records().is_empty() {
+                        break;
+                    }
+                    records.extend_from_slice(out.records());
                 }
                 Err(e) => {
                     let text = aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e).to_string();
                     tracing::debug!(error = %text, "get_records failed");
-                    return Shard::Lost;
+                    // Delivered first: the shard is read again from its start, and what is
+                    // delivered twice is harmless.
+                    outcome = Shard::Lost;
+                    break;
                 }
             }
-        };
-        if records.is_empty() {
-            return Shard::Open;
-        }
-        let event = lambda_event(&records);
-        let response = self.acknowledger.handle_event(event).await;
-        let failed: HashSet<String> = response
-            .batch_item_failures
-            .iter()
-            .filter_map(|f| f.item_identifier.clone())
-            .collect();
-        if let Some(first) = records.iter().position(|r| {
-            r.dynamodb()
-                .and_then(|d| d.sequence_number())
-                .is_some_and(|s| failed.contains(s))
-        }) {
-            state.attempts += 1;
-            if state.attempts <= MAX_RETRIES {
-                // As Lambda does: retry from the first failed record, after a pause.
-                state.retry = records[first..].to_vec();
-                tokio::time::sleep(Duration::from_millis(250 * u64::from(state.attempts))).await;
-            } else {
-                tracing::error!(
-                    records = records.len() - first,
-                    "batch still failing; dropped (Lambda would send it to the DLQ)"
-                );
-                state.attempts = 0;
+            if first_read.get_or_insert_with(Instant::now).elapsed() >= window {
+                break;
             }
-        } else {
-            state.attempts = 0;
         }
-        Shard::Open
+        let lanes = lanes(records);
+        futures_util::future::join_all(lanes.iter().flat_map(|lane| {
+            (!lane.is_empty()).then(|| self.run_lane(stream_arn, shard_id, lane))
+        }))
+        .await;
+        match outcome {
+            // Every record read is delivered; an iterator at the shard's end means closed.
+            Shard::Open if state.iterator.is_none() => Shard::Closed,
+            other => other,
+        }
+    }
+
+    /// Delivers one lane's records in order, a batch at a time.
+    async fn run_lane(&self, stream_arn: &str, shard_id: &str, lane: &[Record]) {
+        for batch in lane.chunks(batching::BATCH_SIZE) {
+            self.deliver(stream_arn, shard_id, batch).await;
+        }
+    }
+
+    /// Hands a batch over until every record is decided, retrying from the first failed
+    /// record as Lambda does; after [`StreamPoller::with_retries`] retries, dead-letters the
+    /// rest.
+    async fn deliver(&self, stream_arn: &str, shard_id: &str, batch: &[Record]) {
+        let mut pending = batch;
+        let mut invocations = 0u32;
+        loop {
+            invocations += 1;
+            let event = lambda_event_from(stream_arn, pending);
+            let response = self.acknowledger.handle_event(event).await;
+            let failed: HashSet<String> = response
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.clone())
+                .collect();
+            let Some(first) = pending
+                .iter()
+                .position(|r| sequence_number(r).is_some_and(|s| failed.contains(s)))
+            else {
+                return;
+            };
+            pending = &pending[first..];
+            if invocations > self.max_retries {
+                self.dead_letter(stream_arn, shard_id, pending, invocations)
+                    .await;
+                return;
+            }
+            tokio::time::sleep(self.retry_pause * invocations).await;
+        }
+    }
+
+    /// Writes Lambda's on-failure record of `records`, or logs them when there is nowhere
+    /// to write it.
+    async fn dead_letter(
+        &self,
+        stream_arn: &str,
+        shard_id: &str,
+        records: &[Record],
+        invocations: u32,
+    ) {
+        let record = on_failure_record(stream_arn, shard_id, records, invocations);
+        let Some(queue) = &self.dead_letters else {
+            tracing::error!(
+                records = records.len(),
+                "batch still failing; dropped (no dead-letter queue)"
+            );
+            return;
+        };
+        match queue.send(&record).await {
+            Ok(()) => tracing::error!(
+                records = records.len(),
+                queue = %queue.describe(),
+                "batch still failing after its retries; dead-lettered (intake acks dead-letters)"
+            ),
+            Err(e) => tracing::error!(
+                records = records.len(),
+                error = %e,
+                "batch still failing; the dead letter could not be written, dropped"
+            ),
+        }
     }
 }
 
-/// The Lambda event for a batch of stream records.
-pub fn lambda_event(records: &[Record]) -> Event {
-    let records: Vec<Value> = records.iter().map(record_json).collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
+/// The records of one read split into [`batching::PARALLELIZATION_FACTOR`] lanes by a hash of
+/// their partition key (a ticket's records share a lane and keep their order).
+fn lanes(records: Vec<Record>) -> Vec<Vec<Record>> {
+    let factor = batching::PARALLELIZATION_FACTOR.max(1) as usize;
+    let mut lanes: Vec<Vec<Record>> = vec![Vec::new(); factor];
+    for record in records {
+        // Lambda keys by partition key: every item of a ticket (`TICKET#<id>`) shares a lane.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        record
+            .dynamodb()
+            .and_then(|d| d.keys.as_ref())
+            .and_then(|keys| keys.get("pk"))
+            .and_then(|pk| pk.as_s().ok())
+            .hash(&mut hasher);
+        lanes[(hasher.finish() % factor as u64) as usize].push(record);
+    }
+    lanes
 }
 
-fn record_json(r: &Record) -> Value {
+fn sequence_number(record: &Record) -> Option<&str> {
+    record.dynamodb().and_then(|d| d.sequence_number())
+}
+
+/// What Lambda would write to the on-failure destination for `records`, given up after
+/// `invocations` invocations.
+fn on_failure_record(
+    stream_arn: &str,
+    shard_id: &str,
+    records: &[Record],
+    invocations: u32,
+) -> OnFailureRecord {
+    let arrival = |r: Option<&Record>| {
+        r.and_then(|r| r.dynamodb())
+            .and_then(|d| d.approximate_creation_date_time())
+            .and_then(|t| jiff::Timestamp::from_second(t.secs()).ok())
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
+    let sequence = |r: Option<&Record>| r.and_then(sequence_number).unwrap_or_default().to_owned();
+    OnFailureRecord {
+        request_context: RequestContext {
+            request_id: ulid::Ulid::new().to_string(),
+            function_arn: LOCAL_FUNCTION_ARN.to_owned(),
+            condition: RETRY_ATTEMPTS_EXHAUSTED.to_owned(),
+            approximate_invoke_count: invocations,
+        },
+        // The function answered each time, reporting the records as failed.
+        response_context: ResponseContext {
+            status_code: 200,
+            executed_version: Some("$LATEST".to_owned()),
+            function_error: None,
+        },
+        version: "1.0".to_owned(),
+        timestamp: jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string(),
+        batch: BatchInfo {
+            shard_id: shard_id.to_owned(),
+            start_sequence_number: sequence(records.first()),
+            end_sequence_number: sequence(records.last()),
+            approximate_arrival_of_first_record: arrival(records.first()),
+            approximate_arrival_of_last_record: arrival(records.last()),
+            batch_size: records.len() as u32,
+            stream_arn: stream_arn.to_owned(),
+        },
+    }
+}
+
+/// The stream of [`lambda_event`]'s records.
+const LOCAL_STREAM_ARN: &str = "arn:aws:dynamodb:local:000000000000:table/local/stream/local";
+
+/// The Lambda event for a batch of stream records (of a local stream).
+pub fn lambda_event(records: &[Record]) -> Event {
+    lambda_event_from(LOCAL_STREAM_ARN, records)
+}
+
+/// The Lambda event for a batch of records of the stream `stream_arn`, as the event source
+/// mapping would deliver it.
+pub fn lambda_event_from(stream_arn: &str, records: &[Record]) -> Event {
+    serde_json::from_value(lambda_event_json(stream_arn, records)).unwrap_or_default()
+}
+
+/// [`lambda_event_from`] as JSON: what the function is invoked with.
+pub fn lambda_event_json(stream_arn: &str, records: &[Record]) -> Value {
+    let records: Vec<Value> = records.iter().map(|r| record_json(stream_arn, r)).collect();
+    json!({ "Records": records })
+}
+
+fn record_json(stream_arn: &str, r: &Record) -> Value {
     let d = r.dynamodb();
     let image = |m: Option<&HashMap<String, AttributeValue>>| -> Value {
         m.map(|m| {
@@ -246,7 +430,7 @@ fn record_json(r: &Record) -> Value {
             "SizeBytes": d.and_then(|d| d.size_bytes()).unwrap_or(0),
             "StreamViewType": d.and_then(|d| d.stream_view_type()).map(|v| v.as_str()),
         },
-        "eventSourceARN": "arn:aws:dynamodb:local:000000000000:table/local/stream/local",
+        "eventSourceARN": stream_arn,
     })
 }
 
@@ -271,5 +455,55 @@ fn attribute_json(v: &AttributeValue) -> Value {
             json!({ "M": map.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<serde_json::Map<_, _>>() })
         }
         _ => json!({ "NULL": true }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lanes;
+    use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, StreamRecord};
+    use intake::ack::batching;
+
+    fn record(pk: &str, sequence: u32) -> Record {
+        Record::builder()
+            .dynamodb(
+                StreamRecord::builder()
+                    .keys("pk", AttributeValue::S(pk.to_owned()))
+                    .keys("sk", AttributeValue::S(format!("S{sequence}")))
+                    .sequence_number(sequence.to_string())
+                    .build(),
+            )
+            .build()
+    }
+
+    fn sequences(lane: &[Record]) -> Vec<u32> {
+        lane.iter()
+            .filter_map(|r| r.dynamodb()?.sequence_number()?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn a_tickets_records_share_a_lane_in_stream_order_and_tickets_spread() {
+        // 40 tickets, then a second record of each: 80 records in stream order.
+        let records: Vec<Record> = (0..80)
+            .map(|n| record(&format!("TICKET#{}", n % 40), n))
+            .collect();
+        let lanes = lanes(records);
+        assert_eq!(lanes.len(), batching::PARALLELIZATION_FACTOR as usize);
+        assert_eq!(lanes.iter().map(Vec::len).sum::<usize>(), 80, "none lost");
+        for lane in &lanes {
+            let seen = sequences(lane);
+            let mut sorted = seen.clone();
+            sorted.sort();
+            assert_eq!(seen, sorted, "a lane keeps stream order");
+            for n in &seen {
+                // The ticket's other record is in the same lane.
+                assert!(seen.contains(&((n + 40) % 80)), "{seen:?}");
+            }
+        }
+        assert!(
+            lanes.iter().filter(|l| !l.is_empty()).count() > 1,
+            "tickets spread over lanes"
+        );
     }
 }

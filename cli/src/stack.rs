@@ -10,9 +10,10 @@ use intake::metrics::{MemorySink, MetricsSink};
 use intake::store::{Store, schema};
 use intake::{Channel, Config, WebhookService};
 
+use crate::dead_letters::DeadLetterQueue;
 use crate::dotenv::var_or;
 use crate::dynamo_local::DynamoLocal;
-use crate::poller::StreamPoller;
+use crate::poller::{self, StreamPoller};
 use crate::reach::Wanted;
 use crate::recorder::Recorder;
 use crate::ses_local::SesLocal;
@@ -36,6 +37,21 @@ pub struct StackOptions {
     pub config: Config,
     /// The acknowledger's clock (the system clock when `None`).
     pub clock: Option<intake::ack::Clock>,
+    /// Where the poller writes the batches it gives up on (`INTAKE_DEAD_LETTER_DIR`, else
+    /// `.local/dead-letters` in the project; tests: a fresh directory, or an SQS queue).
+    pub dead_letters: DeadLetterQueue,
+    /// Retries of a failing batch before it is dead-lettered, and the pause before the
+    /// first ([`poller::MAX_RETRIES`], [`poller::RETRY_PAUSE`]: the mapping's).
+    pub retries: (u32, std::time::Duration),
+}
+
+/// `INTAKE_DEAD_LETTER_DIR`, else `.local/dead-letters` in the project: where the local
+/// stack keeps dead letters (what `intake acks` reads without `--stack`).
+pub fn local_dead_letter_dir() -> DevResult<PathBuf> {
+    match std::env::var_os("INTAKE_DEAD_LETTER_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => Ok(crate::project_root()?.join(".local/dead-letters")),
+    }
 }
 
 impl StackOptions {
@@ -95,6 +111,8 @@ impl StackOptions {
             dynamodb_port,
             ses_port,
             clock: None,
+            dead_letters: DeadLetterQueue::Dir(local_dead_letter_dir()?),
+            retries: (poller::MAX_RETRIES, poller::RETRY_PAUSE),
             data_dir: match std::env::var("INTAKE_DATA_DIR").ok().as_deref() {
                 Some(":memory:") => None,
                 Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
@@ -177,6 +195,10 @@ impl StackOptions {
             data_dir,
             config,
             clock: None,
+            dead_letters: DeadLetterQueue::Dir(
+                std::env::temp_dir().join(format!("intake-dead-letters-{}", ulid::Ulid::new())),
+            ),
+            retries: (poller::MAX_RETRIES, poller::RETRY_PAUSE),
         })
     }
 }
@@ -247,7 +269,9 @@ impl Stack {
         let metrics = MemorySink::default();
         let sink: intake::metrics::Sink = Arc::new(LocalMetrics(metrics.clone()));
         let acknowledger = Arc::new(acknowledger.with_metrics(sink.clone()));
-        let poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone());
+        let poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone())
+            .with_retries(options.retries.0, options.retries.1)
+            .with_dead_letters(options.dead_letters.clone());
         let services: Vec<WebhookService> = Channel::ALL
             .into_iter()
             .filter_map(|c| {

@@ -1,59 +1,11 @@
 //! The `intake` binary as a developer uses it, against a running local stack.
 
 use std::time::Duration;
-use tokio::process::Command;
 
-use intake_dev::stack::{
-    Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_LINE_CHANNEL_SECRET,
-    TEST_MAILGUN_SIGNING_KEY, TEST_META_APP_SECRET, TEST_META_VERIFY_TOKEN, TEST_TELEGRAM_SECRET,
-};
+use intake_dev::stack::{Stack, StackOptions};
 
-/// Runs `intake` without blocking the runtime that serves the stack.
-async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args(args)
-        // Outside the project: what is set here, else the built-in local defaults.
-        .current_dir(std::env::temp_dir())
-        .env("TABLE_NAME", stack.store.table())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("PUBLIC_BASE_URL", stack.url())
-        .env("TWILIO_AUTH_TOKEN", TEST_AUTH_TOKEN)
-        .env("TWILIO_ACCOUNT_SID", TEST_ACCOUNT_SID)
-        .env("META_APP_SECRET", TEST_META_APP_SECRET)
-        .env("META_VERIFY_TOKEN", TEST_META_VERIFY_TOKEN)
-        .env("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY)
-        .env("LINE_CHANNEL_SECRET", TEST_LINE_CHANNEL_SECRET)
-        .env("TELEGRAM_SECRET_TOKEN", TEST_TELEGRAM_SECRET)
-        .env(
-            "INTAKE_RECORDER_PORT",
-            stack.options.recorder_port.to_string(),
-        )
-        .env("AWS_ENDPOINT_URL_SESV2", stack.ses.endpoint())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .expect("intake finishes")
-        .expect("intake runs");
-    let mut stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        // What went wrong, for the assertion message.
-        stdout.push_str(&format!(
-            "\n[stderr] {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    (out.status.success(), stdout)
-}
-
-fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
+mod common;
+use common::{intake, json_lines};
 
 #[tokio::test]
 async fn simulate_then_inspect_tickets_and_outbox() {

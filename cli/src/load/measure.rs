@@ -262,6 +262,10 @@ pub struct Verdict {
     pub acks_skipped: BTreeMap<String, usize>,
     /// Tickets whose ack failed, by reason.
     pub acks_failed: BTreeMap<String, usize>,
+    /// Batches the stream poller gave up on during the run (its dead letters; `intake acks
+    /// dead-letters` lists them). Counted here, not held against the run: a ticket they
+    /// leave without an ack is already un-acked.
+    pub dead_letters: Option<usize>,
     /// The first few problems, by webhook and ticket id, to look into.
     pub examples: Vec<String>,
     /// When the last of their acks reached a provider.

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use intake::store::Store;
 
 use crate::DevResult;
+use crate::dead_letters::DeadLetterQueue;
 use crate::dynamo_local::DynamoLocal;
 use crate::stack::{self, Stack, StackOptions};
 
@@ -226,10 +227,12 @@ enum Target {
 /// Runs the load `args` describe and reports.
 pub async fn run(args: &LoadArgs) -> DevResult<Report> {
     args.check()?;
-    let (mut target, endpoints, config, secrets) = match &args.url {
+    let (mut target, endpoints, config, dead_letters, secrets) = match &args.url {
         None => {
             let data = std::env::temp_dir().join(format!("intake-load-{}", ulid::Ulid::new()));
-            let options = StackOptions::ephemeral(Some(data.clone()))?;
+            let mut options = StackOptions::ephemeral(Some(data.join("dynamodb")))?;
+            // The run's dead letters beside its table, removed with it.
+            options.dead_letters = DeadLetterQueue::Dir(data.join("dead-letters"));
             let stack = Stack::start(options).await?;
             let endpoints = Endpoints {
                 url: stack.url(),
@@ -239,7 +242,10 @@ pub async fn run(args: &LoadArgs) -> DevResult<Report> {
                 dynamodb: stack.dynamo.endpoint(),
                 table: stack.store.table().to_owned(),
             };
-            let config = stack.options.config.clone();
+            let (config, dead_letters) = (
+                stack.options.config.clone(),
+                stack.options.dead_letters.clone(),
+            );
             (
                 Target::Own {
                     stack: Box::new(stack),
@@ -247,6 +253,7 @@ pub async fn run(args: &LoadArgs) -> DevResult<Report> {
                 },
                 endpoints,
                 config,
+                dead_letters,
                 workload::Secrets::of_test_stack()?,
             )
         }
@@ -276,11 +283,20 @@ pub async fn run(args: &LoadArgs) -> DevResult<Report> {
                 Target::Running,
                 endpoints,
                 options.config,
+                options.dead_letters,
                 workload::Secrets::from_env()?,
             )
         }
     };
-    let result = run_on(args, &mut target, &endpoints, &config, secrets).await;
+    let result = run_on(
+        args,
+        &mut target,
+        &endpoints,
+        &config,
+        &dead_letters,
+        secrets,
+    )
+    .await;
     if let Target::Own { mut stack, data } = target {
         stack.dynamo.stop().await;
         stack.ses.stop().await;
@@ -307,8 +323,11 @@ async fn run_on(
     target: &mut Target,
     endpoints: &Endpoints,
     config: &intake::Config,
+    dead_letters: &DeadLetterQueue,
     secrets: workload::Secrets,
 ) -> DevResult<Report> {
+    // A running `intake dev` may hold dead letters of its own already: count only new ones.
+    let letters_before = dead_letters.receive_all().await.map_or(0, |l| l.len());
     // A short random seed, easy to copy into --seed.
     let seed = args
         .seed
@@ -432,7 +451,12 @@ async fn run_on(
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let acks = measure::acks_seen(&endpoints.recorder, &endpoints.ses).await?;
     let stored = read_table_patiently(client, &endpoints.table, &contacts).await?;
-    let verdict = measure::tally(&sent.webhooks, &accepted, &stored, &acks);
+    let mut verdict = measure::tally(&sent.webhooks, &accepted, &stored, &acks);
+    verdict.dead_letters = dead_letters
+        .receive_all()
+        .await
+        .ok()
+        .map(|l| l.len().saturating_sub(letters_before));
     report.ack_delay = Some(report::AckDelays::of(&verdict, &sent));
     report.drained_s = Some(drained.as_secs_f64());
     report.verdict = Some(verdict);

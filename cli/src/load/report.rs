@@ -393,6 +393,12 @@ impl Report {
                 v.unacked_sending,
                 v.sent_not_received
             );
+            if let Some(letters) = v.dead_letters.filter(|n| *n > 0) {
+                let _ = writeln!(
+                    out,
+                    "  dead letters: {letters} batch(es) the stream poller gave up on"
+                );
+            }
             for example in &v.examples {
                 let _ = writeln!(out, "    {example}");
             }

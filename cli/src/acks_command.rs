@@ -1,0 +1,421 @@
+//! `intake acks dead-letters` and `intake acks redrive`: the stream batches the acknowledger
+//! gave up on, locally (the local stack's dead-letter directory, the acknowledger run in
+//! this process) or for a deployed stack (its on-failure SQS queue, its acknowledger
+//! function invoked with the re-read records).
+
+use aws_sdk_dynamodbstreams::Client as StreamsClient;
+use clap::{Args, Subcommand};
+use intake::store::Store;
+use intake_dev::DevResult;
+use intake_dev::dead_letters::DeadLetterQueue;
+use intake_dev::dotenv::var_or;
+use intake_dev::redrive::{self, Acker, Inspected, Redriven};
+use intake_dev::table::{self, Column};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `intake acks ...`.
+#[derive(Subcommand)]
+pub enum Acks {
+    /// The stream batches the acknowledger gave up on after its retries: when, why, the
+    /// shard and sequence range, and the tickets they hold (re-read from the stream) with
+    /// their ack's state. A batch past the stream's 24 h retention is shown as lost, with
+    /// the tickets still pending from its time.
+    DeadLetters {
+        #[command(flatten)]
+        target: Target,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hands every dead letter's records to the acknowledger again and deletes each dead
+    /// letter whose records were all acked or decided. Never sends an ack twice: the
+    /// acknowledger acts only on a ticket whose ack is still pending. Exits non-zero while
+    /// a dead letter remains.
+    Redrive {
+        #[command(flatten)]
+        target: Target,
+        /// Also delete the dead letters whose records are lost (after noting their
+        /// pending tickets, which are then answered by hand).
+        #[arg(long)]
+        drop_lost: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Which dead letters: the local stack's (default) or a deployed stack's.
+#[derive(Args)]
+pub struct Target {
+    /// A deployed stack (its TableName output; region and credentials from the
+    /// environment). The on-failure queue and the acknowledger are those of the table's
+    /// stream mapping.
+    #[arg(long, conflicts_with = "table")]
+    stack: Option<String>,
+    /// A deployed stack's table, instead of --stack.
+    #[arg(long)]
+    table: Option<String>,
+    /// The on-failure queue's URL (default: the stream mapping's OnFailure destination).
+    #[arg(long)]
+    queue: Option<String>,
+    /// The acknowledger function's name or ARN (default: the stream mapping's function).
+    #[arg(long)]
+    function: Option<String>,
+    /// The local stack's dead-letter directory (default: $INTAKE_DEAD_LETTER_DIR, else
+    /// .local/dead-letters in the project).
+    #[arg(long, conflicts_with_all = ["stack", "table", "queue", "function"])]
+    dir: Option<std::path::PathBuf>,
+}
+
+impl Acks {
+    /// Whether it reads a deployed stack (with the caller's own AWS environment, not the
+    /// local stack's settings).
+    pub fn is_cloud(&self) -> bool {
+        let (Acks::DeadLetters { target, .. } | Acks::Redrive { target, .. }) = self;
+        target.stack.is_some()
+            || target.table.is_some()
+            || target.queue.is_some()
+            || target.function.is_some()
+    }
+}
+
+/// Runs `intake acks ...`. Logs (the acknowledger's, when it runs here) go to stderr:
+/// warnings by default, more with `RUST_LOG=debug`.
+pub async fn run(command: Acks) -> DevResult<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match command {
+        Acks::DeadLetters { target, json } => {
+            let place = resolve(&target, false).await?;
+            let letters = place.queue.receive_all().await?;
+            let mut listed = Vec::new();
+            for letter in &letters {
+                listed.push(redrive::inspect(letter, &place.streams, &place.store).await);
+            }
+            place.queue.release(&letters).await;
+            list(&listed, json, &place.queue)
+        }
+        Acks::Redrive {
+            target,
+            drop_lost,
+            json,
+        } => {
+            let place = resolve(&target, true).await?;
+            let acker = place.acker.ok_or("no acknowledger to redrive through")?;
+            let done = redrive::redrive_all(
+                &place.queue,
+                &place.streams,
+                &place.store,
+                &acker,
+                drop_lost,
+            )
+            .await?;
+            report(&done, json)
+        }
+    }
+}
+
+/// Where the dead letters are and what reads and acknowledges their records.
+struct Place {
+    queue: DeadLetterQueue,
+    streams: StreamsClient,
+    store: Store,
+    acker: Option<Acker>,
+}
+
+async fn resolve(target: &Target, redriving: bool) -> DevResult<Place> {
+    if target.stack.is_none() && target.table.is_none() {
+        if target.queue.is_some() || target.function.is_some() {
+            return Err(
+                "--queue and --function need --stack or --table (the stack's table)".into(),
+            );
+        }
+        return local(target, redriving).await;
+    }
+    cloud(target).await
+}
+
+/// The local stack: the table at `AWS_ENDPOINT_URL_DYNAMODB`, the dead-letter directory, and
+/// an acknowledger built from the same settings as `intake dev`'s.
+async fn local(target: &Target, redriving: bool) -> DevResult<Place> {
+    let endpoint = var_or("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000");
+    // The records are re-read from the local stream: say so when the stack is down.
+    if !intake_dev::reach::accepts(&endpoint).await {
+        return Err(intake_dev::reach::NotAnswering::Dynamo { endpoint }.into());
+    }
+    let sdk = intake_dev::stack::local_sdk_config(&endpoint).await;
+    let store = Store::from_sdk_config(&sdk, var_or("TABLE_NAME", "intake-local"));
+    let dir = match &target.dir {
+        Some(dir) => dir.clone(),
+        None => intake_dev::stack::local_dead_letter_dir()?,
+    };
+    let acker = if redriving {
+        let options = intake_dev::stack::StackOptions::from_env()?;
+        let clients = intake::providers::Clients::new(&sdk)?;
+        // Its metric lines are the local stack's business, not this command's output.
+        let quiet: intake::metrics::Sink = Arc::new(intake::metrics::MemorySink::default());
+        let acknowledger =
+            intake::ack::Acknowledger::from_config(&options.config, store.clone(), &clients)
+                .with_metrics(quiet);
+        Some(Acker::Local(Arc::new(acknowledger)))
+    } else {
+        None
+    };
+    Ok(Place {
+        queue: DeadLetterQueue::Dir(dir),
+        streams: StreamsClient::new(&sdk),
+        store,
+        acker,
+    })
+}
+
+/// A deployed stack: its table, then the table's stream mapping for the function and the
+/// on-failure queue (unless given).
+async fn cloud(target: &Target) -> DevResult<Place> {
+    let sdk = operator_sdk(Duration::from_secs(120)).await;
+    let table = match (&target.table, &target.stack) {
+        (Some(table), _) => table.clone(),
+        (None, Some(stack)) => stack_output(&sdk, stack, "TableName").await?,
+        (None, None) => unreachable!("resolve sends the local stack elsewhere"),
+    };
+    let described = aws_sdk_dynamodb::Client::new(&sdk)
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .map_err(failed(format!("table {table}")))?;
+    let stream_arn = described
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .ok_or_else(|| format!("table {table} has no stream"))?
+        .to_owned();
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let (mut function, mut queue_arn) = (None, None);
+    if target.function.is_none() || target.queue.is_none() {
+        let mappings = lambda
+            .list_event_source_mappings()
+            .event_source_arn(&stream_arn)
+            .send()
+            .await
+            .map_err(failed("the stream's mapping".to_owned()))?;
+        let mapping = mappings
+            .event_source_mappings()
+            .first()
+            .ok_or_else(|| format!("no function reads the stream of {table}"))?;
+        function = mapping.function_arn().map(str::to_owned);
+        queue_arn = mapping
+            .destination_config()
+            .and_then(|d| d.on_failure())
+            .and_then(|f| f.destination())
+            .map(str::to_owned);
+    }
+    let queue_url = match (&target.queue, queue_arn) {
+        (Some(url), _) => url.clone(),
+        (None, Some(arn)) => queue_url(&sdk, &arn).await?,
+        (None, None) => {
+            return Err(format!(
+                "the stream mapping of {table} has no on-failure destination: give --queue"
+            )
+            .into());
+        }
+    };
+    let function = target
+        .function
+        .clone()
+        .or(function)
+        .ok_or("the stream mapping names no function: give --function")?;
+    Ok(Place {
+        queue: DeadLetterQueue::sqs(&sdk, &queue_url),
+        streams: StreamsClient::new(&sdk),
+        store: Store::from_sdk_config(&sdk, table),
+        acker: Some(Acker::Lambda {
+            client: lambda,
+            function,
+        }),
+    })
+}
+
+/// The caller's AWS environment, with timeouts for a person waiting (the functions' short
+/// ones suit a webhook): `timeout` per call, long enough for an invocation of the
+/// acknowledger when redriving.
+pub async fn operator_sdk(timeout: Duration) -> aws_config::SdkConfig {
+    use aws_config::timeout::TimeoutConfig;
+    intake::aws::loader()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(timeout)
+                .operation_timeout(timeout)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+async fn stack_output(sdk: &aws_config::SdkConfig, stack: &str, name: &str) -> DevResult<String> {
+    let out = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(failed(format!("stack {stack}")))?;
+    out.stacks()
+        .first()
+        .into_iter()
+        .flat_map(|s| s.outputs())
+        .find(|o| o.output_key() == Some(name))
+        .and_then(|o| o.output_value())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("stack {stack} has no {name} output").into())
+}
+
+/// The URL of the queue `arn` (`arn:aws:sqs:<region>:<account>:<name>`).
+async fn queue_url(sdk: &aws_config::SdkConfig, arn: &str) -> DevResult<String> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let [_, _, "sqs", _, account, name] = parts[..] else {
+        return Err(format!("the on-failure destination {arn} is not an SQS queue").into());
+    };
+    aws_sdk_sqs::Client::new(sdk)
+        .get_queue_url()
+        .queue_name(name)
+        .queue_owner_aws_account_id(account)
+        .send()
+        .await
+        .map_err(failed(format!("queue {name}")))?
+        .queue_url
+        .ok_or_else(|| format!("queue {name} has no URL").into())
+}
+
+/// What went wrong calling AWS about `what`, with the SDK's whole explanation.
+fn failed<E: std::error::Error>(what: String) -> impl FnOnce(E) -> String {
+    move |e| {
+        format!(
+            "{what}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(e)
+        )
+    }
+}
+
+/// The columns of `acks dead-letters`.
+const COLUMNS: [Column; 7] = [
+    Column::left("ID"),
+    Column::left("WHEN"),
+    Column::left("WHY"),
+    Column::left("SHARD"),
+    Column::left("SEQUENCES"),
+    Column::right("RECORDS"),
+    Column::left("TICKETS"),
+];
+
+fn list(listed: &[Inspected], json: bool, queue: &DeadLetterQueue) -> DevResult<()> {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        for item in listed {
+            writeln!(stdout, "{}", serde_json::to_string(item)?)?;
+        }
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = listed
+        .iter()
+        .map(|d| {
+            let tickets = match (&d.error, &d.lost) {
+                (Some(error), _) => format!("? {error}"),
+                (None, Some(lost)) => format!(
+                    "LOST ({lost}); still pending from then: {}",
+                    none_if_empty(&d.pending_tickets.join(", "))
+                ),
+                (None, None) => none_if_empty(
+                    &d.tickets
+                        .iter()
+                        .map(|t| format!("{} ({})", t.id, t.ack))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            };
+            vec![
+                d.id.clone(),
+                d.timestamp.clone(),
+                format!("{} ({} tries)", d.condition, d.invocations),
+                d.shard_id.clone(),
+                format!("{}..{}", d.start_sequence_number, d.end_sequence_number),
+                d.batch_size.to_string(),
+                tickets,
+            ]
+        })
+        .collect();
+    table::write(&mut stdout, &COLUMNS, &rows)?;
+    if listed.is_empty() {
+        writeln!(stdout, "no dead letters in {}", queue.describe())?;
+    }
+    Ok(())
+}
+
+fn none_if_empty(text: &str) -> String {
+    if text.is_empty() {
+        "none".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+fn report(done: &[(String, Redriven)], json: bool) -> DevResult<()> {
+    let mut stdout = std::io::stdout().lock();
+    let mut remaining = 0;
+    for (id, outcome) in done {
+        if json {
+            let mut value = serde_json::to_value(outcome)?;
+            value["id"] = id.clone().into();
+            writeln!(stdout, "{value}")?;
+        }
+        let line = match outcome {
+            Redriven::Done { tickets } => format!(
+                "{id}: redriven, deleted (tickets: {})",
+                none_if_empty(&tickets.join(", "))
+            ),
+            Redriven::StillFailing { tickets, failed } => {
+                remaining += 1;
+                format!(
+                    "{id}: {failed} record(s) failed again, kept (tickets: {})",
+                    tickets.join(", ")
+                )
+            }
+            Redriven::Lost {
+                reason,
+                pending_tickets,
+                dropped,
+            } => {
+                remaining += usize::from(!dropped);
+                format!(
+                    "{id}: LOST, {reason}; answer by hand the tickets still pending from then: {}{}",
+                    none_if_empty(&pending_tickets.join(", ")),
+                    if *dropped {
+                        " (deleted)"
+                    } else {
+                        " (kept; --drop-lost deletes it)"
+                    }
+                )
+            }
+            Redriven::Error { reason } => {
+                remaining += 1;
+                format!("{id}: not redriven, kept: {reason}")
+            }
+        };
+        if !json {
+            writeln!(stdout, "{line}")?;
+        }
+    }
+    if !json && done.is_empty() {
+        writeln!(stdout, "no dead letters")?;
+    }
+    if remaining > 0 {
+        return Err(format!("{remaining} dead letter(s) remain").into());
+    }
+    Ok(())
+}
