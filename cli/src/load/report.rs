@@ -200,7 +200,7 @@ pub struct AckDelays {
     /// By channel.
     pub by_channel_ms: BTreeMap<String, Percentiles>,
     /// From the last webhook's 2xx to the last ack at a provider, in seconds: how long the
-    /// backlog took to clear once the traffic stopped (negative: it never built up).
+    /// backlog took to clear once the traffic stopped (0: it never built up).
     pub last_ack_after_last_webhook_s: Option<f64>,
 }
 
@@ -225,7 +225,9 @@ impl AckDelays {
                     .started_at
                     .checked_add(jiff::SignedDuration::try_from(sent.elapsed).ok()?)
                     .ok()?;
-                Some(last.duration_since(last_webhook).as_secs_f64())
+                // Zero when the acks kept up (an email ack's time, to the second, can even
+                // read as before the last webhook).
+                Some(last.duration_since(last_webhook).as_secs_f64().max(0.0))
             }),
         }
     }
