@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: dev test lint unit e2e bench cold-start sizes lambda build-lambda deps clean-local
+.PHONY: dev test lint unit e2e bench cold-start sizes lambda build-lambda deps clean-local load
 
 deps: node_modules/.installed
 	@scripts/ensure-java.sh
@@ -41,6 +41,17 @@ unit:
 
 e2e: deps
 	$(CARGO) test -p intake-tests
+
+## The load harness (`intake load`, not part of `make test`) on a stack of its own: by default
+## a short run, signed webhooks of every channel at 20/s for 10 s, then the verdict (lost,
+## duplicated, un-acked) from the table and the recorder. LOAD_ARGS passes options, and
+## LOAD_PROFILE the cargo profile of the harness and the stack it starts (BENCHMARKS.md, "Load
+## harness"): make load LOAD_PROFILE=release LOAD_ARGS="--rate 50 --duration 60"
+LOAD_PROFILE ?= dev
+LOAD_ARGS ?=
+
+load: deps
+	$(CARGO) run --profile $(LOAD_PROFILE) -p intake-cli --bin intake -- load $(LOAD_ARGS)
 
 ## Criterion benchmarks (figures go in BENCHMARKS.md).
 bench:

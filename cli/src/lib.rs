@@ -1,13 +1,15 @@
 //! The local stack behind `intake dev`, shared with the end-to-end tests: DynamoDB Local, the
 //! webhook server, the stream poller that feeds the acknowledger as Lambda would, and the
 //! recorder that stands in for provider APIs. Also the emulators tests start on their own
-//! (moto for AWS APIs without another emulator) and the checks of `intake doctor`.
+//! (moto for AWS APIs without another emulator), the checks of `intake doctor`, and the load
+//! harness of `intake load` (`load`).
 
 pub mod child;
 pub mod dead_letters;
 pub mod doctor;
 pub mod dotenv;
 pub mod dynamo_local;
+pub mod load;
 pub mod moto_local;
 pub mod outbox;
 pub mod poller;

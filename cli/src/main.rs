@@ -70,6 +70,13 @@ enum Command {
     /// with --stack NAME.
     #[command(subcommand)]
     Acks(acks_command::Acks),
+
+    // -- Load harness (issue 14) --
+    /// Drive a local stack with signed webhooks of every channel at a given rate, then
+    /// report throughput, latency, ticket-to-ack delay, and what was lost, duplicated or
+    /// left un-acked (read from the table and the recorder). Starts a stack of its own
+    /// unless --url names a running `intake dev`. Exits non-zero when anything was.
+    Load(Box<intake_dev::load::LoadArgs>),
 }
 
 #[derive(Subcommand)]
@@ -286,6 +293,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
         }) => config_check(file, ses_identities),
         Command::Doctor { stack } => doctor(&stack).await,
         Command::Acks(acks) => acks_command::run(acks).await,
+        Command::Load(args) => load(&args).await,
         Command::Manifest => {
             out!(
                 "{}",
@@ -339,6 +347,31 @@ async fn dev(settings: Option<dotenv::Loaded>) -> DevResult<()> {
     let mut stack = stack;
     stack.dynamo.stop().await;
     Ok(())
+}
+
+/// `intake load`: the report, then a non-zero exit if anything was lost, duplicated or left
+/// un-acked.
+async fn load(args: &intake_dev::load::LoadArgs) -> DevResult<()> {
+    // The functions log every webhook at `info` (and `.env` asks for `info`): under load,
+    // only warnings and errors, unless INTAKE_LOAD_LOG says otherwise.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("INTAKE_LOAD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let report = intake_dev::load::run(args).await?;
+    if args.json {
+        out!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        write!(std::io::stdout(), "{}", report.text())?;
+    }
+    if report.clean() {
+        Ok(())
+    } else {
+        Err("the load run lost, duplicated or left un-acked some messages (see the verdict)".into())
+    }
 }
 
 /// Why `intake dev` does not run here, and where it does.
