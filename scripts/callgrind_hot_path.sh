@@ -27,7 +27,7 @@ for stage in twilio/verify twilio/parse twilio/transaction twilio/total meta/ver
     callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null |
         awk -v n="$n" -v stage="$stage" -v allocs="$allocs" '
             function ir(s) { gsub(",", "", s); return s + 0 }
-            /:hot_path::stage_/ && !done { total = ir($1); done = 1 }
+            /:hot_path::stage/ && !done { total = ir($1); done = 1 }
             / [^ ]*:(malloc|free|realloc|calloc) / { alloc += ir($1) }
             END {
                 if (total == 0) { print "no stage function found for " stage > "/dev/stderr"; exit 1 }

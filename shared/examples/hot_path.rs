@@ -4,8 +4,8 @@
 //! benchmarks (`benches/fixtures`).
 //!
 //! `scripts/callgrind_hot_path.sh` builds it with the `bench` profile and runs it under
-//! callgrind; each stage is its own never-inlined function, so the inclusive cost of
-//! `hot_path::stage_*` divided by N is the cost of one request. Run alone, it prints the
+//! callgrind, one stage per process; a stage runs in one never-inlined function, so the
+//! inclusive cost of `hot_path::stage` divided by N is the cost of one request. Run alone, it prints the
 //! heap allocations per request of each stage (a counting global allocator around the
 //! system one; its bookkeeping is two relaxed atomic adds per call).
 //!
@@ -20,8 +20,6 @@ use intake::WebhookRequest;
 use intake::ids::TicketIds;
 use intake::model::InboundMessage;
 use intake::providers::Provider;
-use intake::providers::meta::Meta;
-use intake::providers::twilio::Twilio;
 use intake::store::{Target, plan};
 use jiff::Timestamp;
 
@@ -61,46 +59,12 @@ static GLOBAL: Counting = Counting;
 /// The table name the functions are deployed with by default.
 const TABLE: &str = "intake";
 
+/// One stage: `request` N times. Never inlined, so callgrind counts it as one function
+/// (`hot_path::stage`), of which the script runs one kind per process.
 #[inline(never)]
-fn stage_twilio_verify(twilio: &Twilio, req: &WebhookRequest, now: Timestamp, n: u64) {
+fn stage<T>(n: u64, mut request: impl FnMut() -> T) {
     for _ in 0..n {
-        twilio.verify(black_box(req), now).expect("verifies");
-    }
-}
-
-#[inline(never)]
-fn stage_twilio_parse(twilio: &Twilio, req: &WebhookRequest, now: Timestamp, n: u64) {
-    for _ in 0..n {
-        black_box(twilio.parse(black_box(req), now).expect("parses"));
-    }
-}
-
-#[inline(never)]
-fn stage_twilio_transaction(message: &InboundMessage, now: Timestamp, n: u64) {
-    for _ in 0..n {
-        black_box(new_ticket(black_box(message), now));
-    }
-}
-
-#[inline(never)]
-fn stage_twilio_total(twilio: &Twilio, req: &WebhookRequest, now: Timestamp, n: u64) {
-    for _ in 0..n {
-        let messages = receive(twilio, black_box(req), now);
-        black_box(new_ticket(&messages[0], now));
-    }
-}
-
-#[inline(never)]
-fn stage_meta_verify(meta: &Meta, req: &WebhookRequest, now: Timestamp, n: u64) {
-    for _ in 0..n {
-        meta.verify(black_box(req), now).expect("verifies");
-    }
-}
-
-#[inline(never)]
-fn stage_meta_total(meta: &Meta, req: &WebhookRequest, now: Timestamp, n: u64) {
-    for _ in 0..n {
-        black_box(receive(meta, black_box(req), now));
+        black_box(request());
     }
 }
 
@@ -151,22 +115,23 @@ fn main() {
     assert_eq!(receive(&meta, &meta_req, now).len(), 10);
 
     println!("{n} iterations per stage");
-    counted("twilio/verify", n, || {
-        stage_twilio_verify(&twilio, &twilio_req, now, n)
-    });
-    counted("twilio/parse", n, || {
-        stage_twilio_parse(&twilio, &twilio_req, now, n)
-    });
-    counted("twilio/transaction", n, || {
-        stage_twilio_transaction(&message, now, n)
-    });
-    counted("twilio/total", n, || {
-        stage_twilio_total(&twilio, &twilio_req, now, n)
-    });
-    counted("meta/verify", n, || {
-        stage_meta_verify(&meta, &meta_req, now, n)
-    });
-    counted("meta/verify+parse", n, || {
-        stage_meta_total(&meta, &meta_req, now, n)
-    });
+    let twilio_verify = || {
+        twilio
+            .verify(black_box(&twilio_req), now)
+            .expect("verifies")
+    };
+    counted("twilio/verify", n, || stage(n, twilio_verify));
+    let twilio_parse = || twilio.parse(black_box(&twilio_req), now).expect("parses");
+    counted("twilio/parse", n, || stage(n, twilio_parse));
+    let transaction = || new_ticket(black_box(&message), now);
+    counted("twilio/transaction", n, || stage(n, transaction));
+    let twilio_total = || {
+        let messages = receive(&twilio, black_box(&twilio_req), now);
+        new_ticket(&messages[0], now)
+    };
+    counted("twilio/total", n, || stage(n, twilio_total));
+    let meta_verify = || meta.verify(black_box(&meta_req), now).expect("verifies");
+    counted("meta/verify", n, || stage(n, meta_verify));
+    let meta_total = || receive(&meta, black_box(&meta_req), now);
+    counted("meta/verify+parse", n, || stage(n, meta_total));
 }
