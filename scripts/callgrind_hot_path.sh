@@ -14,8 +14,10 @@ n=${1:-2000}
 bin=${2:-}
 if [[ -z $bin ]]; then
     cargo build --quiet --profile bench -p intake --example hot_path
-    bin=target/bench/examples/hot_path
+    # The bench profile inherits release, and so its directory.
+    bin=target/release/examples/hot_path
 fi
+[[ -x $bin ]] || { echo "no hot_path binary at $bin" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 printf '| stage | instructions per request | in the allocator | allocations per request |\n'
