@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
+use std::borrow::Cow;
 
 use crate::error::WebhookError;
 
@@ -57,14 +58,16 @@ impl WebhookRequest {
         }
     }
 
-    /// The media type of the body, lower-cased and without parameters.
-    pub fn media_type(&self) -> Option<String> {
+    /// The media type of the body, lower-cased and without parameters (borrowed from the
+    /// header when it is lower case already, as providers send it).
+    pub fn media_type(&self) -> Option<Cow<'_, str>> {
         self.header("content-type").map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
+            let media_type = ct.split(';').next().unwrap_or("").trim();
+            if media_type.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(media_type.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(media_type)
+            }
         })
     }
 }

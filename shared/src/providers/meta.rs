@@ -14,6 +14,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
+use std::borrow::Cow;
 
 use super::{OutboundMessage, Provider, SendError, SendReceipt, Sender};
 use crate::config::{ConfigError, MetaConfig, Secret};
@@ -116,7 +117,7 @@ impl Provider for Meta {
     ) -> Result<Vec<InboundMessage>, WebhookError> {
         let payload: Payload = serde_json::from_slice(&req.body).map_err(super::json::malformed)?;
         let mut out = Vec::new();
-        match payload.object.as_str() {
+        match payload.object.as_ref() {
             "page" | "instagram" => {
                 let app = if payload.object == "page" {
                     "messenger"
@@ -168,37 +169,54 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    object: String,
-    #[serde(default)]
-    entry: Vec<Entry>,
+// Ids borrow from the body (`Cow`): they are copied only where Meta escaped something in
+// them, and most are only read into the addresses built from them.
+
+/// An optional string that borrows from the body unless it holds escapes (serde's `borrow`
+/// does not reach a `Cow` inside an `Option`).
+fn borrowed<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text>::deserialize(d)?.map(|text| text.0))
 }
 
 #[derive(Deserialize)]
-struct Entry {
-    #[serde(default)]
-    messaging: Vec<MessagingEvent>,
+struct Payload<'a> {
+    #[serde(borrow)]
+    object: Cow<'a, str>,
+    #[serde(default, borrow)]
+    entry: Vec<Entry<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(default, borrow)]
+    messaging: Vec<MessagingEvent<'a>>,
     #[serde(default)]
     changes: Vec<Change>,
 }
 
 #[derive(Deserialize)]
-struct Id {
-    id: Option<String>,
+struct Id<'a> {
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    id: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct MessagingEvent {
-    sender: Option<Id>,
-    recipient: Option<Id>,
-    message: Option<MessengerMessage>,
+struct MessagingEvent<'a> {
+    #[serde(borrow)]
+    sender: Option<Id<'a>>,
+    #[serde(borrow)]
+    recipient: Option<Id<'a>>,
+    #[serde(borrow)]
+    message: Option<MessengerMessage<'a>>,
     postback: Option<Postback>,
 }
 
 #[derive(Deserialize)]
-struct MessengerMessage {
-    mid: Option<String>,
+struct MessengerMessage<'a> {
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    mid: Option<Cow<'a, str>>,
     text: Option<String>,
     #[serde(default)]
     is_echo: bool,
@@ -227,9 +245,9 @@ struct Postback {
     title: Option<String>,
 }
 
-fn required(value: Option<String>, field: &'static str) -> Result<String, WebhookError> {
+fn required<S: AsRef<str>>(value: Option<S>, field: &'static str) -> Result<S, WebhookError> {
     value
-        .filter(|v| !v.trim().is_empty())
+        .filter(|v| !v.as_ref().trim().is_empty())
         .ok_or(WebhookError::MissingField(field))
 }
 
@@ -237,7 +255,7 @@ fn required(value: Option<String>, field: &'static str) -> Result<String, Webhoo
 /// and the like.
 fn messaging_event(
     app: &'static str,
-    event: MessagingEvent,
+    event: MessagingEvent<'_>,
     now: Timestamp,
 ) -> Result<Option<InboundMessage>, WebhookError> {
     let (id, body, attachments) = match (event.message, event.postback) {
@@ -256,7 +274,11 @@ fn messaging_event(
             (m.mid, m.text.unwrap_or_default(), attachments)
         }
         // A tapped button is the customer speaking too.
-        (None, Some(p)) => (p.mid, p.title.unwrap_or_default(), Vec::new()),
+        (None, Some(p)) => (
+            p.mid.map(Cow::Owned),
+            p.title.unwrap_or_default(),
+            Vec::new(),
+        ),
         // delivery, read, reaction, referral, typing, optin, ...
         (None, None) => return Ok(None),
     };
@@ -265,7 +287,7 @@ fn messaging_event(
     Ok(Some(InboundMessage {
         channel: Channel::Social,
         provider: "meta",
-        provider_message_id: required(id, "message.mid")?,
+        provider_message_id: required(id, "message.mid")?.into_owned(),
         from: Party {
             address: format!("{app}:{sender}"),
             name: None,
@@ -563,8 +585,14 @@ impl MetaSender {
 #[derive(Deserialize)]
 struct GraphAnswer {
     message_id: Option<String>,
-    messages: Option<Vec<Id>>,
+    messages: Option<Vec<SentMessage>>,
     error: Option<GraphError>,
+}
+
+/// `messages[]` of a WhatsApp send's answer.
+#[derive(Deserialize)]
+struct SentMessage {
+    id: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -376,3 +376,22 @@ proptest::proptest! {
         let _ = meta().parse(&post(&body, None), Timestamp::UNIX_EPOCH);
     }
 }
+
+/// Ids and the object are read without copying when Meta wrote them plainly; escaped, they
+/// are unescaped as before.
+#[test]
+fn escaped_ids_and_object_read_as_their_text() {
+    let raw = r#"{"object":"p\u0061ge","entry":[{"id":"1","time":1,"messaging":[{"sender":{"id":"24\u0036813579"},"recipient":{"id":"1000\/1"},"timestamp":1,"message":{"mid":"m_\u0041b","text":"hi"}}]}]}"#;
+    let msgs = meta()
+        .parse(&post(raw, None), Timestamp::UNIX_EPOCH)
+        .unwrap();
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].from.address, "messenger:246813579");
+    assert_eq!(msgs[0].to, "messenger:1000/1");
+    assert_eq!(msgs[0].provider_message_id, "m_Ab");
+    let blank = raw.replace(r#""24\u0036813579""#, r#"" \u0020""#);
+    assert!(matches!(
+        meta().parse(&post(&blank, None), Timestamp::UNIX_EPOCH),
+        Err(WebhookError::MissingField("sender.id"))
+    ));
+}

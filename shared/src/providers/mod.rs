@@ -48,20 +48,28 @@ pub trait Provider: Send + Sync {
         req: &WebhookRequest,
         now: Timestamp,
     ) -> Result<Vec<InboundMessage>, WebhookError>;
-    /// Verifies and reads a POST: [`Provider::verify`] then [`Provider::parse`]. Providers
-    /// that need the network or the store to trust a request override it: SNS fetches its
-    /// signing certificate before verifying and confirms subscriptions; Mailgun refuses a
-    /// signing token used for another mail.
+    /// [`Provider::verify`] then [`Provider::parse`], with the same outcome. A provider
+    /// that has to decode the body to check its signature (Twilio's form) overrides it to
+    /// decode the body once for both.
+    fn verify_and_parse(
+        &self,
+        req: &WebhookRequest,
+        now: Timestamp,
+    ) -> Result<Vec<InboundMessage>, WebhookError> {
+        self.verify(req, now)?;
+        self.parse(req, now)
+    }
+    /// Verifies and reads a POST ([`Provider::verify_and_parse`]). Providers that need the
+    /// network or the store to trust a request override it: SNS fetches its signing
+    /// certificate before verifying and confirms subscriptions; Mailgun refuses a signing
+    /// token used for another mail.
     fn receive<'a>(
         &'a self,
         req: &'a WebhookRequest,
         now: Timestamp,
         _store: &'a Store,
     ) -> BoxFuture<'a, Result<Received, WebhookError>> {
-        Box::pin(async move {
-            self.verify(req, now)?;
-            Ok(Received::Messages(self.parse(req, now)?))
-        })
+        Box::pin(async move { Ok(Received::Messages(self.verify_and_parse(req, now)?)) })
     }
     /// What the provider expects back on success.
     fn accepted(&self) -> Reply {

@@ -69,6 +69,53 @@ impl Provider for Twilio {
     }
 
     fn verify(&self, req: &WebhookRequest, _now: Timestamp) -> Result<(), WebhookError> {
+        self.verified(req).map(|_| ())
+    }
+
+    fn parse(
+        &self,
+        req: &WebhookRequest,
+        now: Timestamp,
+    ) -> Result<Vec<InboundMessage>, WebhookError> {
+        if req.media_type().as_deref() == Some(JSON) {
+            return parse_events(&req.body, now);
+        }
+        form_messages(&req.body, &Form::parse(&req.body), now)
+    }
+
+    /// The form is decoded once, for the signature and then for the fields.
+    fn verify_and_parse(
+        &self,
+        req: &WebhookRequest,
+        now: Timestamp,
+    ) -> Result<Vec<InboundMessage>, WebhookError> {
+        match self.verified(req)? {
+            Verified::Json => parse_events(&req.body, now),
+            Verified::Form(form) => form_messages(&req.body, &form, now),
+        }
+    }
+
+    fn accepted(&self) -> Reply {
+        // Empty TwiML: Twilio sends nothing back by itself; the acknowledger answers.
+        Reply::xml(200, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#)
+    }
+}
+
+/// A request whose signature matched, and what it was read into to check it.
+enum Verified<'a> {
+    /// A JSON callback (its body is proven by the signed `bodySHA256`).
+    Json,
+    /// A form post, decoded.
+    Form(Form<'a>),
+}
+
+/// The largest `X-Twilio-Signature` kept after decoding: an HMAC-SHA1 is 20 bytes, so
+/// anything longer cannot match and is refused like any other wrong signature.
+const MAX_SIGNATURE: usize = 32;
+
+impl Twilio {
+    /// Checks the signature of `req`; for a form post, returns the form it decoded to do so.
+    fn verified<'a>(&self, req: &'a WebhookRequest) -> Result<Verified<'a>, WebhookError> {
         let json = match req.media_type().as_deref() {
             Some(FORM) => false,
             Some(JSON) => true,
@@ -81,78 +128,34 @@ impl Provider for Twilio {
         let claimed = req
             .header(SIGNATURE_HEADER)
             .ok_or(WebhookError::MissingSignature("X-Twilio-Signature"))?;
-        let claimed = BASE64
-            .decode(claimed.trim())
+        let mut decoded = [0u8; MAX_SIGNATURE];
+        let len = BASE64
+            .decode_slice(claimed.trim(), &mut decoded)
             .map_err(|_| WebhookError::BadSignature)?;
+        let claimed = &decoded[..len];
         if json {
             // A JSON body without its hash in the URL is not something Twilio sends: the
             // signature alone would then leave the body unproven.
             let claimed_hash = body_hash_param(&req.public_url)?;
-            self.check_url_signature::<&str, &str>(&req.public_url, &[], &claimed)?;
-            return check_signature(body_hash(&req.body).as_bytes(), claimed_hash.as_bytes());
+            self.check_url_signature(&req.public_url, &[], claimed)?;
+            check_signature(body_hash(&req.body).as_bytes(), claimed_hash.as_bytes())?;
+            return Ok(Verified::Json);
         }
-        let mut params: Vec<_> = form_urlencoded::parse(&req.body).collect();
+        let form = Form::parse(&req.body);
+        let mut params: Vec<(&str, &str)> = form.pairs().collect();
         // The SDKs sign each distinct value of a repeated name once.
         params.sort_unstable();
         params.dedup();
-        self.check_url_signature(&req.public_url, &params, &claimed)
+        self.check_url_signature(&req.public_url, &params, claimed)?;
+        Ok(Verified::Form(form))
     }
 
-    fn parse(
-        &self,
-        req: &WebhookRequest,
-        now: Timestamp,
-    ) -> Result<Vec<InboundMessage>, WebhookError> {
-        if req.media_type().as_deref() == Some(JSON) {
-            return parse_events(&req.body, now);
-        }
-        if std::str::from_utf8(&req.body).is_err() {
-            return Err(WebhookError::Malformed("body is not UTF-8".into()));
-        }
-        let form = Form::parse(&req.body);
-        let media_count = match form.get("NumMedia") {
-            None | Some("") => 0,
-            Some(n) => n
-                .parse::<usize>()
-                .map_err(|_| WebhookError::Malformed("NumMedia is not a number".into()))?,
-        };
-        let attachments = (0..media_count.min(MAX_MEDIA))
-            .filter_map(|i| {
-                let url = form.get(&format!("MediaUrl{i}"))?;
-                Some(Attachment {
-                    url: Some(url.to_owned()),
-                    content_type: form.get(&format!("MediaContentType{i}")).map(str::to_owned),
-                    ..Attachment::default()
-                })
-            })
-            .collect();
-        Ok(vec![message(
-            Fields {
-                sid: form.required("MessageSid")?,
-                from: form.required("From")?,
-                to: form.required("To")?,
-                body: form.get("Body").unwrap_or_default(),
-                // WhatsApp senders through Twilio carry a profile name.
-                name: form.get("ProfileName"),
-            },
-            attachments,
-            now,
-        )?])
-    }
-
-    fn accepted(&self) -> Reply {
-        // Empty TwiML: Twilio sends nothing back by itself; the acknowledger answers.
-        Reply::xml(200, r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#)
-    }
-}
-
-impl Twilio {
     /// `Ok` when `claimed` is the signature of `url` (or of its port variant) with the
     /// sorted `params`, compared in constant time.
-    fn check_url_signature<K: AsRef<str>, V: AsRef<str>>(
+    fn check_url_signature(
         &self,
         url: &str,
-        sorted: &[(K, V)],
+        sorted: &[(&str, &str)],
         claimed: &[u8],
     ) -> Result<(), WebhookError> {
         let token = self.auth_token.expose().as_bytes();
@@ -164,6 +167,45 @@ impl Twilio {
             Err(WebhookError::BadSignature)
         }
     }
+}
+
+/// The message of a form post (`body` is the raw form, `form` its decoded fields).
+fn form_messages(
+    body: &[u8],
+    form: &Form<'_>,
+    now: Timestamp,
+) -> Result<Vec<InboundMessage>, WebhookError> {
+    if std::str::from_utf8(body).is_err() {
+        return Err(WebhookError::Malformed("body is not UTF-8".into()));
+    }
+    let media_count = match form.get("NumMedia") {
+        None | Some("") => 0,
+        Some(n) => n
+            .parse::<usize>()
+            .map_err(|_| WebhookError::Malformed("NumMedia is not a number".into()))?,
+    };
+    let attachments = (0..media_count.min(MAX_MEDIA))
+        .filter_map(|i| {
+            let url = form.get(&format!("MediaUrl{i}"))?;
+            Some(Attachment {
+                url: Some(url.to_owned()),
+                content_type: form.get(&format!("MediaContentType{i}")).map(str::to_owned),
+                ..Attachment::default()
+            })
+        })
+        .collect();
+    Ok(vec![message(
+        Fields {
+            sid: form.required("MessageSid")?,
+            from: form.required("From")?,
+            to: form.required("To")?,
+            body: form.get("Body").unwrap_or_default(),
+            // WhatsApp senders through Twilio carry a profile name.
+            name: form.get("ProfileName"),
+        },
+        attachments,
+        now,
+    )?])
 }
 
 /// What `bodySHA256` holds for `body`: its SHA-256 in lower-case hex.
@@ -298,14 +340,11 @@ pub fn sign_json(auth_token: &str, url: &str, body: &[u8]) -> (String, String) {
 }
 
 /// HMAC-SHA1 over the URL and the already sorted parameters, fed piece by piece.
-fn mac<K: AsRef<str>, V: AsRef<str>>(token: &[u8], url: &str, sorted: &[(K, V)]) -> [u8; 20] {
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(1 + sorted.len() * 2);
-    parts.push(url.as_bytes());
-    for (k, v) in sorted {
-        parts.push(k.as_ref().as_bytes());
-        parts.push(v.as_ref().as_bytes());
-    }
-    hmac_sha1(token, &parts)
+fn mac(token: &[u8], url: &str, sorted: &[(&str, &str)]) -> [u8; 20] {
+    let params = sorted
+        .iter()
+        .flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]);
+    hmac_sha1(token, std::iter::once(url.as_bytes()).chain(params))
 }
 
 /// The same URL with the scheme's default port added, or removed when it is written.
@@ -324,11 +363,33 @@ fn other_port_variant(url: &str) -> Option<String> {
 }
 
 /// A decoded form body with lookups by name (Twilio posts about 20 fields: a scan is fine).
+/// Names and values borrow from the body unless they had to be unescaped.
 struct Form<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
 impl<'a> Form<'a> {
+    /// Decodes `body` as `form_urlencoded::parse` does (the same names and values for any
+    /// bytes, which the signature depends on), in one pass per value: a value without `+`
+    /// or `%` is borrowed, any other is unescaped into one allocation of its length.
     fn parse(body: &'a [u8]) -> Form<'a> {
-        Form(form_urlencoded::parse(body).collect())
+        let pairs = body
+            .split(|&b| b == b'&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                    Some(at) => (&pair[..at], &pair[at + 1..]),
+                    None => (pair, &[][..]),
+                };
+                (unescape(name), unescape(value))
+            });
+        // Twilio posts about 20 fields.
+        let mut fields = Vec::with_capacity(24);
+        fields.extend(pairs);
+        Form(fields)
+    }
+
+    /// Every field, in the order posted.
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -343,6 +404,47 @@ impl<'a> Form<'a> {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .ok_or(WebhookError::MissingField(name))
+    }
+}
+
+/// One form name or value: `+` is a space, `%` and two hex digits a byte (a `%` without
+/// them stays as it is), then UTF-8 with invalid sequences replaced, as `form_urlencoded`
+/// decodes it.
+fn unescape(text: &[u8]) -> Cow<'_, str> {
+    let special = |b: &u8| *b == b'+' || *b == b'%';
+    let Some(first) = text.iter().position(special) else {
+        return match std::str::from_utf8(text) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(text),
+        };
+    };
+    let hex = |b: Option<&u8>| b.and_then(|&b| (b as char).to_digit(16));
+    let mut out = Vec::with_capacity(text.len());
+    out.extend_from_slice(&text[..first]);
+    let mut i = first;
+    while let Some(&b) = text.get(i) {
+        i += 1;
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(text.get(i)), hex(text.get(i + 1))) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            _ => {
+                // The plain run up to the next `+` or `%`, copied at once.
+                let run = text[i..].iter().position(special).unwrap_or(text.len() - i);
+                out.push(b);
+                out.extend_from_slice(&text[i..i + run]);
+                i += run;
+            }
+        }
+    }
+    match String::from_utf8(out) {
+        Ok(text) => Cow::Owned(text),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
     }
 }
 

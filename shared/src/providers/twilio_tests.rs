@@ -41,7 +41,7 @@ fn order_of_params_does_not_matter_but_repeated_values_are_sorted() {
         signature("t", "https://h/p", &b)
     );
     // Sorted, the data is "https://h/p" + "ax" + "ay" + "b2".
-    let manual = BASE64.encode(hmac_sha1(b"t", &[b"https://h/paxayb2"]));
+    let manual = BASE64.encode(hmac_sha1(b"t", [b"https://h/paxayb2"]));
     assert_eq!(signature("t", "https://h/p", &a), manual);
 }
 
@@ -471,4 +471,143 @@ proptest::proptest! {
             .finish();
         let _ = twilio().parse(&request(&body, None, URL), Timestamp::UNIX_EPOCH);
     }
+}
+
+/// What the webhook answered before the form was decoded once for both steps: verify, then
+/// parse. Errors compare by their `Debug` text (status, code and message).
+fn verify_then_parse(req: &WebhookRequest) -> String {
+    let now = Timestamp::UNIX_EPOCH;
+    format!(
+        "{:?}",
+        twilio()
+            .verify(req, now)
+            .and_then(|()| twilio().parse(req, now))
+    )
+}
+
+fn verified_and_parsed(req: &WebhookRequest) -> String {
+    format!(
+        "{:?}",
+        twilio().verify_and_parse(req, Timestamp::UNIX_EPOCH)
+    )
+}
+
+proptest::proptest! {
+    /// The webhook runs `verify_and_parse`: whatever arrives, signed or not, it must answer
+    /// exactly what `verify` then `parse` answer.
+    #[test]
+    fn decoding_once_answers_as_verify_then_parse(
+        fields in proptest::collection::vec((
+            proptest::prop_oneof![
+                proptest::strategy::Just("MessageSid".to_owned()),
+                proptest::strategy::Just("From".to_owned()),
+                proptest::strategy::Just("To".to_owned()),
+                proptest::strategy::Just("Body".to_owned()),
+                proptest::strategy::Just("NumMedia".to_owned()),
+                proptest::strategy::Just("MediaUrl0".to_owned()),
+                proptest::strategy::Just("ProfileName".to_owned()),
+                "[A-Za-z]{1,12}[0-9]?",
+            ],
+            proptest::prop_oneof![".{0,40}", "[A-Za-z0-9]{1,34}", "[0-9]{1,2}"],
+        ), 0..12),
+        sign in proptest::bool::ANY,
+        raw in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+    ) {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields.iter())
+            .finish();
+        let signature = sign.then(|| signed(&body, URL));
+        let form = request(&body, signature.as_deref(), URL);
+        proptest::prop_assert_eq!(verified_and_parsed(&form), verify_then_parse(&form));
+
+        // Bytes that are no form (not UTF-8, stray `%`), signed as Twilio would sign them.
+        let params: Vec<(String, String)> = form_urlencoded::parse(&raw)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut bytes = request("", Some(&signature_of(&params)), URL);
+        bytes.body = Bytes::from(raw.clone());
+        proptest::prop_assert_eq!(verified_and_parsed(&bytes), verify_then_parse(&bytes));
+
+        // The same body as JSON, and with a content type Twilio never sends.
+        let (url, json_signature) = sign_json("12345", URL, body.as_bytes());
+        let json = json_request(&body, Some(&json_signature), &url);
+        proptest::prop_assert_eq!(verified_and_parsed(&json), verify_then_parse(&json));
+        let mut text = form.clone();
+        text.headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        proptest::prop_assert_eq!(verified_and_parsed(&text), verify_then_parse(&text));
+    }
+}
+
+fn signature_of(params: &[(String, String)]) -> String {
+    signature("12345", URL, params)
+}
+
+#[test]
+fn decoding_once_reads_a_signed_webhook_like_verify_then_parse() {
+    let req = request(BODY, Some(&signed(BODY, URL)), URL);
+    let messages = twilio()
+        .verify_and_parse(&req, Timestamp::UNIX_EPOCH)
+        .unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].from.address, "+6281234567890");
+    assert_eq!(messages[0].body, "Halo, pesanan saya belum sampai");
+    assert_eq!(messages[0].attachments.len(), 2);
+    assert_eq!(verified_and_parsed(&req), verify_then_parse(&req));
+    let tampered = request(&BODY.replace("Halo", "Hola"), Some(&signed(BODY, URL)), URL);
+    assert!(matches!(
+        twilio().verify_and_parse(&tampered, Timestamp::UNIX_EPOCH),
+        Err(WebhookError::BadSignature)
+    ));
+}
+
+proptest::proptest! {
+    /// The signature is computed over the decoded fields: they must be exactly what
+    /// `form_urlencoded` (and so Twilio's SDKs) decode, for any bytes at all.
+    #[test]
+    fn the_form_decodes_as_form_urlencoded_does(
+        raw in proptest::collection::vec(proptest::prop_oneof![
+            proptest::num::u8::ANY,
+            proptest::sample::select(b"%+&=0aF9zG".to_vec()),
+        ], 0..96),
+        text in "([a-zA-Z0-9]|%[0-9a-fA-F]{2}|%[0-9a-zA-Z]?|[+&=]|.){0,40}",
+    ) {
+        for body in [raw.as_slice(), text.as_bytes()] {
+            let (ours, theirs) = decoded_both_ways(body);
+            proptest::prop_assert_eq!(ours, theirs);
+        }
+    }
+}
+
+#[test]
+fn the_form_decodes_edge_cases_as_form_urlencoded_does() {
+    for body in [
+        &b""[..],
+        b"&&",
+        b"a",
+        b"=",
+        b"a=b=c",
+        b"a=%",
+        b"a=%4",
+        b"a=%41%4g%zz%%41",
+        b"a+b=c+d&&e=%2B",
+        b"%E2%82%AC=%E2%82",
+        b"\xff\xfe=\xc3\xa9+\xc3",
+        b"Body=Halo%2C+pesanan&From=%2B6281234567890",
+    ] {
+        let (ours, theirs) = decoded_both_ways(body);
+        assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(body));
+    }
+}
+
+/// `body`'s fields as our `Form` decodes them, and as `form_urlencoded` does.
+type Fields = Vec<(String, String)>;
+fn decoded_both_ways(body: &[u8]) -> (Fields, Fields) {
+    let ours = Form::parse(body)
+        .pairs()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let theirs = form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    (ours, theirs)
 }

@@ -9,7 +9,19 @@ use crate::store::keys::{self, PK, SK};
 
 /// The message item, under its ticket.
 pub(super) fn message_item(message: &InboundMessage, ticket_id: &str, sk: &str, now: &str) -> Item {
-    let mut item = Item::with_capacity(20);
+    let optional = [
+        message.from.name.is_some(),
+        message.subject.is_some(),
+        !message.attachments.is_empty(),
+        message.language.is_some(),
+        message.keyword.is_some(),
+        message.reply_token.is_some(),
+    ];
+    // At its final size from the start: no table grown and rehashed on the way.
+    let capacity = 11
+        + optional.iter().filter(|&&present| present).count()
+        + message.email.as_ref().map_or(0, |_| EMAIL_ATTRIBUTES);
+    let mut item = Item::with_capacity(capacity);
     item.insert(PK.into(), s(keys::ticket(ticket_id)));
     item.insert(SK.into(), s(sk));
     item.insert("type".into(), s("message"));
@@ -34,7 +46,7 @@ pub(super) fn message_item(message: &InboundMessage, ticket_id: &str, sk: &str, 
             .attachments
             .iter()
             .map(|a| {
-                let mut m = Item::new();
+                let mut m = Item::with_capacity(4);
                 for (k, v) in [
                     ("url", &a.url),
                     ("content_type", &a.content_type),
@@ -67,6 +79,9 @@ pub(super) fn message_item(message: &InboundMessage, ticket_id: &str, sk: &str, 
     item.insert("received_at".into(), s(now));
     item
 }
+
+/// The most attributes [`email_attributes`] adds.
+const EMAIL_ATTRIBUTES: usize = 7;
 
 fn email_attributes(item: &mut Item, email: &EmailDetails) {
     let list = |values: &[String]| AttributeValue::L(values.iter().map(s).collect());

@@ -77,7 +77,7 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
         Target::New { ids, .. } => Some(ids.id.as_str()),
         Target::ContactOnly(_) => None,
     };
-    let mut dedup = Item::new();
+    let mut dedup = Item::with_capacity(5);
     dedup.insert(
         PK.into(),
         s(keys::dedup(message.provider, &message.dedup_key())),
@@ -117,7 +117,7 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
     roles.push(Role::Message);
 
     if let Some(message_id) = message.email.as_ref().and_then(|e| e.message_id.as_deref()) {
-        let mut thread = Item::new();
+        let mut thread = Item::with_capacity(4);
         thread.insert(PK.into(), s(keys::message_id(message_id)));
         thread.insert(SK.into(), s(keys::REF_SK));
         thread.insert("type".into(), s("msgid"));
@@ -142,8 +142,8 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
         Target::Thread { ticket_id } => {
             items.push(ticket_join(table, ticket_id, &now_text, true));
             roles.push(Role::Ticket);
-            let (set, values) = contact_set(message, &now_text);
-            items.push(contact_builder(table, &contact_key, set, "", values));
+            let update = contact_set(message, &now_text, 0);
+            items.push(contact_builder(table, &contact_key, update, ""));
             roles.push(Role::Contact);
         }
         Target::Existing { ticket_id } => {
@@ -176,7 +176,7 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
                     .build(),
             );
             roles.push(Role::Ticket);
-            let mut reference = Item::new();
+            let mut reference = Item::with_capacity(4);
             reference.insert(PK.into(), s(keys::reference(&ids.reference)));
             reference.insert(SK.into(), s(keys::REF_SK));
             reference.insert("type".into(), s("ref"));
@@ -201,24 +201,28 @@ pub fn plan(table: &str, message: &InboundMessage, target: &Target, now: Timesta
 /// Adds a message to a ticket that must still be open (and, for threaded email, still an
 /// email ticket: a `[#REF]` typed into a subject must not reach an SMS conversation).
 fn ticket_join(table: &str, ticket_id: &str, now: &str, email_only: bool) -> TransactWriteItem {
-    let mut update = Update::builder()
+    let mut key = Item::with_capacity(2);
+    key.insert(PK.into(), s(keys::ticket(ticket_id)));
+    key.insert(SK.into(), s(keys::TICKET_SK));
+    let mut values = Item::with_capacity(4);
+    values.insert(":one".into(), n(1));
+    values.insert(":now".into(), s(now));
+    values.insert(":open".into(), s("open"));
+    let condition = if email_only {
+        values.insert(":email".into(), s("email"));
+        "#status = :open AND channel = :email"
+    } else {
+        "#status = :open"
+    };
+    let update = Update::builder()
         .table_name(table)
-        .key(PK, s(keys::ticket(ticket_id)))
-        .key(SK, s(keys::TICKET_SK))
+        .set_key(Some(key))
         .update_expression(
             "SET message_count = message_count + :one, updated_at = :now, last_message_at = :now",
         )
         .expression_attribute_names("#status", "status")
-        .expression_attribute_values(":one", n(1))
-        .expression_attribute_values(":now", s(now))
-        .expression_attribute_values(":open", s("open"));
-    update = if email_only {
-        update
-            .condition_expression("#status = :open AND channel = :email")
-            .expression_attribute_values(":email", s("email"))
-    } else {
-        update.condition_expression("#status = :open")
-    };
+        .set_expression_attribute_values(Some(values))
+        .condition_expression(condition);
     TransactWriteItem::builder()
         .update(
             update
@@ -240,3 +244,7 @@ fn put(table: &str, item: Item) -> TransactWriteItem {
         )
         .build()
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
