@@ -29,11 +29,13 @@ use intake_dev::stack::{Stack, local_sdk_config};
 use intake_tests::{Endpoints, own_stack, pending_tickets, quiet_period, stored_ticket};
 use tokio::sync::oneshot;
 
-/// An interceptor that turns the answer to the first claim (`UpdateItem` setting
-/// `ack_claim`) into an HTTP 500 after DynamoDB has applied it, as a response lost on the way
-/// back would: the SDK retries the same request.
+/// An interceptor that turns the answers to the first `lose` claims (`UpdateItem` setting
+/// `ack_claim`) into HTTP 500 after DynamoDB has applied them, as a response lost on the way
+/// back would: the SDK retries the same request (3 attempts in all).
 #[derive(Debug, Default, Clone)]
 struct LoseFirstClaimAnswer {
+    /// How many claim answers to lose.
+    lose: usize,
     /// Claims transmitted (shared by the clones: the client's and the test's).
     claims: Arc<AtomicUsize>,
     /// Set between transmitting the first claim and its answer.
@@ -58,8 +60,8 @@ impl Intercept for LoseFirstClaimAnswer {
             .get("x-amz-target")
             .is_some_and(|t| t.ends_with(".UpdateItem"));
         if update && body.contains("ack_claim = :claim,") {
-            let first = self.claims.fetch_add(1, Ordering::SeqCst) == 0;
-            *self.losing.lock().expect("lock") = first;
+            let early = self.claims.fetch_add(1, Ordering::SeqCst) < self.lose;
+            *self.losing.lock().expect("lock") = early;
         }
         Ok(())
     }
@@ -72,7 +74,11 @@ impl Intercept for LoseFirstClaimAnswer {
     ) -> Result<(), BoxError> {
         let mut losing = self.losing.lock().expect("lock");
         if std::mem::take(&mut *losing) {
-            assert_eq!(context.response().status().as_u16(), 200, "the claim committed");
+            assert_eq!(
+                context.response().status().as_u16(),
+                200,
+                "the claim committed"
+            );
             *context.response_mut().status_mut() = 500u16.try_into()?;
         }
         Ok(())
@@ -155,7 +161,8 @@ async fn acknowledger(
     }
     let metrics = MemorySink::default();
     let sink: intake::metrics::Sink = Arc::new(metrics.clone());
-    let ack = Acknowledger::new(store, senders, stack.options.config.ack.clone()).with_metrics(sink);
+    let ack =
+        Acknowledger::new(store, senders, stack.options.config.ack.clone()).with_metrics(sink);
     (ack, control, metrics)
 }
 
@@ -191,7 +198,10 @@ async fn a_claim_whose_answer_was_lost_is_retried_by_the_sdk_and_sent_once() {
     let stack = own_stack().await;
     let endpoints = Endpoints::of(&stack);
     let (customer, ticket) = pending_tickets(&stack, &endpoints, 1).await.remove(0);
-    let loser = LoseFirstClaimAnswer::default();
+    let loser = LoseFirstClaimAnswer {
+        lose: 1,
+        ..Default::default()
+    };
     let (ack, _, _) = acknowledger(&stack, Some(loser.clone()), false).await;
 
     let outcome = ack.acknowledge(&ticket.id).await.expect("acknowledged");
@@ -207,121 +217,148 @@ async fn a_claim_whose_answer_was_lost_is_retried_by_the_sdk_and_sent_once() {
     assert_eq!(stored.ack_status, AckStatus::Sent);
 }
 
-/// Runs `ack` on `ticket_id` while, once the provider has answered, DynamoDB Local is stopped
-/// and started again `down_for` later; returns the acknowledger's result.
-async fn ack_across_an_outage(
-    stack: &mut Stack,
-    ack: &Acknowledger,
-    control: GateControl,
-    ticket_id: &str,
-    down_for: Duration,
-) -> Result<AckOutcome, AckError> {
-    let outage = async {
-        control.accepted.await.expect("the provider was called");
-        stack.dynamo.stop().await;
-        let _ = control.go.send(());
-        tokio::time::sleep(down_for).await;
-        stack
-            .dynamo
-            .restart()
-            .await
-            .expect("DynamoDB Local restarts");
+#[tokio::test]
+async fn a_claim_call_that_failed_after_committing_is_released_and_sent_on_retry() {
+    let stack = own_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let (customer, ticket) = pending_tickets(&stack, &endpoints, 1).await.remove(0);
+    // Every attempt of the first claim call commits (the same claim) and loses its answer.
+    let loser = LoseFirstClaimAnswer {
+        lose: 3,
+        ..Default::default()
     };
-    let (result, ()) = tokio::join!(ack.acknowledge(ticket_id), outage);
-    result
+    let (ack, _, _) = acknowledger(&stack, Some(loser.clone()), false).await;
+
+    let result = ack.acknowledge(&ticket.id).await;
+    assert!(matches!(result, Err(AckError::Store(_))), "{result:?}");
+    assert_eq!(loser.claims.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        stored_ticket(&stack, &ticket.id).await.ack_status,
+        AckStatus::Pending,
+        "the committed claim is released"
+    );
+    // The record retried: claimed anew, sent once.
+    let again = ack.acknowledge(&ticket.id).await.expect("acknowledged");
+    assert_eq!(again, AckOutcome::Sent);
+    assert_eq!(sends_after_reset(&endpoints, &customer).await, vec![201]);
+}
+
+/// A pending ticket acknowledged by a gated acknowledger while, once the provider has
+/// answered, DynamoDB Local is stopped and started again `down_for` later.
+struct Outage {
+    stack: Stack,
+    endpoints: Endpoints,
+    customer: String,
+    ticket_id: String,
+    ack: Acknowledger,
+    metrics: MemorySink,
+    /// What the acknowledger returned.
+    result: Result<AckOutcome, AckError>,
+}
+
+impl Outage {
+    /// The outage, the provider answering 503 first if `provider_fails`, the acknowledger
+    /// giving its write-back `write_deadline` if set.
+    async fn run(
+        provider_fails: bool,
+        write_deadline: Option<Duration>,
+        down_for: Duration,
+    ) -> Outage {
+        let mut stack = own_stack().await;
+        let endpoints = Endpoints::of(&stack);
+        let (customer, ticket) = pending_tickets(&stack, &endpoints, 1).await.remove(0);
+        let (mut ack, control, metrics) = acknowledger(&stack, None, true).await;
+        if let Some(deadline) = write_deadline {
+            ack = ack.with_write_deadline(deadline);
+        }
+        if provider_fails {
+            recorder::fail_next(&endpoints.recorder, 503, 1)
+                .await
+                .expect("recorder");
+        }
+        let control = control.expect("gated");
+        let dynamo = &mut stack.dynamo;
+        let outage = async {
+            control.accepted.await.expect("the provider was called");
+            dynamo.stop().await;
+            let _ = control.go.send(());
+            tokio::time::sleep(down_for).await;
+            dynamo.restart().await.expect("DynamoDB Local restarts");
+        };
+        let (result, ()) = tokio::join!(ack.acknowledge(&ticket.id), outage);
+        Outage {
+            stack,
+            endpoints,
+            customer,
+            ticket_id: ticket.id,
+            ack,
+            metrics,
+            result,
+        }
+    }
+
+    /// The ticket's ack status as stored now.
+    async fn status(&self) -> AckStatus {
+        stored_ticket(&self.stack, &self.ticket_id).await.ack_status
+    }
+
+    /// The record delivered again (Lambda's retry; the stack's own poller also re-reads the
+    /// stream after the restart); then the statuses the provider answered since the reset.
+    async fn redelivered(&self) -> (AckOutcome, Vec<u16>) {
+        let again = self.ack.acknowledge(&self.ticket_id).await.expect("acked");
+        (
+            again,
+            sends_after_reset(&self.endpoints, &self.customer).await,
+        )
+    }
 }
 
 #[tokio::test]
 async fn dynamodb_down_once_the_provider_accepted_still_ends_sent_once() {
-    let mut stack = own_stack().await;
-    let endpoints = Endpoints::of(&stack);
-    let (customer, ticket) = pending_tickets(&stack, &endpoints, 1).await.remove(0);
-    let (ack, control, metrics) = acknowledger(&stack, None, true).await;
+    let outage = Outage::run(false, None, Duration::from_secs(3)).await;
 
-    let control = control.expect("gated");
-    let result =
-        ack_across_an_outage(&mut stack, &ack, control, &ticket.id, Duration::from_secs(3)).await;
-
-    assert_eq!(result.expect("acknowledged"), AckOutcome::Sent);
-    assert_eq!(
-        stored_ticket(&stack, &ticket.id).await.ack_status,
-        AckStatus::Sent
-    );
-    assert_eq!(outcomes(&metrics), vec![("sent".to_owned(), None)]);
-    // Delivered again (the stack's poller re-read the stream after the restart; Lambda may
-    // retry): nothing more is sent.
-    let again = ack.acknowledge(&ticket.id).await.expect("acknowledged");
+    assert_eq!(outage.result.as_ref().ok(), Some(&AckOutcome::Sent));
+    assert_eq!(outage.status().await, AckStatus::Sent);
+    assert_eq!(outcomes(&outage.metrics), vec![("sent".to_owned(), None)]);
+    let (again, sends) = outage.redelivered().await;
     assert_eq!(again, AckOutcome::AlreadyHandled);
-    assert_eq!(sends_after_reset(&endpoints, &customer).await, vec![201]);
+    assert_eq!(sends, vec![201]);
 }
 
 #[tokio::test]
 async fn a_retryable_send_while_dynamodb_is_down_ends_pending_then_sent_once() {
-    let mut stack = own_stack().await;
-    let endpoints = Endpoints::of(&stack);
-    let (customer, ticket) = pending_tickets(&stack, &endpoints, 1).await.remove(0);
-    let (ack, control, _) = acknowledger(&stack, None, true).await;
-    recorder::fail_next(&endpoints.recorder, 503, 1)
-        .await
-        .expect("recorder");
+    let outage = Outage::run(true, None, Duration::from_secs(3)).await;
 
-    let control = control.expect("gated");
-    let result =
-        ack_across_an_outage(&mut stack, &ack, control, &ticket.id, Duration::from_secs(3)).await;
-
-    assert!(
-        matches!(result, Err(AckError::RetryLater(_))),
-        "{result:?}"
-    );
-    assert_eq!(
-        stored_ticket(&stack, &ticket.id).await.ack_status,
-        AckStatus::Pending
-    );
-    // The record retried (by Lambda, or the stack's poller re-reading the stream after the
-    // restart): the ack goes out, once.
-    let again = ack.acknowledge(&ticket.id).await.expect("acknowledged");
+    let result = &outage.result;
+    assert!(matches!(result, Err(AckError::RetryLater(_))), "{result:?}");
+    assert_eq!(outage.status().await, AckStatus::Pending);
+    // Whichever delivery comes first (this one, or the stack's poller) sends it, once.
+    let (again, sends) = outage.redelivered().await;
     assert!(
         matches!(again, AckOutcome::Sent | AckOutcome::AlreadyHandled),
         "{again:?}"
     );
-    assert_eq!(
-        stored_ticket(&stack, &ticket.id).await.ack_status,
-        AckStatus::Sent
-    );
-    assert_eq!(
-        sends_after_reset(&endpoints, &customer).await,
-        vec![503, 201]
-    );
+    assert_eq!(outage.status().await, AckStatus::Sent);
+    assert_eq!(sends, vec![503, 201]);
 }
 
 #[tokio::test]
 async fn an_outage_past_the_write_deadline_is_reported_unrecorded_and_never_resent() {
-    let mut stack = own_stack().await;
-    let endpoints = Endpoints::of(&stack);
-    let (customer, ticket) = pending_tickets(&stack, &endpoints, 1).await.remove(0);
-    let (ack, control, metrics) = acknowledger(&stack, None, true).await;
-    let ack = ack.with_write_deadline(Duration::from_secs(2));
+    let outage = Outage::run(false, Some(Duration::from_secs(2)), Duration::from_secs(4)).await;
 
-    let control = control.expect("gated");
-    let result =
-        ack_across_an_outage(&mut stack, &ack, control, &ticket.id, Duration::from_secs(4)).await;
-
+    // Sent, but not written within the deadline.
     assert_eq!(
-        result.expect("decided"),
-        AckOutcome::Unrecorded("sent"),
-        "sent, but not written within the deadline"
+        outage.result.as_ref().ok(),
+        Some(&AckOutcome::Unrecorded("sent"))
     );
     assert_eq!(
-        outcomes(&metrics),
+        outcomes(&outage.metrics),
         vec![("unrecorded".to_owned(), Some("sent".to_owned()))]
     );
     // Left for the stale-claim sweeper: a redelivered record finds another attempt's claim
     // and sends nothing.
-    assert_eq!(
-        stored_ticket(&stack, &ticket.id).await.ack_status,
-        AckStatus::Sending
-    );
-    let again = ack.acknowledge(&ticket.id).await.expect("acknowledged");
+    assert_eq!(outage.status().await, AckStatus::Sending);
+    let (again, sends) = outage.redelivered().await;
     assert_eq!(again, AckOutcome::AlreadyHandled);
-    assert_eq!(sends_after_reset(&endpoints, &customer).await, vec![201]);
+    assert_eq!(sends, vec![201]);
 }

@@ -17,7 +17,6 @@ use intake_dev::simulate::{self, SignedPost, TwilioSms};
 use intake_dev::simulate_email::{self, MailPost};
 use intake_dev::stack::{self, Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
-
 /// Our number in tests.
 pub const OUR_NUMBER: &str = "+6221555000";
 

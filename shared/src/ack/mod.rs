@@ -432,7 +432,12 @@ impl Acknowledger {
     }
 
     /// [`write_back::until_written`] with this acknowledger's deadline.
-    async fn write_back<F, Fut>(&self, ticket_id: &str, what: &'static str, write: F) -> Option<bool>
+    async fn write_back<F, Fut>(
+        &self,
+        ticket_id: &str,
+        what: &'static str,
+        write: F,
+    ) -> Option<bool>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<bool, StoreError>>,

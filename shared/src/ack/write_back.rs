@@ -41,7 +41,8 @@ where
     Fut: Future<Output = Result<bool, StoreError>>,
 {
     let mut last_kind = "none";
-    let result = tokio::time::timeout(deadline, tries(ticket_id, what, write, &mut last_kind)).await;
+    let result =
+        tokio::time::timeout(deadline, tries(ticket_id, what, write, &mut last_kind)).await;
     let refused = match result {
         Ok(Ok(moved)) => return Some(moved),
         Ok(Err(kind)) => kind,

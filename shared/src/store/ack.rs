@@ -158,9 +158,7 @@ fn claim(ticket_id: &str, token: &str) -> UpdateParts {
         expression: "SET ack_status = :sending, ack_claim = :claim, ack_updated_at = :now \
                      REMOVE ack_reason"
             .to_owned(),
-        condition: Some(
-            "ack_status = :pending OR (ack_status = :sending AND ack_claim = :claim)",
-        ),
+        condition: Some("ack_status = :pending OR (ack_status = :sending AND ack_claim = :claim)"),
         names: HashMap::new(),
         values: HashMap::from([
             (":pending".to_owned(), s(AckStatus::Pending.as_str())),
@@ -254,7 +252,11 @@ impl Store {
         to: AckStatus,
         record: AckRecord<'_>,
     ) -> Result<bool, StoreError> {
-        conditional(transition(ticket_id, from, to, None, record).send(self).await)
+        conditional(
+            transition(ticket_id, from, to, None, record)
+                .send(self)
+                .await,
+        )
     }
 
     /// Claims a ticket's ack, `pending → sending`, under `token` (unique to the attempt).
