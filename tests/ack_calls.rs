@@ -282,15 +282,24 @@ async fn a_failed_transaction_still_records_the_sent_ack_one_write_at_a_time() {
     let hour_ago = now - jiff::SignedDuration::from_hours(1);
     let list = vec![AttributeValue::S(hour_ago.to_string())];
     set_contact_acks(&stack, &ticket, AttributeValue::L(list)).await;
+    // Claimed again, as the acknowledger claims: under a token of its attempt.
     assert!(
         stack
             .store
             .transition_ack(
                 &ticket.id,
                 AckStatus::Sent,
-                AckStatus::Sending,
+                AckStatus::Pending,
                 AckRecord::default()
             )
+            .await
+            .expect("store")
+    );
+    let claim = intake::ids::claim_token();
+    assert!(
+        stack
+            .store
+            .claim_ack(&ticket.id, &claim)
             .await
             .expect("store")
     );
@@ -301,6 +310,7 @@ async fn a_failed_transaction_still_records_the_sent_ack_one_write_at_a_time() {
     let sent = SentAck {
         ticket_id: &ticket.id,
         provider_message_id: Some("SMfallback"),
+        claim: &claim,
         thread_id: None,
         channel: ticket.channel,
         contact: &ticket.contact,

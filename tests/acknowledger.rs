@@ -3,10 +3,11 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use intake::model::{AckStatus, Ticket};
-use intake::store::AckRecord;
 use intake_dev::recorder;
 use intake_dev::stack::Stack;
-use intake_tests::{Endpoints, new_customer_ticket, own_stack, quiet_period, stored_ticket};
+use intake_tests::{
+    Endpoints, new_customer_ticket, own_stack, pending_tickets, quiet_period, stored_ticket,
+};
 
 /// A stack whose Twilio fake fails the next `failures` sends with `status`, and a first
 /// message from a new customer, once its ack has settled.
@@ -64,38 +65,6 @@ fn reported(response: &aws_lambda_events::event::streams::DynamoDbEventResponse)
         .iter()
         .filter_map(|f| f.item_identifier.clone())
         .collect()
-}
-
-/// `count` customers whose first message's ack the provider refused for good, each ticket put
-/// back to pending (an update, which the stream poller ignores as Lambda's filter does): tickets
-/// a test can hand to the acknowledger itself, with the recorder's failures all its own.
-async fn pending_tickets(
-    stack: &Stack,
-    endpoints: &Endpoints,
-    count: usize,
-) -> Vec<(String, Ticket)> {
-    recorder::fail_next(&endpoints.recorder, 400, count)
-        .await
-        .expect("recorder");
-    let mut tickets = Vec::new();
-    for _ in 0..count {
-        let (customer, ticket) = new_customer_ticket(endpoints).await;
-        assert_eq!(ticket.ack_status, AckStatus::Failed);
-        let reset = stack
-            .store
-            .transition_ack(
-                &ticket.id,
-                AckStatus::Failed,
-                AckStatus::Pending,
-                AckRecord::default(),
-            )
-            .await
-            .expect("store");
-        assert!(reset);
-        tickets.push((customer, ticket));
-    }
-    quiet_period().await;
-    tickets
 }
 
 /// The stored ack status of a ticket.

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use intake::metrics::MemorySink;
-use intake::model::{Channel, Contact, StoredMessage, Ticket};
+use intake::model::{AckStatus, Channel, Contact, StoredMessage, Ticket};
+use intake::store::AckRecord;
 use intake::store::Store;
 use intake_dev::recorder::{self, Recorded};
 use intake_dev::ses_local::{self, SentEmail};
@@ -449,4 +450,36 @@ pub fn assert_lines_private(lines: &[String], private: &[&str]) {
             );
         }
     }
+}
+
+/// `count` customers whose first message's ack the provider refused for good, each ticket put
+/// back to pending (an update, which the stream poller ignores as Lambda's filter does): tickets
+/// a test can hand to the acknowledger itself, with the recorder's failures all its own.
+pub async fn pending_tickets(
+    stack: &Stack,
+    endpoints: &Endpoints,
+    count: usize,
+) -> Vec<(String, Ticket)> {
+    recorder::fail_next(&endpoints.recorder, 400, count)
+        .await
+        .expect("recorder");
+    let mut tickets = Vec::new();
+    for _ in 0..count {
+        let (customer, ticket) = new_customer_ticket(endpoints).await;
+        assert_eq!(ticket.ack_status, AckStatus::Failed);
+        let reset = stack
+            .store
+            .transition_ack(
+                &ticket.id,
+                AckStatus::Failed,
+                AckStatus::Pending,
+                AckRecord::default(),
+            )
+            .await
+            .expect("store");
+        assert!(reset);
+        tickets.push((customer, ticket));
+    }
+    quiet_period().await;
+    tickets
 }

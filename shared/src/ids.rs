@@ -35,6 +35,12 @@ impl TicketIds {
     }
 }
 
+/// A token unique to one attempt at an ack (its claim, see `Store::claim_ack`): a ULID, so
+/// tokens of different attempts never meet.
+pub fn claim_token() -> String {
+    Ulid::new().to_string()
+}
+
 /// Whether `s` has the shape of a ticket reference (six Crockford characters).
 pub fn is_reference(s: &str) -> bool {
     s.len() == 6 && s.bytes().all(|b| CROCKFORD.contains(&b))

@@ -150,6 +150,10 @@ pub enum AckMetricOutcome {
     Retry,
     /// Another delivery of the record already acted, or the ticket is gone.
     AlreadyHandled,
+    /// The ack was claimed, but what became of it could not be written within the
+    /// acknowledger's write deadline (the reason says what: `sent`, `pending`, `failed`,
+    /// `skipped`, `claim`): it stays `sending` until the stale-claim sweeper takes it.
+    Unrecorded,
 }
 
 impl AckMetricOutcome {
@@ -161,6 +165,7 @@ impl AckMetricOutcome {
             AckMetricOutcome::Failed => "failed",
             AckMetricOutcome::Retry => "retry",
             AckMetricOutcome::AlreadyHandled => "already_handled",
+            AckMetricOutcome::Unrecorded => "unrecorded",
         }
     }
 }

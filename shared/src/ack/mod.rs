@@ -3,7 +3,10 @@
 //! It reacts to the INSERT of a ticket item on the table's stream, so "one ack per ticket"
 //! is structural. The ack moves `pending → sending → sent | failed`, or `pending → skipped`,
 //! each step a conditional update: a redelivered record finds the ticket no longer pending
-//! and does nothing, so it never sends twice.
+//! and does nothing, so it never sends twice. The claim `pending → sending` carries a token
+//! of this attempt, and only that attempt moves the ack on: a claim whose call failed is
+//! released, and once the ack is claimed its outcome is written back within a deadline
+//! ([`write_back`]), so a DynamoDB outage of seconds delays an ack but leaves none `sending`.
 //!
 //! One ack is three DynamoDB requests, each for a guarantee (DESIGN.md, "The acknowledger"):
 //! one consistent BatchGetItem of the ticket, its contact and its first message (the keys
@@ -15,6 +18,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures_util::{StreamExt, stream};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::metrics::{self, AckMetric, AckMetricOutcome};
 use crate::model::{AckStatus, Channel, Ticket};
@@ -28,6 +32,7 @@ pub mod language;
 pub mod policy;
 pub mod settings;
 pub mod templates;
+pub mod write_back;
 
 pub use language::Language;
 pub use policy::{Decision, Rendered, decide};
@@ -47,6 +52,10 @@ pub enum AckOutcome {
     Failed(String),
     /// Another delivery of the same record already acted, or the ticket is gone.
     AlreadyHandled,
+    /// The ack was claimed but its outcome (`sent`, `pending`, `failed`, `skipped`, or the
+    /// release of a claim whose call failed: `claim`) could not be written within the write
+    /// deadline: it stays `sending` for the stale-claim sweeper.
+    Unrecorded(&'static str),
 }
 
 impl AckOutcome {
@@ -60,6 +69,7 @@ impl AckOutcome {
                 format!("failed:{}", reason.split(':').next().unwrap_or(""))
             }
             AckOutcome::AlreadyHandled => "already_handled".into(),
+            AckOutcome::Unrecorded(what) => format!("unrecorded:{what}"),
         }
     }
 }
@@ -82,6 +92,8 @@ pub struct Acknowledger {
     settings: AckSettings,
     clock: Clock,
     metrics: metrics::Sink,
+    /// How long a claimed ack's outcome is tried ([`write_back::WRITE_DEADLINE`]).
+    write_deadline: Duration,
 }
 
 /// What one ack decision learned along the way, for its metric line.
@@ -107,6 +119,9 @@ impl Facts {
                 reason.split(':').next().map(str::to_owned),
             ),
             Ok(AckOutcome::AlreadyHandled) => (AckMetricOutcome::AlreadyHandled, None),
+            Ok(AckOutcome::Unrecorded(what)) => {
+                (AckMetricOutcome::Unrecorded, Some((*what).to_owned()))
+            }
             Err(AckError::RetryLater(_)) => {
                 (AckMetricOutcome::Retry, Some("provider_unavailable".into()))
             }
@@ -151,7 +166,15 @@ impl Acknowledger {
             settings,
             clock: Arc::new(jiff::Timestamp::now),
             metrics: metrics::stdout(),
+            write_deadline: write_back::WRITE_DEADLINE,
         }
+    }
+
+    /// The same acknowledger giving a claimed ack's outcome `deadline` to be written (tests
+    /// of an outage longer than that).
+    pub fn with_write_deadline(mut self, deadline: Duration) -> Acknowledger {
+        self.write_deadline = deadline;
+        self
     }
 
     /// The same acknowledger writing its metric lines to `sink` instead of stdout.
@@ -216,8 +239,13 @@ impl Acknowledger {
                 true
             }
             Err(err) => {
-                // Provider error texts can quote the customer's number: details at debug only.
-                tracing::warn!(ticket_id, "ack will be retried");
+                // Provider error texts can quote the customer's number: details at debug only,
+                // the kind of failure at warn.
+                let error_kind = match &err {
+                    AckError::RetryLater(_) => "provider_unavailable",
+                    AckError::Store(e) => e.kind(),
+                };
+                tracing::warn!(ticket_id, error_kind, "ack will be retried");
                 tracing::debug!(ticket_id, error = %err, "ack retry reason");
                 false
             }
@@ -297,15 +325,7 @@ impl Acknowledger {
         facts.channel = Some(known.channel);
         facts.provider = Some(known.provider.clone());
         let Some(sender) = self.sender_for(&known) else {
-            return self
-                .finish(
-                    ticket_id,
-                    AckStatus::Pending,
-                    AckStatus::Skipped,
-                    "no_sender_configured",
-                    None,
-                )
-                .await;
+            return self.skip(ticket_id, "no_sender_configured").await;
         };
         // An image is as old as its record: the ticket is read again with its contact and
         // first message, in the same request, for its ack status now.
@@ -329,28 +349,14 @@ impl Acknowledger {
         ) {
             Decision::Send(rendered) => rendered,
             Decision::Skip { reason } => {
-                return self
-                    .finish(
-                        ticket_id,
-                        AckStatus::Pending,
-                        AckStatus::Skipped,
-                        reason,
-                        None,
-                    )
-                    .await;
+                return self.skip(ticket_id, reason).await;
             }
         };
-        let claimed = self
-            .store
-            .transition_ack(
-                ticket_id,
-                AckStatus::Pending,
-                AckStatus::Sending,
-                AckRecord::default(),
-            )
-            .await?;
-        if !claimed {
-            return Ok(AckOutcome::AlreadyHandled);
+        let claim = crate::ids::claim_token();
+        match self.store.claim_ack(ticket_id, &claim).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(AckOutcome::AlreadyHandled),
+            Err(e) => return self.release(ticket_id, &claim, e).await,
         }
         let message = OutboundMessage {
             to: ticket.contact.clone(),
@@ -373,86 +379,136 @@ impl Acknowledger {
             ticket_reference: ticket.reference.clone(),
             now,
         };
+        // From here on only this attempt can move the ack: whatever the provider answered
+        // is written back within the deadline (see `write_back`).
         match sender.send(&message).await {
             Ok(receipt) => {
                 facts.accepted_at = Some(jiff::Timestamp::now());
                 let previous = contact.as_ref().map(|c| c.recent_acks.as_slice());
-                self.store
-                    .record_sent(&SentAck {
-                        ticket_id,
-                        provider_message_id: receipt.provider_message_id.as_deref(),
-                        thread_id: receipt.thread_id.as_deref(),
-                        channel: ticket.channel,
-                        contact: &ticket.contact,
-                        previous: previous.unwrap_or_default(),
-                        at: now,
-                        language: rendered.language.code(),
-                    })
-                    .await?;
-                Ok(AckOutcome::Sent)
+                let sent = SentAck {
+                    ticket_id,
+                    provider_message_id: receipt.provider_message_id.as_deref(),
+                    claim: &claim,
+                    thread_id: receipt.thread_id.as_deref(),
+                    channel: ticket.channel,
+                    contact: &ticket.contact,
+                    previous: previous.unwrap_or_default(),
+                    at: now,
+                    language: rendered.language.code(),
+                };
+                let recorded = self
+                    .write_back(ticket_id, "sent", || self.store.record_sent(&sent))
+                    .await;
+                // Sent is sent, even if a sweeper moved the ack meanwhile.
+                Ok(recorded.map_or(AckOutcome::Unrecorded("sent"), |_| AckOutcome::Sent))
             }
             Err(SendError::NotAllowed(reason)) => {
-                self.finish(
-                    ticket_id,
-                    AckStatus::Sending,
-                    AckStatus::Skipped,
-                    &reason,
-                    None,
-                )
-                .await
+                self.finish_claimed(ticket_id, &claim, AckStatus::Skipped, &reason)
+                    .await
             }
             Err(SendError::Permanent { code, reason }) => {
                 let reason = format!("{code}: {reason}");
-                self.finish(
-                    ticket_id,
-                    AckStatus::Sending,
-                    AckStatus::Failed,
-                    &reason,
-                    None,
-                )
-                .await
+                self.finish_claimed(ticket_id, &claim, AckStatus::Failed, &reason)
+                    .await
             }
             Err(SendError::Retryable(reason)) => {
-                self.store
-                    .transition_ack(
-                        ticket_id,
-                        AckStatus::Sending,
-                        AckStatus::Pending,
-                        AckRecord {
-                            reason: Some(&reason),
-                            provider_message_id: None,
-                        },
-                    )
-                    .await?;
-                Err(AckError::RetryLater(reason))
+                let record = || AckRecord {
+                    reason: Some(&reason),
+                    provider_message_id: None,
+                };
+                let released = self
+                    .write_back(ticket_id, "pending", || {
+                        self.store
+                            .finish_claim(ticket_id, &claim, AckStatus::Pending, record())
+                    })
+                    .await;
+                match released {
+                    Some(_) => Err(AckError::RetryLater(reason)),
+                    // A retry of the record would find the ack claimed and do nothing.
+                    None => Ok(AckOutcome::Unrecorded("pending")),
+                }
             }
         }
     }
 
-    async fn finish(
+    /// [`write_back::until_written`] with this acknowledger's deadline.
+    async fn write_back<F, Fut>(
         &self,
         ticket_id: &str,
-        from: AckStatus,
+        what: &'static str,
+        write: F,
+    ) -> Option<bool>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, StoreError>>,
+    {
+        write_back::until_written(ticket_id, what, self.write_deadline, write).await
+    }
+
+    /// After a claim call failed (`error`): nothing was sent, but the claim may have committed
+    /// with its answer lost, and no other attempt could then take the ack. So the claim is
+    /// released, `sending → pending` under its token (a failed condition means it never
+    /// committed), and the record is retried with `error`.
+    async fn release(
+        &self,
+        ticket_id: &str,
+        claim: &str,
+        error: StoreError,
+    ) -> Result<AckOutcome, AckError> {
+        let released = self
+            .write_back(ticket_id, "claim", || {
+                self.store
+                    .finish_claim(ticket_id, claim, AckStatus::Pending, AckRecord::default())
+            })
+            .await;
+        match released {
+            Some(_) => Err(AckError::Store(error)),
+            None => Ok(AckOutcome::Unrecorded("claim")),
+        }
+    }
+
+    /// Ends an ack claimed under `claim`, not sent, in `to` with `reason`, within the write
+    /// deadline.
+    async fn finish_claimed(
+        &self,
+        ticket_id: &str,
+        claim: &str,
         to: AckStatus,
         reason: &str,
-        provider_message_id: Option<&str>,
     ) -> Result<AckOutcome, AckError> {
+        let record = || AckRecord {
+            reason: Some(reason),
+            provider_message_id: None,
+        };
+        let moved = self
+            .write_back(ticket_id, to.as_str(), || {
+                self.store.finish_claim(ticket_id, claim, to, record())
+            })
+            .await;
+        Ok(match (moved, to) {
+            (None, AckStatus::Failed) => AckOutcome::Unrecorded("failed"),
+            (None, _) => AckOutcome::Unrecorded("skipped"),
+            (Some(false), _) => AckOutcome::AlreadyHandled,
+            (Some(true), AckStatus::Failed) => AckOutcome::Failed(reason.to_owned()),
+            (Some(true), _) => AckOutcome::Skipped(reason.to_owned()),
+        })
+    }
+
+    /// Skips an ack that is still `pending` (decided before any claim): one conditional
+    /// update. Should it fail, the record is retried and decides again.
+    async fn skip(&self, ticket_id: &str, reason: &str) -> Result<AckOutcome, AckError> {
+        let record = AckRecord {
+            reason: Some(reason),
+            provider_message_id: None,
+        };
         let moved = self
             .store
-            .transition_ack(
-                ticket_id,
-                from,
-                to,
-                AckRecord {
-                    reason: Some(reason),
-                    provider_message_id,
-                },
-            )
+            .transition_ack(ticket_id, AckStatus::Pending, AckStatus::Skipped, record)
             .await?;
-        Ok(match (moved, to) {
-            (false, _) => AckOutcome::AlreadyHandled,
-            (true, AckStatus::Failed) => AckOutcome::Failed(reason.to_owned()),
-            (true, _) => AckOutcome::Skipped(reason.to_owned()),
+        Ok(if moved {
+            AckOutcome::Skipped(reason.to_owned())
+        } else {
+            AckOutcome::AlreadyHandled
         })
     }
 }

@@ -1,6 +1,12 @@
 //! Recording the acknowledgement outcome, with conditional updates so a redelivered stream
 //! record never acts twice, and a sent ack's record, contact note and Message-ID in one
 //! transaction.
+//!
+//! The claim `pending → sending` carries a token unique to the attempt that took it
+//! (`ack_claim`): the SDK's own retry of a claim that committed but whose answer was lost
+//! then succeeds again instead of reading as "someone else has it", and only the claimer
+//! moves the ack on from `sending` (each such move is conditional on its token and removes
+//! it).
 
 use std::collections::HashMap;
 
@@ -31,6 +37,8 @@ pub struct SentAck<'a> {
     pub ticket_id: &'a str,
     /// The provider's id of the ack.
     pub provider_message_id: Option<&'a str>,
+    /// The token of the claim that sent it (see [`Store::claim_ack`]).
+    pub claim: &'a str,
     /// The Message-ID of an email ack, mapped to the ticket so a reply to the ack joins it.
     pub thread_id: Option<&'a str>,
     /// The contact's channel.
@@ -89,11 +97,14 @@ impl UpdateParts {
     }
 }
 
-/// The move of a ticket's ack from `from` to `to`, on condition that it is in `from`.
+/// The move of a ticket's ack from `from` to `to`, on condition that it is in `from` and,
+/// given a `claim`, that the claim is that one. Every move but a claim removes the claim's
+/// token.
 fn transition(
     ticket_id: &str,
     from: AckStatus,
     to: AckStatus,
+    claim: Option<&str>,
     record: AckRecord<'_>,
 ) -> UpdateParts {
     let mut expression = String::from("SET ack_status = :to, ack_updated_at = :now");
@@ -110,16 +121,51 @@ fn transition(
         expression.push_str(", ack_provider_message_id = :pid");
         values.insert(":pid".into(), s(id));
     }
+    let mut remove = Vec::new();
     if record.reason.is_none() {
-        expression.push_str(" REMOVE ack_reason");
+        remove.push("ack_reason");
     }
+    if to != AckStatus::Sending {
+        remove.push("ack_claim");
+    }
+    if !remove.is_empty() {
+        expression.push_str(" REMOVE ");
+        expression.push_str(&remove.join(", "));
+    }
+    let condition = match claim {
+        Some(token) => {
+            values.insert(":claim".into(), s(token));
+            "ack_status = :from AND ack_claim = :claim"
+        }
+        None => "ack_status = :from",
+    };
     UpdateParts {
         pk: keys::ticket(ticket_id),
         sk: keys::TICKET_SK.to_owned(),
         expression,
-        condition: Some("ack_status = :from"),
+        condition: Some(condition),
         names: HashMap::new(),
         values,
+    }
+}
+
+/// The claim `pending → sending` under `token`; a retry of the same claim (same token)
+/// passes its condition again.
+fn claim(ticket_id: &str, token: &str) -> UpdateParts {
+    UpdateParts {
+        pk: keys::ticket(ticket_id),
+        sk: keys::TICKET_SK.to_owned(),
+        expression: "SET ack_status = :sending, ack_claim = :claim, ack_updated_at = :now \
+                     REMOVE ack_reason"
+            .to_owned(),
+        condition: Some("ack_status = :pending OR (ack_status = :sending AND ack_claim = :claim)"),
+        names: HashMap::new(),
+        values: HashMap::from([
+            (":pending".to_owned(), s(AckStatus::Pending.as_str())),
+            (":sending".to_owned(), s(AckStatus::Sending.as_str())),
+            (":claim".to_owned(), s(token)),
+            (":now".to_owned(), s(time(Timestamp::now()))),
+        ]),
     }
 }
 
@@ -196,8 +242,9 @@ fn thread_item(message_id: &str, ticket_id: &str) -> Item {
 }
 
 impl Store {
-    /// Moves a ticket's ack from `from` to `to`. Returns `false` when the ticket is not in
-    /// `from` (someone else already acted), which is not an error.
+    /// Moves a ticket's ack from `from` to `to`, whoever claimed it. Returns `false` when the
+    /// ticket is not in `from` (someone else already acted), which is not an error. The
+    /// acknowledger moves an ack out of `sending` only with [`Store::finish_claim`].
     pub async fn transition_ack(
         &self,
         ticket_id: &str,
@@ -205,49 +252,78 @@ impl Store {
         to: AckStatus,
         record: AckRecord<'_>,
     ) -> Result<bool, StoreError> {
-        match transition(ticket_id, from, to, record).send(self).await {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify(e)),
-        }
+        conditional(
+            transition(ticket_id, from, to, None, record)
+                .send(self)
+                .await,
+        )
+    }
+
+    /// Claims a ticket's ack, `pending → sending`, under `token` (unique to the attempt).
+    /// Returns `false` when the ack is neither pending nor already claimed under `token`.
+    pub async fn claim_ack(&self, ticket_id: &str, token: &str) -> Result<bool, StoreError> {
+        conditional(claim(ticket_id, token).send(self).await)
+    }
+
+    /// Moves an ack claimed under `token` from `sending` to `to` (`pending` releases the
+    /// claim). Returns `false` when the ack is not `sending` under that claim: it was never
+    /// taken, or has already been moved on.
+    pub async fn finish_claim(
+        &self,
+        ticket_id: &str,
+        token: &str,
+        to: AckStatus,
+        record: AckRecord<'_>,
+    ) -> Result<bool, StoreError> {
+        let parts = transition(ticket_id, AckStatus::Sending, to, Some(token), record);
+        conditional(parts.send(self).await)
     }
 
     /// Records an ack the provider accepted: `sending → sent` with its provider id, the note
     /// on the contact and, for email, its Message-ID, in one TransactWriteItems whose only
-    /// condition is the ticket's own. Should the transaction fail for any reason (the ticket
-    /// no longer `sending`, a conflict with an ingest writing the same contact, DynamoDB
-    /// unavailable), the three are written one by one as before it: the transition first,
-    /// whose error is returned (the record is retried and finds the ack no longer pending, so
-    /// it is never sent again), then the other two, best effort. Returns whether the ticket
-    /// moved to `sent`.
+    /// condition is the ticket's own (still `sending` under the sender's claim). Should the
+    /// transaction fail for any reason (the ticket no longer `sending` under that claim, a
+    /// conflict with an ingest writing the same contact, DynamoDB unavailable), the three are
+    /// written one by one as before it: the transition first, whose error is returned (the
+    /// acknowledger retries the whole record within its write deadline), then the other two,
+    /// best effort. Returns whether the ticket moved to `sent` (`false` when it was no longer
+    /// `sending` under the claim, e.g. an earlier try whose answer was lost had moved it).
     pub async fn record_sent(&self, sent: &SentAck<'_>) -> Result<bool, StoreError> {
         let ticket_id = sent.ticket_id;
         match self.record_sent_at_once(sent).await {
             Ok(()) => return Ok(true),
-            Err(e) => tracing::warn!(ticket_id, error = %e, "ack's record written one by one"),
+            Err(e) => tracing::warn!(
+                ticket_id,
+                error_kind = e.kind(),
+                "ack's record written one by one"
+            ),
         }
         let record = AckRecord {
             reason: None,
             provider_message_id: sent.provider_message_id,
         };
         let moved = self
-            .transition_ack(ticket_id, AckStatus::Sending, AckStatus::Sent, record)
+            .finish_claim(ticket_id, sent.claim, AckStatus::Sent, record)
             .await?;
         if let Some(thread_id) = sent.thread_id {
             // Sent is sent; without this mapping a reply to the ack still finds the ticket
             // through the [#REF] in its subject or the contact's open ticket.
             if let Err(e) = self.record_thread_id(thread_id, ticket_id).await {
-                tracing::warn!(ticket_id, error = %e, "ack sent but its Message-ID not mapped");
+                tracing::warn!(
+                    ticket_id,
+                    error_kind = e.kind(),
+                    "ack sent but its Message-ID not mapped"
+                );
             }
         }
         // Sent is sent: a failure to note it on the contact only weakens the daily cap for
         // this contact; it must not make the record retry.
         if let Err(e) = contact_note(sent, true).send(self).await {
-            tracing::warn!(ticket_id, error = %classify(e), "ack sent but not noted on the contact");
+            tracing::warn!(
+                ticket_id,
+                error_kind = classify(e).kind(),
+                "ack sent but not noted on the contact"
+            );
         }
         Ok(moved)
     }
@@ -258,8 +334,14 @@ impl Store {
             provider_message_id: sent.provider_message_id,
         };
         let mut items = vec![
-            transition(sent.ticket_id, AckStatus::Sending, AckStatus::Sent, record)
-                .transaction_item(&self.table)?,
+            transition(
+                sent.ticket_id,
+                AckStatus::Sending,
+                AckStatus::Sent,
+                Some(sent.claim),
+                record,
+            )
+            .transaction_item(&self.table)?,
             contact_note(sent, false).transaction_item(&self.table)?,
         ];
         if let Some(thread_id) = sent.thread_id {
@@ -297,6 +379,21 @@ impl Store {
     }
 }
 
+/// A conditional update's answer: `false` when its condition failed.
+fn conditional(
+    answer: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
+) -> Result<bool, StoreError> {
+    match answer {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e))
+            if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(classify(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{SentAck, contact_note};
@@ -307,6 +404,7 @@ mod tests {
         SentAck {
             ticket_id: "T2",
             provider_message_id: None,
+            claim: "01CLAIM",
             thread_id: None,
             channel: Channel::Sms,
             contact: "+6281234567890",

@@ -38,6 +38,16 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
+
+    /// The kind of failure, for logs: the error's text may quote keys or values (a phone
+    /// number in a contact's key), its kind never does.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Rejected(_) => "rejected",
+            StoreError::Corrupt(_) => "corrupt",
+        }
+    }
 }
 
 /// Error codes DynamoDB uses for conditions that pass on their own.
