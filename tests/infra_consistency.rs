@@ -878,6 +878,7 @@ fn sam_and_cdk_alarm_on_the_same_handled_failures() {
     for expected in [
         "Intake/Webhooks [\"Outcome=failed\"]",
         "Intake/Acks [\"Outcome=failed\"]",
+        "Intake/Acks [\"Outcome=unrecorded\"]",
         "AWS/ApiGateway/5xx [\"ApiId=<ref>\"]",
         "AWS/SNS/NumberOfNotificationsFailed",
         "Intake/Webhooks [\"Code=bad_signature\", \"Outcome=refused\"]",
@@ -889,6 +890,10 @@ fn sam_and_cdk_alarm_on_the_same_handled_failures() {
         );
     }
     // The codes the alarms watch are the codes the code writes.
+    assert_eq!(
+        intake::metrics::AckMetricOutcome::Unrecorded.as_str(),
+        "unrecorded"
+    );
     for code in ["bad_signature", "missing_signature"] {
         assert!(
             [

@@ -139,7 +139,7 @@ const DASHBOARD_BODY = [
   '{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"title":"Webhooks by outcome","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries","stacked":true,',
   '"metrics":[["Intake","Webhooks","Outcome","stored"],["...","duplicate"],["...","accepted"],["...","refused"],["...","failed"]]}},',
   '{"type":"metric","x":12,"y":0,"width":12,"height":6,"properties":{"title":"Acknowledgements by outcome","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries","stacked":true,',
-  '"metrics":[["Intake","Acks","Outcome","sent"],["...","skipped"],["...","failed"],["...","retry"]]}},',
+  '"metrics":[["Intake","Acks","Outcome","sent"],["...","skipped"],["...","failed"],["...","retry"],["...","unrecorded"]]}},',
   '{"type":"metric","x":0,"y":6,"width":8,"height":6,"properties":{"title":"Customer message to ack sent (ms)","region":"${AWS::Region}","period":300,"view":"timeSeries",',
   '"metrics":[["Intake","AckDelay","Outcome","sent",{"stat":"p50"}],["...",{"stat":"p99"}]]}},',
   '{"type":"metric","x":8,"y":6,"width":8,"height":6,"properties":{"title":"Webhook latency (ms)","region":"${AWS::Region}","period":300,"view":"timeSeries",',
@@ -158,7 +158,7 @@ const SIZING = {
   // CPU scales with memory: cold-start TLS handshakes (SSM, DynamoDB) take half as long as at
   // 128 MB, for the same cost per invocation.
   http: { memorySize: 256, timeout: Duration.seconds(15) },
-  // A batch of 10 records acked side by side whose provider calls (10 s timeout) all time out, plus DynamoDB.
+  // A batch of 10 records acked side by side: read, claim, provider call (10 s) and up to 30 s writing back.
   table_stream: { memorySize: 256, timeout: Duration.seconds(90) },
 } as const;
 
@@ -890,6 +890,11 @@ export class IntakeStack extends Stack {
       'AckFailuresAlarm',
       "Acknowledgements failed permanently (see the tickets' ack reason, or the Acks metric by Reason).",
       intake('Acks', { Outcome: 'failed' }),
+    );
+    alarm(
+      'UnrecordedAcksAlarm',
+      'Acknowledgements whose outcome could not be recorded; they stay in sending (see the Acks metric by Reason).',
+      intake('Acks', { Outcome: 'unrecorded' }),
     );
     // The flow at a glance: the same dashboard as the SAM template's.
     const dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {
