@@ -343,6 +343,8 @@ fn sam_and_cdk_deploy_the_same_table_stream_consumer_stage_and_functions() {
         json!(batching::PARALLELIZATION_FACTOR),
         "ParallelizationFactor"
     );
+    // The filter the local poller applies too (ack::batching::passes_filter).
+    assert_eq!(sp, batching::filter_pattern(), "the mapping's filter");
     assert_eq!(
         sp,
         json!({"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "TICKET#"}]}, "sk": {"S": ["META"]}}}})

@@ -4,27 +4,25 @@
 //!
 //! It runs with the mapping's own numbers ([`batching`]), so a burst reaches the acknowledger
 //! locally as it would deployed:
-//! - a batch holds at most [`batching::BATCH_SIZE`] records;
+//! - only records that pass the mapping's filter ([`batching::filter_pattern`]: the INSERT of
+//!   a ticket's item) are delivered, the rest dropped before batching as Lambda drops them;
+//! - a batch holds at most [`batching::BATCH_SIZE`] of those records;
 //! - up to [`batching::PARALLELIZATION_FACTOR`] batches of one shard are in flight at once.
-//!   Lambda keeps the order of records with the same partition key; here each read of up to
-//!   FACTOR × BATCH_SIZE records is split into FACTOR lanes by a hash of the record's
-//!   partition key (a ticket's items always take the same lane, in stream order), and the
-//!   lanes run side by side, each retrying and dead-lettering its own batches. The next read
-//!   waits for every lane: simpler than Lambda, whose other lanes go on while one retries, so
-//!   while one ack keeps failing the local stack acks the others up to a batch's retries
-//!   (about 4 s) later than the cloud would;
-//! - a batch is handed over when the read is full, when the shard has nothing more to read
-//!   (an empty read), or at the latest when its first record has waited
-//!   [`batching::MAXIMUM_BATCHING_WINDOW_SECONDS`]. Lambda may wait up to the window to fill
-//!   a batch even when nothing more comes; the local stack does not, so that one ack at a
-//!   time is as fast as the acknowledger allows, and a deployed ack can be up to the window
-//!   later than a local one;
+//!   Lambda keeps the order of records with the same partition key; here each shard has
+//!   FACTOR lanes, each record goes to the lane of its partition key's hash (a ticket's
+//!   items always take the same lane, in stream order), and every lane hands its records
+//!   over on its own, as soon as they arrive, up to a batch at a time, retrying and
+//!   dead-lettering its own batches; a failing batch holds up only its own lane, as in
+//!   Lambda. The shard is read on meanwhile;
+//! - a batch is handed over at once with what its lane holds, as the mapping's batching
+//!   window of [`batching::MAXIMUM_BATCHING_WINDOW_SECONDS`] (none) has Lambda do;
 //! - a batch still failing after its retries ([`MAX_RETRIES`], as `MaximumRetryAttempts`) is
 //!   written as Lambda's on-failure record to a [`DeadLetterQueue`] (see
 //!   [`crate::dead_letters`]), and the shard moves on.
 //!
-//! Shards are polled one after another every [`POLL`] when idle, well within the batching
-//! window, so a local ack is never later than a deployed one would be.
+//! Shards are read one after another every [`POLL`]. Lambda reads a shard four times a
+//! second, so a deployed ack that arrives while all is quiet can be up to 250 ms later than a
+//! local one; in a burst both find full batches at every read.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
@@ -33,7 +31,8 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 use intake::ack::{Acknowledger, batching};
 
@@ -42,10 +41,12 @@ use crate::dead_letters::{
     ResponseContext,
 };
 
-/// How often an idle shard is polled.
-const POLL: Duration = Duration::from_millis(150);
-/// Records of one read: a batch for every lane.
-const READ_LIMIT: usize = batching::BATCH_SIZE * batching::PARALLELIZATION_FACTOR as usize;
+/// How often a shard is read.
+const POLL: Duration = Duration::from_millis(50);
+/// Records asked for per `GetRecords` call (the API's maximum). Most of a shard's records are
+/// not ticket INSERTs (a ticket writes about eight), and the filter drops them, so a read asks
+/// for as many as it may.
+const RAW_READ_LIMIT: i32 = 1000;
 /// Retries of a failing batch before it is dead-lettered (the mapping's `MaximumRetryAttempts`).
 pub const MAX_RETRIES: u32 = 5;
 /// The pause before the first retry; the n-th retry waits n times as long.
@@ -72,6 +73,10 @@ enum Shard {
 
 struct ShardState {
     iterator: Option<String>,
+    /// Each lane's queue. A lane's task hands what arrives to the acknowledger a batch at a
+    /// time, and ends once the shard is dropped (closed, or lost and read again) and its
+    /// queue is empty.
+    lanes: Vec<mpsc::UnboundedSender<Record>>,
 }
 
 impl StreamPoller {
@@ -110,16 +115,15 @@ impl StreamPoller {
     /// Runs until the task is aborted. Errors (DynamoDB Local restarting) are logged and
     /// retried; nothing is skipped.
     pub async fn run(self) {
+        let this = Arc::new(self);
         let mut shards: HashMap<String, ShardState> = HashMap::new();
         let mut finished: HashSet<String> = HashSet::new();
-        let mut stream_arn = String::new();
         let mut tick = 0u64;
         loop {
-            if tick.is_multiple_of(20) {
-                match self.discover(&mut shards, &finished).await {
-                    Ok(arn) => stream_arn = arn,
-                    Err(e) => tracing::debug!(error = %e, "stream discovery failed; retrying"),
-                }
+            if tick.is_multiple_of(20)
+                && let Err(e) = this.discover(&mut shards, &finished).await
+            {
+                tracing::debug!(error = %e, "stream discovery failed; retrying");
             }
             tick += 1;
             let ids: Vec<String> = shards.keys().cloned().collect();
@@ -127,7 +131,7 @@ impl StreamPoller {
                 let Some(state) = shards.get_mut(&id) else {
                     continue;
                 };
-                match self.poll_shard(&stream_arn, &id, state).await {
+                match this.poll_shard(state).await {
                     Shard::Open => {}
                     Shard::Closed => {
                         shards.remove(&id);
@@ -145,12 +149,12 @@ impl StreamPoller {
         }
     }
 
-    /// Adds the stream's new shards; returns the stream's ARN.
+    /// Adds the stream's new shards, each with its lanes.
     async fn discover(
-        &self,
+        self: &Arc<Self>,
         shards: &mut HashMap<String, ShardState>,
         finished: &HashSet<String>,
-    ) -> Result<String, String> {
+    ) -> Result<(), String> {
         let table = self
             .dynamodb
             .describe_table()
@@ -169,7 +173,7 @@ impl StreamPoller {
             .await
             .map_err(|e| e.to_string())?;
         let Some(description) = stream.stream_description() else {
-            return Ok(arn.to_owned());
+            return Ok(());
         };
         for shard in description.shards() {
             let Some(id) = shard.shard_id() else { continue };
@@ -188,67 +192,79 @@ impl StreamPoller {
                 .await
                 .map_err(|e| e.to_string())?
                 .shard_iterator;
-            shards.insert(id.to_owned(), ShardState { iterator });
+            let lanes = (0..batching::PARALLELIZATION_FACTOR.max(1))
+                .map(|_| {
+                    let (queue, arrivals) = mpsc::unbounded_channel();
+                    tokio::spawn(Arc::clone(self).run_lane(
+                        arn.to_owned(),
+                        id.to_owned(),
+                        arrivals,
+                    ));
+                    queue
+                })
+                .collect();
+            shards.insert(id.to_owned(), ShardState { iterator, lanes });
         }
-        Ok(arn.to_owned())
+        Ok(())
     }
 
-    /// Reads what the shard has (see the module's comment on the batching window) and
-    /// delivers it, lane by lane.
-    async fn poll_shard(&self, stream_arn: &str, shard_id: &str, state: &mut ShardState) -> Shard {
-        let window = Duration::from_secs(batching::MAXIMUM_BATCHING_WINDOW_SECONDS);
-        let mut records: Vec<Record> = Vec::new();
-        let mut first_read: Option<Instant> = None;
-        let mut outcome = Shard::Open;
-        while records.len() < READ_LIMIT {
-            let Some(iterator) = state.iterator.clone() else {
-                outcome = Shard::Closed;
-                break;
-            };
-            match self
-                .streams
-                .get_records()
-                .shard_iterator(iterator)
-                .limit((READ_LIMIT - records.len()) as i32)
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    state.iterator = out.next_shard_iterator().map(str::to_owned);
-                    if out.records().is_empty() {
-                        break;
-                    }
-                    records.extend_from_slice(out.records());
-                }
-                Err(e) => {
-                    let text = aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e).to_string();
-                    tracing::debug!(error = %text, "get_records failed");
-                    // Delivered first: the shard is read again from its start, and what is
-                    // delivered twice is harmless.
-                    outcome = Shard::Lost;
-                    break;
-                }
+    /// Reads what the shard has (up to [`RAW_READ_LIMIT`] records) and queues the records
+    /// that pass the mapping's filter on their lanes.
+    async fn poll_shard(&self, state: &mut ShardState) -> Shard {
+        let Some(iterator) = state.iterator.clone() else {
+            return Shard::Closed;
+        };
+        let read = self
+            .streams
+            .get_records()
+            .shard_iterator(iterator)
+            .limit(RAW_READ_LIMIT)
+            .send()
+            .await;
+        let out = match read {
+            Ok(out) => out,
+            Err(e) => {
+                let text = aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e).to_string();
+                tracing::debug!(error = %text, "get_records failed");
+                // The shard is read again from its start: what is delivered twice is harmless.
+                return Shard::Lost;
             }
-            if first_read.get_or_insert_with(Instant::now).elapsed() >= window {
-                break;
+        };
+        state.iterator = out.next_shard_iterator().map(str::to_owned);
+        // Only what the mapping's filter lets through reaches the acknowledger.
+        let records = out.records().iter().filter(|r| passes_filter(r)).cloned();
+        for (lane, records) in lanes(records.collect()).into_iter().enumerate() {
+            for record in records {
+                // A lane's task ends only when its queue is dropped, so this cannot fail.
+                let _ = state.lanes[lane].send(record);
             }
         }
-        let lanes = lanes(records);
-        futures_util::future::join_all(lanes.iter().flat_map(|lane| {
-            (!lane.is_empty()).then(|| self.run_lane(stream_arn, shard_id, lane))
-        }))
-        .await;
-        match outcome {
-            // Every record read is delivered; an iterator at the shard's end means closed.
-            Shard::Open if state.iterator.is_none() => Shard::Closed,
-            other => other,
+        match state.iterator {
+            // At the shard's end: closed once its lanes have delivered what they hold.
+            None => Shard::Closed,
+            Some(_) => Shard::Open,
         }
     }
 
-    /// Delivers one lane's records in order, a batch at a time.
-    async fn run_lane(&self, stream_arn: &str, shard_id: &str, lane: &[Record]) {
-        for batch in lane.chunks(batching::BATCH_SIZE) {
-            self.deliver(stream_arn, shard_id, batch).await;
+    /// One lane of a shard: hands its records to the acknowledger in stream order, as soon
+    /// as they arrive, up to a batch at a time; a failing batch holds up only its own lane.
+    async fn run_lane(
+        self: Arc<Self>,
+        stream_arn: String,
+        shard_id: String,
+        mut arrivals: mpsc::UnboundedReceiver<Record>,
+    ) {
+        let mut batch = Vec::with_capacity(batching::BATCH_SIZE);
+        while let Some(first) = arrivals.recv().await {
+            batch.push(first);
+            while batch.len() < batching::BATCH_SIZE {
+                match arrivals.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(_) => break,
+                }
+            }
+            self.deliver(&stream_arn, &shard_id, &batch).await;
+            batch.clear();
         }
     }
 
@@ -332,6 +348,23 @@ fn lanes(records: Vec<Record>) -> Vec<Vec<Record>> {
         lanes[(hasher.finish() % factor as u64) as usize].push(record);
     }
     lanes
+}
+
+/// Whether the event source mapping's filter lets `record` through
+/// ([`batching::filter_pattern`]).
+fn passes_filter(record: &Record) -> bool {
+    let key = |name: &str| {
+        record
+            .dynamodb()
+            .and_then(|d| d.keys.as_ref())
+            .and_then(|keys| keys.get(name))
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    let (Some(event), Some(pk), Some(sk)) = (record.event_name(), key("pk"), key("sk")) else {
+        return false;
+    };
+    batching::passes_filter(event.as_str(), pk, sk)
 }
 
 fn sequence_number(record: &Record) -> Option<&str> {

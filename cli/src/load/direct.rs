@@ -45,6 +45,11 @@ fn warmup(count: usize) -> usize {
     (count / 5).clamp(1, 200)
 }
 
+/// Deletes the run's direct table (`<table>-direct` of `store`), if there is one.
+pub async fn delete_table(store: &Store, table: &str) {
+    let _ = store.client().delete_table().table_name(table).send().await;
+}
+
 /// Builds `count` webhooks' transactions, then sends them `concurrency` at a time to a
 /// fresh table `<table>-direct` of `store`'s DynamoDB (after a few untimed ones).
 pub async fn run(
@@ -68,8 +73,11 @@ pub async fn run(
         }
         Err(e) => Err(e),
     };
-    // The table is the run's own: gone after it, whatever happened.
-    let _ = client.delete_table().table_name(&table).send().await;
+    // The caller deletes the table when the whole run is over (or stops the server it had
+    // for this run); only a failed run's table goes at once.
+    if outcome.is_err() {
+        delete_table(store, &table).await;
+    }
     let (committed, elapsed, latencies) = outcome?;
     Ok(DirectRun {
         transactions: latencies.len(),

@@ -351,6 +351,8 @@ async fn run_on(
     )?;
     let sdk = stack::local_sdk_config(&endpoints.dynamodb).await;
     let store = Store::from_sdk_config(&sdk, &endpoints.table);
+    // The direct run's table on a running stack's server, deleted at the end.
+    let mut direct_table: Option<String> = None;
     let mut report = Report {
         settings: report::Settings {
             mode: args.mode.name().into(),
@@ -361,7 +363,7 @@ async fn run_on(
             },
             stack: match (&target, args.mode) {
                 (Target::Running, _) => format!("the running intake dev at {}", endpoints.url),
-                (Target::Own { .. }, Mode::Both) => "a stack of its own (ephemeral ports, DynamoDB Local on disk in a temporary directory); direct, then webhooks, on that same stack".into(),
+                (Target::Own { .. }, Mode::Both) => "a stack of its own (ephemeral ports, DynamoDB Local on disk in a temporary directory); direct first, on a fresh DynamoDB Local of the same kind, then webhooks".into(),
                 (Target::Own { .. }, _) => "a stack of its own (ephemeral ports, DynamoDB Local on disk in a temporary directory)".into(),
             },
             rate: args.rate.0,
@@ -387,10 +389,49 @@ async fn run_on(
         verdict: None,
     };
     if matches!(args.mode, Mode::Direct | Mode::Both) {
-        let run = direct::run(&workload, distinct, args.concurrency, config, &sdk, &store).await?;
-        report.direct = Some(report::DirectFigures::of(&run));
+        // With a stack of its own, the direct run has a DynamoDB Local of its own too (the
+        // same kind: on disk, fresh), so each run starts on a fresh server. On the stack's
+        // server, the webhook run that followed 2,400 direct transactions timed out: DynamoDB
+        // Local spent both cores on the other table (measured; BENCHMARKS.md, "Load harness").
+        let mut own = match &target {
+            Target::Own { data, .. } => Some(
+                DynamoLocal::start(crate::free_port()?, Some(&data.join("dynamodb-direct")))
+                    .await?,
+            ),
+            Target::Running => None,
+        };
+        let (direct_sdk, direct_store) = match &own {
+            Some(local) => {
+                let sdk = stack::local_sdk_config(&local.endpoint()).await;
+                let store = Store::from_sdk_config(&sdk, &endpoints.table);
+                (sdk, store)
+            }
+            None => (sdk.clone(), store.clone()),
+        };
+        let run = direct::run(
+            &workload,
+            distinct,
+            args.concurrency,
+            config,
+            &direct_sdk,
+            &direct_store,
+        )
+        .await;
+        match own.as_mut() {
+            Some(local) => local.stop().await,
+            // On a running stack's server: the table is deleted when the whole run is over.
+            None => {
+                if let Ok(run) = &run {
+                    direct_table = Some(run.table.clone());
+                }
+            }
+        }
+        report.direct = Some(report::DirectFigures::of(&run?));
     }
     if args.mode == Mode::Direct {
+        if let Some(table) = &direct_table {
+            direct::delete_table(&store, table).await;
+        }
         return Ok(report);
     }
     let pacing = driver::Pacing {
@@ -460,6 +501,9 @@ async fn run_on(
     report.ack_delay = Some(report::AckDelays::of(&verdict, &sent));
     report.drained_s = Some(drained.as_secs_f64());
     report.verdict = Some(verdict);
+    if let Some(table) = &direct_table {
+        direct::delete_table(&store, table).await;
+    }
     Ok(report)
 }
 

@@ -658,7 +658,7 @@ export class IntakeStack extends Stack {
             startingPosition: lambda.StartingPosition.TRIM_HORIZON,
             // The numbers of shared/src/ack/batching.rs, as the SAM template (which says why).
             batchSize: 10,
-            maxBatchingWindow: Duration.seconds(1),
+            maxBatchingWindow: Duration.seconds(0),
             parallelizationFactor: 4,
             reportBatchItemFailures: true,
             bisectBatchOnError: true,
