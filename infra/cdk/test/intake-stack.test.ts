@@ -235,7 +235,7 @@ describe('acknowledger stream', () => {
       MaximumRetryAttempts: 5,
       MaximumRecordAgeInSeconds: 3600,
       BatchSize: 10,
-      MaximumBatchingWindowInSeconds: 1,
+      MaximumBatchingWindowInSeconds: 0,
       ParallelizationFactor: 4,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
     });
