@@ -32,7 +32,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use intake::ack::{Acknowledger, batching};
 
@@ -63,6 +63,7 @@ pub struct StreamPoller {
     max_retries: u32,
     retry_pause: Duration,
     dead_letters: Option<DeadLetterQueue>,
+    held: Option<watch::Receiver<bool>>,
 }
 
 enum Shard {
@@ -95,7 +96,15 @@ impl StreamPoller {
             max_retries: MAX_RETRIES,
             retry_pause: RETRY_PAUSE,
             dead_letters: None,
+            held: None,
         }
+    }
+
+    /// The same poller reading nothing while `held` reads `true` (the load harness measures
+    /// ingest alone this way; records wait in the stream, as during a Lambda throttle).
+    pub fn held_while(mut self, held: watch::Receiver<bool>) -> StreamPoller {
+        self.held = Some(held);
+        self
     }
 
     /// The same poller retrying a failing batch `max_retries` times, the n-th retry after n
@@ -116,10 +125,19 @@ impl StreamPoller {
     /// retried; nothing is skipped.
     pub async fn run(self) {
         let this = Arc::new(self);
+        let mut held = this.held.clone();
         let mut shards: HashMap<String, ShardState> = HashMap::new();
         let mut finished: HashSet<String> = HashSet::new();
         let mut tick = 0u64;
         loop {
+            if let Some(held) = held.as_mut() {
+                // A dropped sender releases the hold for good.
+                while *held.borrow_and_update() {
+                    if held.changed().await.is_err() {
+                        break;
+                    }
+                }
+            }
             if tick.is_multiple_of(20)
                 && let Err(e) = this.discover(&mut shards, &finished).await
             {

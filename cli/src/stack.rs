@@ -43,6 +43,9 @@ pub struct StackOptions {
     /// Retries of a failing batch before it is dead-lettered, and the pause before the
     /// first ([`poller::MAX_RETRIES`], [`poller::RETRY_PAUSE`]: the mapping's).
     pub retries: (u32, std::time::Duration),
+    /// While this reads `true`, the stream poller reads nothing (`intake load --hold-acks`
+    /// measures ingest alone, then releases the acks); `None`: never held.
+    pub acks_held: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// `INTAKE_DEAD_LETTER_DIR`, else `.local/dead-letters` in the project: where the local
@@ -113,6 +116,7 @@ impl StackOptions {
             clock: None,
             dead_letters: DeadLetterQueue::Dir(local_dead_letter_dir()?),
             retries: (poller::MAX_RETRIES, poller::RETRY_PAUSE),
+            acks_held: None,
             data_dir: match std::env::var("INTAKE_DATA_DIR").ok().as_deref() {
                 Some(":memory:") => None,
                 Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
@@ -199,6 +203,7 @@ impl StackOptions {
                 std::env::temp_dir().join(format!("intake-dead-letters-{}", ulid::Ulid::new())),
             ),
             retries: (poller::MAX_RETRIES, poller::RETRY_PAUSE),
+            acks_held: None,
         })
     }
 }
@@ -269,9 +274,12 @@ impl Stack {
         let metrics = MemorySink::default();
         let sink: intake::metrics::Sink = Arc::new(LocalMetrics(metrics.clone()));
         let acknowledger = Arc::new(acknowledger.with_metrics(sink.clone()));
-        let poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone())
+        let mut poller = StreamPoller::new(&sdk, store.table(), acknowledger.clone())
             .with_retries(options.retries.0, options.retries.1)
             .with_dead_letters(options.dead_letters.clone());
+        if let Some(held) = options.acks_held.clone() {
+            poller = poller.held_while(held);
+        }
         let services: Vec<WebhookService> = Channel::ALL
             .into_iter()
             .filter_map(|c| {

@@ -64,6 +64,43 @@ async fn a_short_run_stores_and_acknowledges_every_webhook_once() {
     }
 }
 
+/// `--hold-acks`: no ack leaves before the last webhook is answered, and every one leaves
+/// after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_acks_wait_for_the_last_webhook_then_all_go() {
+    let args = LoadArgs {
+        rate: Rate(Some(5.0)),
+        duration: 2.0,
+        duplicates: 0.0,
+        drain: 15.0,
+        hold_acks: true,
+        ..LoadArgs::defaults()
+    };
+    let report = load::run(&args).await.expect("the harness runs");
+    let text = report.text();
+    let verdict = report.verdict.as_ref().expect("a verdict");
+    assert_eq!(verdict.acks_sent, 10, "every ticket acknowledged: {text}");
+    assert!(report.clean(), "{text}");
+    // The first ticket arrives at 0 s, the last webhook at 1.8 s: held, the first ack waits
+    // for it (unheld, an ack follows its ticket within a few poller reads).
+    let delays = report.ack_delay.as_ref().expect("ack delays");
+    assert!(delays.all_ms.max >= 1500.0, "{text}");
+}
+
+#[test]
+fn held_acks_need_a_stack_of_its_own() {
+    let args = LoadArgs {
+        hold_acks: true,
+        url: Some("http://127.0.0.1:3000".into()),
+        ..LoadArgs::defaults()
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let error = runtime
+        .block_on(load::run(&args))
+        .expect_err("the hold needs its own stack");
+    assert!(error.to_string().contains("leave out --url"), "{error}");
+}
+
 #[test]
 fn fault_mode_refuses_a_stack_it_does_not_own() {
     let args = LoadArgs {

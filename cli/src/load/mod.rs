@@ -116,6 +116,12 @@ pub struct LoadArgs {
     /// The report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Hold the acknowledger back while the webhooks are sent, and let it go once the last
+    /// is answered: the webhook run then has DynamoDB Local to itself, as the direct run
+    /// does (the like-for-like webhook ÷ direct ratio). Ack delays then include the hold.
+    /// Only with a stack of its own.
+    #[arg(long)]
+    pub hold_acks: bool,
 }
 
 impl LoadArgs {
@@ -136,6 +142,7 @@ impl LoadArgs {
             fault_at: None,
             seed: None,
             json: false,
+            hold_acks: false,
         }
     }
 
@@ -180,6 +187,11 @@ impl LoadArgs {
             .is_some_and(|at| !in_range(at, 0.0, self.duration))
         {
             return Err("--fault-at is within the run: 0 to --duration".into());
+        }
+        if self.hold_acks && self.url.is_some() {
+            return Err(
+                "--hold-acks holds the poller of a stack of its own: leave out --url".into(),
+            );
         }
         if self.mode == Mode::Fault && self.url.is_some() {
             return Err(
@@ -227,12 +239,17 @@ enum Target {
 /// Runs the load `args` describe and reports.
 pub async fn run(args: &LoadArgs) -> DevResult<Report> {
     args.check()?;
+    // With --hold-acks: the poller reads nothing until the sender says false (or is dropped).
+    let hold = args.hold_acks.then(|| tokio::sync::watch::channel(true));
     let (mut target, endpoints, config, dead_letters, secrets) = match &args.url {
         None => {
             let data = std::env::temp_dir().join(format!("intake-load-{}", ulid::Ulid::new()));
             let mut options = StackOptions::ephemeral(Some(data.join("dynamodb")))?;
             // The run's dead letters beside its table, removed with it.
             options.dead_letters = DeadLetterQueue::Dir(data.join("dead-letters"));
+            if let Some((_, held)) = &hold {
+                options.acks_held = Some(held.clone());
+            }
             let stack = Stack::start(options).await?;
             let endpoints = Endpoints {
                 url: stack.url(),
@@ -295,6 +312,7 @@ pub async fn run(args: &LoadArgs) -> DevResult<Report> {
         &config,
         &dead_letters,
         secrets,
+        hold.map(|(release, _)| release),
     )
     .await;
     if let Target::Own { mut stack, data } = target {
@@ -325,6 +343,7 @@ async fn run_on(
     config: &intake::Config,
     dead_letters: &DeadLetterQueue,
     secrets: workload::Secrets,
+    acks_held: Option<tokio::sync::watch::Sender<bool>>,
 ) -> DevResult<Report> {
     // A running `intake dev` may hold dead letters of its own already: count only new ones.
     let letters_before = dead_letters.receive_all().await.map_or(0, |l| l.len());
@@ -361,11 +380,15 @@ async fn run_on(
             } else {
                 "release"
             },
-            stack: match (&target, args.mode) {
+            stack: format!("{}{}", match (&target, args.mode) {
                 (Target::Running, _) => format!("the running intake dev at {}", endpoints.url),
                 (Target::Own { .. }, Mode::Both) => "a stack of its own (ephemeral ports, DynamoDB Local on disk in a temporary directory); direct first, on a fresh DynamoDB Local of the same kind, then webhooks".into(),
                 (Target::Own { .. }, _) => "a stack of its own (ephemeral ports, DynamoDB Local on disk in a temporary directory)".into(),
-            },
+            }, if args.hold_acks {
+                "; the acknowledger held back until the last webhook was answered (ack delays include the hold)"
+            } else {
+                ""
+            }),
             rate: args.rate.0,
             deliveries,
             distinct,
@@ -464,6 +487,9 @@ async fn run_on(
         }
         _ => driver::drive(&workload, &slots, &pacing).await?,
     };
+    if let Some(release) = acks_held {
+        let _ = release.send(false);
+    }
     let figures = report::WebhookFigures::of(&sent, args.rate.0);
     if let Some(direct) = &report.direct
         && direct.per_s > 0.0
