@@ -260,11 +260,15 @@ impl Stack {
     /// Starts DynamoDB Local, creates the table, then the recorder, the acknowledger's
     /// stream poller and the webhook server; returns once `GET /health` would answer.
     pub async fn start(options: StackOptions) -> DevResult<Stack> {
+        // Our own ports first, before the emulators take seconds to start: a port chosen
+        // free (`StackOptions::ephemeral`) can be taken by another process until it is bound,
+        // and tests start many stacks at once. (The emulators retry on their own.)
+        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
+        let recorder = Recorder::start(options.recorder_port).await?;
         let dynamo = DynamoLocal::start(options.dynamodb_port, options.data_dir.as_deref()).await?;
         let sdk = local_sdk_config(&dynamo.endpoint()).await;
         let store = Store::from_sdk_config(&sdk, &options.config.table_name);
         schema::create_table_if_missing(store.client(), store.table()).await?;
-        let recorder = Recorder::start(options.recorder_port).await?;
         let ses = SesLocal::start(&crate::project_root()?, options.ses_port).await?;
         let clients = intake::providers::Clients::new(&sdk)?;
         let mut acknowledger = Acknowledger::from_config(&options.config, store.clone(), &clients);
@@ -295,7 +299,6 @@ impl Stack {
                 "no provider is configured: set TWILIO_AUTH_TOKEN and TWILIO_ACCOUNT_SID".into(),
             );
         }
-        let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
         let tasks = vec![
             tokio::spawn(poller.run()),
             server::spawn(listener, server::webhook_handler(services)),
