@@ -8,7 +8,7 @@
 //! What is timed is the transaction alone: the webhook path also reads the contact
 //! (`GetItem`, consistent) before it, which the ratio therefore counts as webhook overhead.
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use intake::ids::TicketIds;
 use intake::providers::{self, Clients, Provider, Received};
-use intake::store::{Store, Target, schema};
+use intake::store::{Store, Target, keys, schema};
 use intake::{Config, WebhookRequest};
 
 use super::workload::Workload;
@@ -59,6 +59,7 @@ pub async fn run(
     config: &Config,
     sdk: &aws_config::SdkConfig,
     store: &Store,
+    with_reads: bool,
 ) -> DevResult<DirectRun> {
     let table = format!("{}-direct", store.table());
     let client = store.client().clone();
@@ -68,8 +69,9 @@ pub async fn run(
     let outcome = match prepare(workload, count + warmup, config, sdk, &direct).await {
         Ok(mut transactions) => {
             let timed = transactions.split_off(warmup);
-            send(&client, Arc::new(transactions), concurrency).await;
-            Ok(send(&client, Arc::new(timed), concurrency).await)
+            let reads = with_reads.then(|| direct.table().to_owned());
+            send(&client, Arc::new(transactions), concurrency, reads.clone()).await;
+            Ok(send(&client, Arc::new(timed), concurrency, reads).await)
         }
         Err(e) => Err(e),
     };
@@ -97,7 +99,7 @@ async fn prepare(
     config: &Config,
     sdk: &aws_config::SdkConfig,
     store: &Store,
-) -> DevResult<Vec<Vec<TransactWriteItem>>> {
+) -> DevResult<Vec<Transaction>> {
     let clients = Clients::new(sdk)?;
     let mut by_channel: Vec<(intake::Channel, Vec<Box<dyn Provider>>)> = Vec::new();
     let mut out = Vec::with_capacity(count);
@@ -140,9 +142,11 @@ async fn prepare(
                 ids: TicketIds::generate(),
                 replaces_closed: None,
             };
-            out.push(
-                intake::store::plan(store.table(), message, &target, message.received_at).items,
-            );
+            out.push(Transaction {
+                contact: keys::contact(message.channel, &message.from.address),
+                items: intake::store::plan(store.table(), message, &target, message.received_at)
+                    .items,
+            });
         }
     }
     Ok(out)
@@ -173,28 +177,49 @@ fn webhook_request(
     Ok(request)
 }
 
-/// Sends every transaction, `concurrency` at a time, as fast as DynamoDB answers.
+/// A new ticket's transaction, and the contact item the webhook reads before it.
+struct Transaction {
+    contact: String,
+    items: Vec<TransactWriteItem>,
+}
+
+/// Sends every transaction, `concurrency` at a time, as fast as DynamoDB answers; with
+/// `reads_in` (the table), each after the consistent read of its contact's open ticket that
+/// the webhook's ingest makes first.
 async fn send(
     client: &aws_sdk_dynamodb::Client,
-    transactions: Arc<Vec<Vec<TransactWriteItem>>>,
+    transactions: Arc<Vec<Transaction>>,
     concurrency: usize,
+    reads_in: Option<String>,
 ) -> (usize, Duration, Vec<Duration>) {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let (client, transactions, next) = (client.clone(), transactions.clone(), next.clone());
+        let reads_in = reads_in.clone();
         workers.spawn(async move {
             let mut done = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(items) = transactions.get(i) else {
+                let Some(transaction) = transactions.get(i) else {
                     break;
                 };
                 let sent = Instant::now();
+                if let Some(table) = &reads_in {
+                    let _ = client
+                        .get_item()
+                        .table_name(table)
+                        .key(keys::PK, AttributeValue::S(transaction.contact.clone()))
+                        .key(keys::SK, AttributeValue::S(keys::CONTACT_SK.to_owned()))
+                        .projection_expression("open_ticket")
+                        .consistent_read(true)
+                        .send()
+                        .await;
+                }
                 let ok = client
                     .transact_write_items()
-                    .set_transact_items(Some(items.clone()))
+                    .set_transact_items(Some(transaction.items.clone()))
                     .send()
                     .await
                     .is_ok();

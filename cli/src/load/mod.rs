@@ -122,6 +122,11 @@ pub struct LoadArgs {
     /// Only with a stack of its own.
     #[arg(long)]
     pub hold_acks: bool,
+    /// The direct run also makes the webhook's one read before each transaction (the
+    /// consistent read of the contact's open ticket): the same DynamoDB work as a webhook,
+    /// so the ratio is the webhook layer's own cost.
+    #[arg(long)]
+    pub direct_reads: bool,
 }
 
 impl LoadArgs {
@@ -143,6 +148,7 @@ impl LoadArgs {
             seed: None,
             json: false,
             hold_acks: false,
+            direct_reads: false,
         }
     }
 
@@ -384,11 +390,10 @@ async fn run_on(
                 (Target::Running, _) => format!("the running intake dev at {}", endpoints.url),
                 (Target::Own { .. }, Mode::Both) => "a stack of its own (ephemeral ports, DynamoDB Local on disk in a temporary directory); direct first, on a fresh DynamoDB Local of the same kind, then webhooks".into(),
                 (Target::Own { .. }, _) => "a stack of its own (ephemeral ports, DynamoDB Local on disk in a temporary directory)".into(),
-            }, if args.hold_acks {
-                "; the acknowledger held back until the last webhook was answered (ack delays include the hold)"
-            } else {
-                ""
-            }),
+            }, [
+                (args.hold_acks, "; the acknowledger held back until the last webhook was answered (ack delays include the hold)"),
+                (args.direct_reads, "; the direct run reads each contact's open ticket before its transaction, as the webhook does"),
+            ].iter().filter(|(on, _)| *on).map(|(_, text)| *text).collect::<String>()),
             rate: args.rate.0,
             deliveries,
             distinct,
@@ -438,6 +443,7 @@ async fn run_on(
             config,
             &direct_sdk,
             &direct_store,
+            args.direct_reads,
         )
         .await;
         match own.as_mut() {
