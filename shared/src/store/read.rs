@@ -299,7 +299,10 @@ impl Store {
     /// The items of `wanted` (partition and sort keys) that exist, read consistently in one
     /// BatchGetItem; keys DynamoDB leaves unprocessed are asked for again, a bounded number
     /// of times.
-    async fn batch_get(&self, wanted: &[(String, &str)]) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn batch_get(
+        &self,
+        wanted: &[(String, &str)],
+    ) -> Result<Vec<Item>, StoreError> {
         let mut keys: Vec<Item> = wanted
             .iter()
             .map(|(pk, sk)| [(PK.to_owned(), s(pk)), (SK.to_owned(), s(*sk))].into())

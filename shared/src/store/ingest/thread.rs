@@ -1,11 +1,10 @@
 //! Threading: the ticket an email answers, by the Message-IDs it references (one
 //! BatchGetItem of `MSGID#` items, newest first) or a `[#REF]` in its subject.
 
-use super::{MAX_ATTEMPTS, backoff};
 use crate::model::EmailDetails;
-use crate::store::attrs::{opt_s, s};
-use crate::store::keys::{self, PK, SK};
-use crate::store::{Store, StoreError, classify};
+use crate::store::attrs::opt_s;
+use crate::store::keys::{self, PK};
+use crate::store::{Store, StoreError};
 
 /// At most this many `In-Reply-To`/`References` ids are looked up per mail.
 const MAX_THREAD_IDS: usize = 50;
@@ -39,62 +38,21 @@ impl Store {
         }
     }
 
-    /// `MSGID#` keys → the tickets they map to (keys not found are absent).
+    /// `MSGID#` keys → the tickets they map to (keys not found are absent), in one
+    /// consistent BatchGetItem ([`Store::batch_get`], which asks again for unprocessed keys).
     async fn ticket_ids_of(
         &self,
         keys_wanted: &[String],
     ) -> Result<std::collections::HashMap<String, String>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let mut request = KeysAndAttributes::builder()
-            .consistent_read(true)
-            .projection_expression("pk, ticket_id");
-        for key in keys_wanted {
-            request = request.keys(
-                [(PK.to_owned(), s(key)), (SK.to_owned(), s(keys::REF_SK))]
-                    .into_iter()
-                    .collect(),
-            );
-        }
-        let request = request
-            .build()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        let mut pending = Some(
-            [(self.table.clone(), request)]
-                .into_iter()
-                .collect::<std::collections::HashMap<_, _>>(),
-        );
-        let mut found = std::collections::HashMap::new();
-        // DynamoDB may hand back unprocessed keys under load; ask again, a bounded number
-        // of times, before letting the provider retry.
-        for attempt in 0..MAX_ATTEMPTS {
-            let Some(items) = pending.take().filter(|p| !p.is_empty()) else {
-                break;
-            };
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(items))
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                if let (Some(pk), Some(ticket)) = (opt_s(&item, PK), opt_s(&item, "ticket_id")) {
-                    found.insert(pk, ticket);
-                }
-            }
-            pending = out.unprocessed_keys;
-        }
-        if pending.is_some_and(|p| !p.is_empty()) {
-            return Err(StoreError::Unavailable("thread lookup throttled".into()));
-        }
-        Ok(found)
+        let wanted: Vec<(String, &str)> = keys_wanted
+            .iter()
+            .map(|key| (key.clone(), keys::REF_SK))
+            .collect();
+        Ok(self
+            .batch_get(&wanted)
+            .await?
+            .iter()
+            .filter_map(|item| Some((opt_s(item, PK)?, opt_s(item, "ticket_id")?)))
+            .collect())
     }
 }
