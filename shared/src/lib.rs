@@ -23,6 +23,7 @@ pub mod lambda;
 pub mod manifest;
 pub mod metrics;
 pub mod model;
+pub mod phone;
 pub mod providers;
 pub mod reply;
 pub mod request;
