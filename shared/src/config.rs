@@ -88,6 +88,21 @@ pub struct TwilioConfig {
     pub api_base_url: Url,
 }
 
+/// Plivo account settings.
+#[derive(Debug, Clone)]
+pub struct PlivoConfig {
+    /// Auth ID (`MA...` or `SA...`), used for the Message API path and Basic auth.
+    pub auth_id: String,
+    /// Auth token of the account (or subaccount) that owns the number: signs
+    /// `X-Plivo-Signature-V3` and authenticates sends.
+    pub auth_token: Secret,
+    /// The main account's auth token, which signs `X-Plivo-Signature-Ma-V3`; only needed when
+    /// the number belongs to a subaccount and Plivo sends the main account's signature alone.
+    pub main_auth_token: Option<Secret>,
+    /// Base URL of the REST API; the local stack points it at its recorder.
+    pub api_base_url: Url,
+}
+
 /// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
 #[derive(Debug, Clone)]
 pub struct MetaConfig {
@@ -209,6 +224,8 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// Twilio, when `TWILIO_AUTH_TOKEN` is set.
     pub twilio: Option<TwilioConfig>,
+    /// Plivo, when `PLIVO_AUTH_TOKEN` is set.
+    pub plivo: Option<PlivoConfig>,
     /// Meta, when its webhook secrets (`META_APP_SECRET` with `META_VERIFY_TOKEN`) or a send
     /// token are set. Each function is given only the side it uses.
     pub meta: Option<MetaConfig>,
@@ -326,6 +343,25 @@ impl Config {
                     "TWILIO_API_BASE_URL",
                     &lookup("TWILIO_API_BASE_URL")
                         .unwrap_or_else(|| "https://api.twilio.com".to_owned()),
+                )?,
+            }),
+        };
+        // Plivo: the main token is read first, so a blank one is refused even without the
+        // account's token.
+        let plivo_main_auth_token = secret("PLIVO_MAIN_AUTH_TOKEN")?;
+        let plivo = match secret("PLIVO_AUTH_TOKEN")? {
+            None if plivo_main_auth_token.is_some() => {
+                return Err(ConfigError::Missing("PLIVO_AUTH_TOKEN"));
+            }
+            None => None,
+            Some(auth_token) => Some(PlivoConfig {
+                auth_id: plivo_auth_id(lookup("PLIVO_AUTH_ID"))?,
+                auth_token,
+                main_auth_token: plivo_main_auth_token,
+                api_base_url: service_url(
+                    "PLIVO_API_BASE_URL",
+                    &lookup("PLIVO_API_BASE_URL")
+                        .unwrap_or_else(|| "https://api.plivo.com".to_owned()),
                 )?,
             }),
         };
@@ -451,6 +487,7 @@ impl Config {
             table_name,
             public_base_url,
             twilio,
+            plivo,
             meta,
             telegram,
             line,
@@ -459,6 +496,22 @@ impl Config {
             sendgrid,
             postmark,
             ack,
+        })
+    }
+}
+
+/// `PLIVO_AUTH_ID`, required with the token: it is a path segment of the Message API, so
+/// only letters and digits are accepted (Plivo's are `MA` or `SA` and 18 more).
+fn plivo_auth_id(value: Option<String>) -> Result<String, ConfigError> {
+    let id = value.ok_or(ConfigError::Missing("PLIVO_AUTH_ID"))?;
+    let id = id.trim();
+    if id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(id.to_owned())
+    } else {
+        Err(ConfigError::Invalid {
+            name: "PLIVO_AUTH_ID",
+            reason: "must be letters and digits only, as in the Plivo console (MA... or SA...)"
+                .into(),
         })
     }
 }
@@ -886,5 +939,51 @@ mod tests {
         let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("TWILIO_AUTH_TOKEN", "x")]))
             .unwrap_err();
         assert!(matches!(err, ConfigError::Missing("TWILIO_ACCOUNT_SID")));
+    }
+
+    #[test]
+    fn plivo_needs_its_auth_id_and_takes_an_optional_main_token() {
+        let read = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("TABLE_NAME", "t")];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(lookup(&all))
+        };
+        let c = read(&[
+            ("PLIVO_AUTH_TOKEN", " sub-token\n"),
+            ("PLIVO_AUTH_ID", "SA0000000000000000AA"),
+        ])
+        .unwrap()
+        .plivo
+        .unwrap();
+        assert_eq!(c.auth_token.expose(), "sub-token");
+        assert!(c.main_auth_token.is_none());
+        assert_eq!(c.api_base_url.as_str(), "https://api.plivo.com/");
+        let c = read(&[
+            ("PLIVO_AUTH_TOKEN", "sub-token"),
+            ("PLIVO_AUTH_ID", "SA0000000000000000AA"),
+            ("PLIVO_MAIN_AUTH_TOKEN", "main-token"),
+            ("PLIVO_API_BASE_URL", "http://127.0.0.1:3001"),
+        ])
+        .unwrap()
+        .plivo
+        .unwrap();
+        assert_eq!(c.main_auth_token.unwrap().expose(), "main-token");
+        assert_eq!(c.api_base_url.as_str(), "http://127.0.0.1:3001/");
+        assert!(matches!(
+            read(&[("PLIVO_AUTH_TOKEN", "x")]),
+            Err(ConfigError::Missing("PLIVO_AUTH_ID"))
+        ));
+        assert!(matches!(
+            read(&[("PLIVO_MAIN_AUTH_TOKEN", "x")]),
+            Err(ConfigError::Missing("PLIVO_AUTH_TOKEN"))
+        ));
+        assert!(matches!(
+            read(&[("PLIVO_AUTH_TOKEN", "x"), ("PLIVO_AUTH_ID", "MA1/../x")]),
+            Err(ConfigError::Invalid {
+                name: "PLIVO_AUTH_ID",
+                ..
+            })
+        ));
+        assert!(read(&[]).unwrap().plivo.is_none());
     }
 }

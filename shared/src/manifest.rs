@@ -34,6 +34,11 @@ pub const ROUTES: &[Route] = &[
         methods: &["POST"],
     },
     Route {
+        channel: Channel::Sms,
+        provider: "plivo",
+        methods: &["POST"],
+    },
+    Route {
         channel: Channel::Email,
         provider: "ses",
         methods: &["POST"],
@@ -148,6 +153,16 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             optional("TWILIO_ACCOUNT_SID"),
             secret("TWILIO_AUTH_TOKEN"),
             acknowledger(optional("TWILIO_API_BASE_URL")),
+        ],
+    ),
+    (
+        "plivo",
+        &[
+            optional("PLIVO_AUTH_ID"),
+            secret("PLIVO_AUTH_TOKEN"),
+            // Signs X-Plivo-Signature-Ma-V3 only: the acknowledger sends with the account's own.
+            webhook(secret("PLIVO_MAIN_AUTH_TOKEN")),
+            acknowledger(optional("PLIVO_API_BASE_URL")),
         ],
     ),
     (
@@ -334,6 +349,8 @@ mod tests {
                 "TABLE_NAME" => "t".to_owned(),
                 "TWILIO_AUTH_TOKEN" => "x".to_owned(),
                 "TWILIO_ACCOUNT_SID" => "AC1".to_owned(),
+                "PLIVO_AUTH_TOKEN" => "p".to_owned(),
+                "PLIVO_AUTH_ID" => "MA1".to_owned(),
                 "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),

@@ -20,6 +20,7 @@ pub mod line;
 mod mail;
 pub mod mailgun;
 pub mod meta;
+pub mod plivo;
 pub mod postmark;
 pub mod sendgrid;
 pub mod ses;
@@ -221,6 +222,9 @@ pub fn sms(
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)?));
     }
+    if let Some(c) = &config.plivo {
+        all.push(Box::new(plivo::Plivo::new(c)?));
+    }
     Ok(all)
 }
 
@@ -288,6 +292,12 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         add(
             "twilio",
             twilio::TwilioSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
+        );
+    }
+    if let Some(c) = &config.plivo {
+        add(
+            "plivo",
+            plivo::PlivoSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
         );
     }
     if let Some(c) = &config.meta {
