@@ -20,6 +20,8 @@ const MAY_BE_UNSET: &[&str] = &[
     "INTAKE_CONFIG_TOML",
     "RUST_LOG",
     "TWILIO_API_BASE_URL",
+    // Plivo
+    "PLIVO_API_BASE_URL",
     "META_GRAPH_BASE_URL",
     "TELEGRAM_API_BASE_URL",
     "LINE_API_BASE_URL",

@@ -36,6 +36,15 @@ fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
             "TWILIO_AUTH_TOKEN",
             expose(config.twilio.as_ref().map(|t| &t.auth_token)),
         ),
+        // Plivo
+        (
+            "PLIVO_AUTH_TOKEN",
+            expose(config.plivo.as_ref().map(|p| &p.auth_token)),
+        ),
+        (
+            "PLIVO_MAIN_AUTH_TOKEN",
+            expose(config.plivo.as_ref().and_then(|p| p.main_auth_token.as_ref())),
+        ),
         (
             "META_APP_SECRET",
             expose(meta.and_then(|m| m.app_secret.as_ref())),
@@ -106,6 +115,7 @@ async fn load_as(function: &Function, sdk: &aws_config::SdkConfig) -> Config {
             "TABLE_NAME" => Some("intake-test".into()),
             "PUBLIC_BASE_URL" => Some("https://hooks.example.com".into()),
             "TWILIO_ACCOUNT_SID" => Some("AC00000000000000000000000000000000".into()),
+            "PLIVO_AUTH_ID" => Some("MA00000000000000TEST".into()),
             _ => names
                 .iter()
                 .find(|(n, _)| n == name)

@@ -21,6 +21,9 @@ macro_rules! out {
 
 mod mail_command;
 
+// Plivo (issue 11).
+mod plivo_command;
+
 // Dead letters and their redrive (issue 14): a block of their own.
 mod acks_command;
 
@@ -98,6 +101,8 @@ enum ConfigCommand {
 enum Simulate {
     /// An inbound SMS through Twilio.
     Twilio(TwilioArgs),
+    /// An inbound SMS or MMS through Plivo (signed with PLIVO_AUTH_TOKEN).
+    Plivo(plivo_command::PlivoArgs),
     /// A Messenger, Instagram or WhatsApp message through Meta's webhook.
     Meta(MetaArgs),
     /// A Telegram private-chat message.
@@ -269,6 +274,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
     match command {
         Command::Dev => dev(settings).await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
+        Command::Simulate(Simulate::Plivo(args)) => plivo_command::simulate(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
         }

@@ -19,7 +19,7 @@ use crate::server::{self, Handler};
 pub struct Recorded {
     /// RFC 3339 time it arrived.
     pub time: String,
-    /// Which fake answered: `twilio`, or `unknown`.
+    /// Which fake answered: `twilio`, `plivo`, ..., or `unknown`.
     pub provider: String,
     /// The channel of that provider.
     pub channel: String,
@@ -217,6 +217,33 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
                 serde_json::json!({"sid": crate::simulate::new_message_sid(), "status": "queued", "to": recorded.to, "body": recorded.body}),
             ),
         }
+    } else if let Some(auth_id) = path
+        .strip_prefix("/v1/Account/")
+        .and_then(|rest| rest.strip_suffix("/Message/"))
+    {
+        // Plivo's Message API: JSON {src, dst, text}, Basic auth as the account in the path.
+        recorded.provider = "plivo".into();
+        recorded.channel = "sms".into();
+        recorded.to = text(&json_body["dst"]);
+        recorded.from = text(&json_body["src"]);
+        recorded.body = text(&json_body["text"]);
+        recorded.kind = Some("message".into());
+        recorded.authenticated = basic_user(req).is_some_and(|user| user == auth_id);
+        let api_id = ulid::Ulid::new().to_string().to_lowercase();
+        match failure {
+            _ if !recorded.authenticated => (
+                401,
+                serde_json::json!({"api_id": api_id, "error": "authentication failed"}),
+            ),
+            Some(status) => (
+                status,
+                serde_json::json!({"api_id": api_id, "error": format!("recorder told to fail with {status}")}),
+            ),
+            None => (
+                202,
+                serde_json::json!({"api_id": api_id, "message": "message(s) queued", "message_uuid": [crate::simulate::new_plivo_uuid()]}),
+            ),
+        }
     } else if path.starts_with("/v") && path.ends_with("/messages") {
         // Graph API: /{version}/{page, account or phone number id}/messages
         recorded.provider = "meta".into();
@@ -329,6 +356,19 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
     };
     recorded.status = status;
     (recorded, json(status, answer))
+}
+
+/// The user of a request's HTTP Basic credentials, when it has a non-empty password.
+fn basic_user(req: &Request<Bytes>) -> Option<String> {
+    use base64::Engine;
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    (!password.is_empty()).then(|| user.to_owned())
 }
 
 /// Reads what a recorder at `url` has received.

@@ -396,3 +396,130 @@ pub fn sign_line(base_url: &str, channel_secret: &str, body: String) -> JsonPost
         )],
     }
 }
+
+// Plivo
+
+/// An inbound SMS or MMS as Plivo posts it to an application's Message URL.
+#[derive(Debug, Clone)]
+pub struct PlivoSms {
+    /// The customer's number, as Plivo writes it (digits, no `+`).
+    pub from: String,
+    /// Our Plivo number.
+    pub to: String,
+    /// Text.
+    pub text: String,
+    /// `MessageUUID`; a fresh one when `None`.
+    pub message_uuid: Option<String>,
+    /// Media URLs (an MMS when there are any).
+    pub media: Vec<String>,
+    /// `MessageIntent` (`optout`, `optin`, `help`), as Plivo flags its standard keywords.
+    pub intent: Option<String>,
+}
+
+impl PlivoSms {
+    /// A text message with a fresh `MessageUUID`.
+    pub fn new(from: &str, to: &str, text: &str) -> PlivoSms {
+        PlivoSms {
+            from: from.into(),
+            to: to.into(),
+            text: text.into(),
+            message_uuid: None,
+            media: Vec::new(),
+            intent: None,
+        }
+    }
+
+    /// The form fields, as Plivo posts them (Plivo's "Handling incoming SMS/MMS" reference).
+    pub fn form(&self) -> Vec<(String, String)> {
+        let uuid = self.message_uuid.clone().unwrap_or_else(new_plivo_uuid);
+        let units = intake::sms::measure(&self.text).segments.max(1);
+        let mms = !self.media.is_empty();
+        let mut form = vec![
+            ("From".to_owned(), self.from.clone()),
+            ("To".to_owned(), self.to.clone()),
+            ("Type".to_owned(), if mms { "mms" } else { "sms" }.to_owned()),
+            (
+                if mms { "Body" } else { "Text" }.to_owned(),
+                self.text.clone(),
+            ),
+            ("MessageUUID".to_owned(), uuid),
+            ("Units".to_owned(), units.to_string()),
+            ("TotalRate".to_owned(), "0.00000".to_owned()),
+            ("TotalAmount".to_owned(), "0.00000".to_owned()),
+            (
+                "MessageIntent".to_owned(),
+                self.intent.clone().unwrap_or_default(),
+            ),
+            ("PowerpackUUID".to_owned(), String::new()),
+        ];
+        if mms {
+            form.push(("MediaCount".to_owned(), self.media.len().to_string()));
+            for (i, url) in self.media.iter().enumerate() {
+                form.push((format!("Media{i}"), url.clone()));
+            }
+        }
+        form
+    }
+}
+
+/// A fresh id shaped like Plivo's `MessageUUID`.
+pub fn new_plivo_uuid() -> String {
+    let hex = format!("{:032x}", ulid::Ulid::new().0);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// A fresh nonce shaped like Plivo's (20 digits).
+pub fn new_plivo_nonce() -> String {
+    format!("{:020}", ulid::Ulid::new().random() % 100_000_000_000_000_000_000)
+}
+
+/// A form webhook ready to post: where, what, and its headers besides `content-type`.
+#[derive(Debug, Clone)]
+pub struct FormPost {
+    /// Target URL.
+    pub url: String,
+    /// Url-encoded body, exactly as signed.
+    pub body: String,
+    /// Signature headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// `sms` posted to the stack at `base_url`, signed as Plivo signs it with `auth_token`
+/// (`X-Plivo-Signature-V3` with a fresh nonce).
+pub fn sign_plivo(base_url: &str, auth_token: &str, sms: &PlivoSms) -> FormPost {
+    let url = format!("{}/sms/plivo", base_url.trim_end_matches('/'));
+    let body = encode(&sms.form());
+    let nonce = new_plivo_nonce();
+    let signature =
+        intake::providers::plivo::signature(auth_token, false, &url, body.as_bytes(), &nonce);
+    FormPost {
+        url,
+        body,
+        headers: vec![
+            ("x-plivo-signature-v3".into(), signature),
+            ("x-plivo-signature-v3-nonce".into(), nonce),
+        ],
+    }
+}
+
+/// Posts a form webhook; returns the status and body text.
+pub async fn post_form(client: &reqwest::Client, post: &FormPost) -> DevResult<(u16, String)> {
+    let mut request = client
+        .post(&post.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .timeout(std::time::Duration::from_secs(30))
+        .body(post.body.clone());
+    for (k, v) in &post.headers {
+        request = request.header(k, v);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}

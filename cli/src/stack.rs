@@ -78,6 +78,11 @@ impl StackOptions {
                 "TWILIO_API_BASE_URL",
                 format!("http://127.0.0.1:{recorder_port}"),
             ),
+            // Plivo
+            (
+                "PLIVO_API_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
             ("AWS_ENDPOINT_URL_SESV2", ses_endpoint.clone()),
             ("SES_TOPIC_ARNS", TEST_SES_TOPIC_ARN.to_owned()),
             ("SES_IDENTITIES", "tokoku.id".to_owned()),
@@ -177,6 +182,11 @@ impl StackOptions {
                 "TWILIO_AUTH_TOKEN" => TEST_AUTH_TOKEN.to_owned(),
                 "TWILIO_ACCOUNT_SID" => TEST_ACCOUNT_SID.to_owned(),
                 "TWILIO_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
+                // Plivo
+                "PLIVO_AUTH_ID" => TEST_PLIVO_AUTH_ID.to_owned(),
+                "PLIVO_AUTH_TOKEN" => TEST_PLIVO_AUTH_TOKEN.to_owned(),
+                "PLIVO_MAIN_AUTH_TOKEN" => TEST_PLIVO_MAIN_AUTH_TOKEN.to_owned(),
+                "PLIVO_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
                 "META_APP_SECRET" => TEST_META_APP_SECRET.to_owned(),
                 "META_VERIFY_TOKEN" => TEST_META_VERIFY_TOKEN.to_owned(),
                 "META_PAGE_ACCESS_TOKEN" => "test-page-token".to_owned(),
@@ -210,6 +220,12 @@ impl StackOptions {
 
 /// Twilio auth token of test stacks.
 pub const TEST_AUTH_TOKEN: &str = "test-twilio-auth-token";
+/// Plivo Auth ID of test stacks (a subaccount's shape).
+pub const TEST_PLIVO_AUTH_ID: &str = "SA00000000000000TEST";
+/// Plivo auth token of test stacks (signs `X-Plivo-Signature-V3`).
+pub const TEST_PLIVO_AUTH_TOKEN: &str = "test-plivo-auth-token";
+/// Plivo main account token of test stacks (signs `X-Plivo-Signature-Ma-V3`).
+pub const TEST_PLIVO_MAIN_AUTH_TOKEN: &str = "test-plivo-main-auth-token";
 /// Meta App Secret of test stacks.
 pub const TEST_META_APP_SECRET: &str = "test-meta-app-secret";
 /// Meta verify token of test stacks.

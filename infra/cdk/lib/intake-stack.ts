@@ -53,6 +53,8 @@ export const ACCESS_LOG_FORMAT =
 export const NOT_DEPLOYED: Record<string, string> = {
   INTAKE_CONFIG: 'a path to a bundled intake.toml; deployments pass the document as INTAKE_CONFIG_TOML instead',
   TWILIO_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Twilio's real API is the default",
+  // Plivo
+  PLIVO_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Plivo's real API is the default",
   META_GRAPH_BASE_URL: 'only the local stack points it elsewhere; the Graph API is the default',
   TELEGRAM_API_BASE_URL: "only the local stack points it elsewhere; Telegram's Bot API is the default",
   LINE_API_BASE_URL: "only the local stack points it elsewhere; LINE's Messaging API is the default",
@@ -72,6 +74,12 @@ const PARAMETER_DETAILS: Record<
     description: 'Twilio account SID (AC followed by 32 hex digits). Not a secret. Empty only if Twilio is not used.',
     allowedPattern: '^(AC[0-9a-fA-F]{32})?$',
     constraintDescription: 'empty, or AC followed by 32 hexadecimal digits',
+  },
+  // Plivo
+  PLIVO_AUTH_ID: {
+    description: "Plivo Auth ID (MA... or SA..., on the console's overview page). Not a secret. Empty only if Plivo is not used.",
+    allowedPattern: '^[A-Za-z0-9]*$',
+    constraintDescription: 'empty, or letters and digits (MA... or SA...)',
   },
   SES_IDENTITIES: {
     type: 'CommaDelimitedList',
