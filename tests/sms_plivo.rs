@@ -1,0 +1,366 @@
+//! Plivo SMS end to end: Message URL webhook → DynamoDB Local → stream → acknowledger →
+//! Plivo's Message API (the recorder).
+
+use intake::model::{AckStatus, Contact, Ticket};
+use intake_dev::simulate::{self, FormPost, PlivoSms};
+use intake_dev::stack::{TEST_PLIVO_AUTH_TOKEN, TEST_PLIVO_MAIN_AUTH_TOKEN};
+use intake_tests::{eventually, http, new_number, quiet_period, shared_stack};
+
+/// Our Plivo number, as Plivo writes numbers (no `+`).
+const PLIVO_NUMBER: &str = "6221555000";
+
+/// A number as Plivo writes it.
+fn digits(number: &str) -> &str {
+    number.trim_start_matches('+')
+}
+
+/// `sms` from `customer` (E.164; Plivo posts it without the `+`), signed with the test token.
+fn signed(customer: &str, text: &str) -> (PlivoSms, FormPost) {
+    let sms = PlivoSms::new(digits(customer), PLIVO_NUMBER, text);
+    let post = simulate::sign_plivo(&shared_stack().url, TEST_PLIVO_AUTH_TOKEN, &sms);
+    (sms, post)
+}
+
+async fn post(post: &FormPost) -> (u16, String) {
+    simulate::post_form(&http(), post)
+        .await
+        .expect("stack reachable")
+}
+
+fn header<'a>(post: &'a FormPost, name: &str) -> &'a str {
+    post.headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .expect("header")
+}
+
+fn code(body: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(body).expect("JSON error body");
+    json["code"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The customer's tickets. The pipeline stores every SMS number in E.164 (issue 11's one
+/// customer per number); a stack without that step keeps Plivo's spelling: both are looked at.
+async fn tickets(customer: &str) -> Vec<Ticket> {
+    let stack = shared_stack();
+    let mut all = stack.tickets_of(customer).await;
+    all.extend(stack.tickets_of(digits(customer)).await);
+    all
+}
+
+async fn contact(customer: &str) -> Option<Contact> {
+    let stack = shared_stack();
+    match stack.contact(customer).await {
+        Some(c) => Some(c),
+        None => stack.contact(digits(customer)).await,
+    }
+}
+
+/// The customer's one ticket, once its ack is decided.
+async fn settled(customer: &str) -> Ticket {
+    for _ in 0..200 {
+        if let Some(t) = tickets(customer).await.into_iter().next()
+            && !matches!(t.ack_status, AckStatus::Pending | AckStatus::Sending)
+        {
+            return t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the ack of {customer}'s ticket never settled");
+}
+
+/// Nothing of this customer or message is in the table.
+async fn nothing_stored(customer: &str, message_uuid: &str) {
+    quiet_period().await;
+    assert!(tickets(customer).await.is_empty(), "tickets of {customer}");
+    assert!(contact(customer).await.is_none(), "contact {customer}");
+    assert!(
+        !shared_stack().any_key_contains(message_uuid).await,
+        "an item of {message_uuid}"
+    );
+    assert!(shared_stack().sent_to(customer).await.is_empty());
+}
+
+fn uuid_of(post: &FormPost) -> String {
+    form_urlencoded::parse(post.body.as_bytes())
+        .find(|(k, _)| k == "MessageUUID")
+        .map(|(_, v)| v.into_owned())
+        .expect("MessageUUID")
+}
+
+#[tokio::test]
+async fn a_signed_sms_opens_a_ticket_and_gets_one_ack_through_plivo() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let (_, signed) = signed(&customer, "Halo, pesanan saya belum sampai \u{1f64f}");
+    let (status, body) = post(&signed).await;
+    assert_eq!(status, 200, "{body}");
+
+    let ticket = settled(&customer).await;
+    assert_eq!(ticket.provider, "plivo");
+    assert_eq!(ticket.ack_status, AckStatus::Sent);
+    assert_eq!(ticket.message_count, 1);
+    let messages = stack.messages(&ticket.id).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body, "Halo, pesanan saya belum sampai \u{1f64f}");
+    assert_eq!(messages[0].provider_message_id, uuid_of(&signed));
+    assert_eq!(messages[0].to, PLIVO_NUMBER);
+    assert_eq!(digits(&messages[0].from), digits(&customer));
+
+    quiet_period().await;
+    let sent = stack.sent_to(&customer).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].provider, "plivo");
+    assert_eq!(sent[0].from.as_deref(), Some(PLIVO_NUMBER));
+    assert!(sent[0].authenticated, "Basic auth as the Auth ID");
+    assert_eq!(sent[0].status, 202);
+    assert!(
+        sent[0].path.starts_with("/v1/Account/SA") && sent[0].path.ends_with("/Message/"),
+        "{}",
+        sent[0].path
+    );
+    let text = sent[0].body.clone().unwrap_or_default();
+    assert!(text.contains(&format!("#{}", ticket.reference)), "{text}");
+    // Plivo's message_uuid of the ack is kept on the ticket.
+    let ticket = settled(&customer).await;
+    assert!(
+        ticket
+            .ack_provider_message_id
+            .as_deref()
+            .is_some_and(|id| id.len() == 36 && id.matches('-').count() == 4),
+        "{:?}",
+        ticket.ack_provider_message_id
+    );
+}
+
+#[tokio::test]
+async fn forged_requests_are_refused_and_store_nothing() {
+    let customer = new_number();
+    let (_, good) = signed(&customer, "Saya mau refund");
+    let uuid = uuid_of(&good);
+
+    let mut tampered = good.clone();
+    tampered.body = good.body.replace("refund", "voucher");
+    let wrong_token = simulate::sign_plivo(
+        &shared_stack().url,
+        "not-the-token",
+        &PlivoSms {
+            message_uuid: Some(uuid.clone()),
+            ..PlivoSms::new(digits(&customer), PLIVO_NUMBER, "Saya mau refund")
+        },
+    );
+    let mut other_nonce = good.clone();
+    for (k, v) in other_nonce.headers.iter_mut() {
+        if k == "x-plivo-signature-v3-nonce" {
+            *v = simulate::new_plivo_nonce();
+        }
+    }
+    let mut no_nonce = good.clone();
+    no_nonce
+        .headers
+        .retain(|(k, _)| k != "x-plivo-signature-v3-nonce");
+    let mut unsigned = good.clone();
+    unsigned.headers.retain(|(k, _)| k != "x-plivo-signature-v3");
+    let mut other_url = good.clone();
+    other_url.url = format!("{}?stage=dev", good.url);
+
+    for (what, attempt, wanted) in [
+        ("body changed", &tampered, "bad_signature"),
+        ("wrong token", &wrong_token, "bad_signature"),
+        ("nonce changed", &other_nonce, "bad_signature"),
+        ("URL changed", &other_url, "bad_signature"),
+        ("no nonce", &no_nonce, "missing_signature"),
+        ("no signature", &unsigned, "missing_signature"),
+    ] {
+        let (status, body) = post(attempt).await;
+        assert_eq!(status, 403, "{what}: {body}");
+        assert_eq!(code(&body), wanted, "{what}");
+    }
+    nothing_stored(&customer, &uuid).await;
+}
+
+#[tokio::test]
+async fn a_nonce_reused_for_another_message_is_refused() {
+    let stack = shared_stack();
+    let first = new_number();
+    let (_, original) = signed(&first, "Pesanan 5512 belum sampai");
+    assert_eq!(post(&original).await.0, 200);
+    let ticket = settled(&first).await;
+
+    // Someone who can sign (a leaked token) sends another message under the same nonce.
+    let second = new_number();
+    let other = PlivoSms::new(digits(&second), PLIVO_NUMBER, "Kirim ke alamat lain");
+    let url = original.url.clone();
+    let nonce = header(&original, "x-plivo-signature-v3-nonce").to_owned();
+    let body = simulate::encode(&other.form());
+    let replay = FormPost {
+        headers: vec![
+            (
+                "x-plivo-signature-v3".into(),
+                intake::providers::plivo::signature(
+                    TEST_PLIVO_AUTH_TOKEN,
+                    false,
+                    &url,
+                    body.as_bytes(),
+                    &nonce,
+                ),
+            ),
+            ("x-plivo-signature-v3-nonce".into(), nonce),
+        ],
+        url,
+        body,
+    };
+    let (status, answer) = post(&replay).await;
+    assert_eq!(status, 403, "{answer}");
+    assert_eq!(code(&answer), "replayed_request");
+    nothing_stored(&second, &uuid_of(&replay)).await;
+    // The first message is untouched.
+    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
+    assert_eq!(stack.sent_to(&first).await.len(), 1);
+}
+
+#[tokio::test]
+async fn retries_with_the_same_or_a_new_nonce_store_and_ack_once() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let (sms, first) = signed(&customer, "Paket saya rusak");
+    assert_eq!(post(&first).await.0, 200);
+    let ticket = settled(&customer).await;
+
+    // The same delivery again (a retry that keeps its nonce) ...
+    let (status, body) = post(&first).await;
+    assert_eq!(status, 200, "{body}");
+    // ... and a retry signed afresh (a new nonce), same MessageUUID.
+    let again = PlivoSms {
+        message_uuid: Some(uuid_of(&first)),
+        ..sms
+    };
+    let resent = simulate::sign_plivo(&stack.url, TEST_PLIVO_AUTH_TOKEN, &again);
+    assert_ne!(
+        header(&resent, "x-plivo-signature-v3-nonce"),
+        header(&first, "x-plivo-signature-v3-nonce")
+    );
+    let (status, body) = post(&resent).await;
+    assert_eq!(status, 200, "{body}");
+
+    quiet_period().await;
+    assert_eq!(tickets(&customer).await.len(), 1);
+    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
+    assert_eq!(settled(&customer).await.message_count, 1);
+    assert_eq!(stack.sent_to(&customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_copies_store_and_ack_once() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let (_, signed) = signed(&customer, "Tolong cek resi saya");
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let signed = signed.clone();
+            tokio::spawn(async move { post(&signed).await })
+        })
+        .collect();
+    for handle in handles {
+        let (status, body) = handle.await.expect("task");
+        assert_eq!(status, 200, "{body}");
+    }
+    let ticket = settled(&customer).await;
+    quiet_period().await;
+    assert_eq!(tickets(&customer).await.len(), 1);
+    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
+    assert_eq!(settled(&customer).await.message_count, 1);
+    assert_eq!(stack.sent_to(&customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_main_accounts_signature_and_rotated_tokens_are_accepted() {
+    let stack = shared_stack();
+    // A subaccount's number: Plivo also signs with the main account's token.
+    let customer = new_number();
+    let sms = PlivoSms::new(digits(&customer), PLIVO_NUMBER, "Dari subaccount");
+    let mut main_only = simulate::sign_plivo(&stack.url, TEST_PLIVO_MAIN_AUTH_TOKEN, &sms);
+    for (k, _) in main_only.headers.iter_mut() {
+        if k == "x-plivo-signature-v3" {
+            *k = "x-plivo-signature-ma-v3".into();
+        }
+    }
+    let (status, body) = post(&main_only).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(settled(&customer).await.provider, "plivo");
+
+    // During a token rotation Plivo sends one signature per active token.
+    let customer = new_number();
+    let (_, mut rotated) = signed(&customer, "Token baru");
+    let nonce = header(&rotated, "x-plivo-signature-v3-nonce").to_owned();
+    let old = intake::providers::plivo::signature(
+        "the-previous-token",
+        false,
+        &rotated.url,
+        rotated.body.as_bytes(),
+        &nonce,
+    );
+    for (k, v) in rotated.headers.iter_mut() {
+        if k == "x-plivo-signature-v3" {
+            *v = format!("{old},{v}");
+        }
+    }
+    let (status, body) = post(&rotated).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(settled(&customer).await.message_count, 1);
+}
+
+#[tokio::test]
+async fn mms_media_urls_are_kept_as_attachments() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let sms = PlivoSms {
+        media: vec![
+            "https://media.plivo.com/Account/SA0/Media/m-0.jpg".into(),
+            "https://media.plivo.com/Account/SA0/Media/m-1.pdf".into(),
+        ],
+        ..PlivoSms::new(digits(&customer), PLIVO_NUMBER, "Ini foto paketnya")
+    };
+    let signed = simulate::sign_plivo(&stack.url, TEST_PLIVO_AUTH_TOKEN, &sms);
+    assert_eq!(post(&signed).await.0, 200);
+    eventually("ticket stored", || {
+        let customer = customer.clone();
+        async move { !tickets(&customer).await.is_empty() }
+    })
+    .await;
+    let ticket = tickets(&customer).await.remove(0);
+    let messages = stack.messages(&ticket.id).await;
+    assert_eq!(messages[0].body, "Ini foto paketnya");
+    let urls: Vec<_> = messages[0]
+        .attachments
+        .iter()
+        .map(|a| a.url.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://media.plivo.com/Account/SA0/Media/m-0.jpg",
+            "https://media.plivo.com/Account/SA0/Media/m-1.pdf"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn plivos_opt_out_flag_opts_the_customer_out() {
+    let customer = new_number();
+    let sms = PlivoSms {
+        intent: Some("optout".into()),
+        ..PlivoSms::new(digits(&customer), PLIVO_NUMBER, "STOP")
+    };
+    let signed = simulate::sign_plivo(&shared_stack().url, TEST_PLIVO_AUTH_TOKEN, &sms);
+    assert_eq!(post(&signed).await.0, 200);
+    eventually("contact opted out", || {
+        let customer = customer.clone();
+        async move { contact(&customer).await.is_some_and(|c| c.opted_out) }
+    })
+    .await;
+    quiet_period().await;
+    assert!(tickets(&customer).await.is_empty(), "STOP opens no ticket");
+    assert!(shared_stack().sent_to(&customer).await.is_empty());
+}
