@@ -43,7 +43,12 @@ fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
         ),
         (
             "PLIVO_MAIN_AUTH_TOKEN",
-            expose(config.plivo.as_ref().and_then(|p| p.main_auth_token.as_ref())),
+            expose(
+                config
+                    .plivo
+                    .as_ref()
+                    .and_then(|p| p.main_auth_token.as_ref()),
+            ),
         ),
         (
             "META_APP_SECRET",

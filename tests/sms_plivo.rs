@@ -103,7 +103,10 @@ async fn a_signed_sms_opens_a_ticket_and_gets_one_ack_through_plivo() {
     assert_eq!(ticket.message_count, 1);
     let messages = stack.messages(&ticket.id).await;
     assert_eq!(messages.len(), 1);
-    assert_eq!(messages[0].body, "Halo, pesanan saya belum sampai \u{1f64f}");
+    assert_eq!(
+        messages[0].body,
+        "Halo, pesanan saya belum sampai \u{1f64f}"
+    );
     assert_eq!(messages[0].provider_message_id, uuid_of(&signed));
     assert_eq!(messages[0].to, PLIVO_NUMBER);
     assert_eq!(digits(&messages[0].from), digits(&customer));
@@ -161,7 +164,9 @@ async fn forged_requests_are_refused_and_store_nothing() {
         .headers
         .retain(|(k, _)| k != "x-plivo-signature-v3-nonce");
     let mut unsigned = good.clone();
-    unsigned.headers.retain(|(k, _)| k != "x-plivo-signature-v3");
+    unsigned
+        .headers
+        .retain(|(k, _)| k != "x-plivo-signature-v3");
     let mut other_url = good.clone();
     other_url.url = format!("{}?stage=dev", good.url);
 

@@ -437,7 +437,10 @@ impl PlivoSms {
         let mut form = vec![
             ("From".to_owned(), self.from.clone()),
             ("To".to_owned(), self.to.clone()),
-            ("Type".to_owned(), if mms { "mms" } else { "sms" }.to_owned()),
+            (
+                "Type".to_owned(),
+                if mms { "mms" } else { "sms" }.to_owned(),
+            ),
             (
                 if mms { "Body" } else { "Text" }.to_owned(),
                 self.text.clone(),
@@ -477,7 +480,10 @@ pub fn new_plivo_uuid() -> String {
 
 /// A fresh nonce shaped like Plivo's (20 digits).
 pub fn new_plivo_nonce() -> String {
-    format!("{:020}", ulid::Ulid::new().random() % 100_000_000_000_000_000_000)
+    format!(
+        "{:020}",
+        ulid::Ulid::new().random() % 100_000_000_000_000_000_000
+    )
 }
 
 /// A form webhook ready to post: where, what, and its headers besides `content-type`.

@@ -93,13 +93,16 @@ impl Plivo {
         if nonce.len() > MAX_NONCE {
             return Err(WebhookError::BadSignature);
         }
-        let signed = string_to_sign(req.method == http::Method::GET, &req.public_url, form, nonce);
+        let signed = string_to_sign(
+            req.method == http::Method::GET,
+            &req.public_url,
+            form,
+            nonce,
+        );
         let matches = |header: Option<&str>, token: &Secret| {
             header.is_some_and(|claimed| {
-                let expected = BASE64.encode(hmac_sha256(
-                    token.expose().as_bytes(),
-                    &[signed.as_bytes()],
-                ));
+                let expected =
+                    BASE64.encode(hmac_sha256(token.expose().as_bytes(), &[signed.as_bytes()]));
                 claimed
                     .split(',')
                     .any(|one| constant_time_eq(one.trim().as_bytes(), expected.as_bytes()))

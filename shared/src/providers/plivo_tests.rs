@@ -91,10 +91,8 @@ fn the_signed_text_has_the_sdks_shape() {
 /// PROVENANCE note beside it).
 #[test]
 fn vectors_from_the_plivo_sdk() {
-    let doc: serde_json::Value = serde_json::from_str(include_str!(
-        "../../../tests/fixtures/plivo/vectors.json"
-    ))
-    .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/fixtures/plivo/vectors.json")).unwrap();
     let cases = doc["cases"].as_array().unwrap();
     assert!(cases.len() >= 20);
     let (mut valid, mut refused) = (0, 0);
@@ -133,7 +131,10 @@ fn vectors_from_the_plivo_sdk() {
             refused += 1;
         }
     }
-    assert!(valid >= 10 && refused >= 5, "{valid} valid, {refused} refused");
+    assert!(
+        valid >= 10 && refused >= 5,
+        "{valid} valid, {refused} refused"
+    );
 }
 
 /// The four V3 vectors of Plivo's own SDK test suites (plivo-go `utils_test.go`, the same in
@@ -207,9 +208,17 @@ fn any_of_the_rotated_signatures_passes_and_spaces_are_ignored() {
             BODY,
             &[(SIGNATURE_HEADER, &header), (NONCE_HEADER, NONCE)],
         );
-        assert!(plivo().verify(&req, Timestamp::UNIX_EPOCH).is_ok(), "{header}");
+        assert!(
+            plivo().verify(&req, Timestamp::UNIX_EPOCH).is_ok(),
+            "{header}"
+        );
     }
-    for header in [other.clone(), format!("{other},"), ",".into(), String::new()] {
+    for header in [
+        other.clone(),
+        format!("{other},"),
+        ",".into(),
+        String::new(),
+    ] {
         let req = request(
             Method::POST,
             URL,
@@ -413,8 +422,16 @@ fn missing_or_odd_fields_are_a_400() {
             "From=1&To=2&Text=x".to_owned(),
             "missing_field",
         ),
-        ("no From", "To=2&Text=x&MessageUUID=u".to_owned(), "missing_field"),
-        ("blank To", "From=1&To=+&MessageUUID=u".to_owned(), "missing_field"),
+        (
+            "no From",
+            "To=2&Text=x&MessageUUID=u".to_owned(),
+            "missing_field",
+        ),
+        (
+            "blank To",
+            "From=1&To=+&MessageUUID=u".to_owned(),
+            "missing_field",
+        ),
         (
             "not a Plivo id",
             "From=1&To=2&MessageUUID=a%2Fb".to_owned(),
@@ -512,7 +529,9 @@ fn verify_then_parse(req: &WebhookRequest) -> String {
     let now = Timestamp::UNIX_EPOCH;
     format!(
         "{:?}",
-        plivo().verify(req, now).and_then(|()| plivo().parse(req, now))
+        plivo()
+            .verify(req, now)
+            .and_then(|()| plivo().parse(req, now))
     )
 }
 
