@@ -254,6 +254,12 @@ fn read(body: &[u8], form: &Form<'_>, now: Timestamp) -> Result<Vec<InboundMessa
         );
         return Ok(Vec::new());
     }
+    if form.get("Status").is_some() && form.get("Text").is_none() && form.get("Body").is_none() {
+        // A delivery report of an outbound message (a Message URL also used as the `url` of
+        // sends): no customer wrote anything. Answered 200, stored nowhere; Intake's own
+        // sends ask for no reports.
+        return Ok(Vec::new());
+    }
     // SMS carry `Text`, MMS `Body`.
     let text = [form.get("Text"), form.get("Body")]
         .into_iter()

@@ -415,6 +415,24 @@ fn a_whatsapp_message_is_answered_but_not_stored() {
 }
 
 #[test]
+fn a_delivery_report_is_answered_but_not_stored() {
+    let report = "MessageUUID=3d1f8a52-9c4e-11ef-a6b1-0242ac110002&From=6221555000&To=6281234567890&Type=sms&Status=delivered&Units=1&TotalRate=0.0035&TotalAmount=0.0035&MCC=510&MNC=10&ErrorCode=&Sequence=2";
+    let messages = plivo()
+        .verify_and_parse(&signed(report), Timestamp::UNIX_EPOCH)
+        .unwrap();
+    assert!(messages.is_empty());
+    // A message with a status field and its text is still a message.
+    let body = format!("{BODY}&Status=received");
+    assert_eq!(
+        plivo()
+            .verify_and_parse(&signed(&body), Timestamp::UNIX_EPOCH)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
 fn missing_or_odd_fields_are_a_400() {
     for (what, body, wanted) in [
         (
