@@ -27,12 +27,34 @@ async fn post(post: &FormPost) -> (u16, String) {
         .expect("stack reachable")
 }
 
+const SIGNATURE: &str = "x-plivo-signature-v3";
+const MAIN_SIGNATURE: &str = "x-plivo-signature-ma-v3";
+const NONCE: &str = "x-plivo-signature-v3-nonce";
+
 fn header<'a>(post: &'a FormPost, name: &str) -> &'a str {
     post.headers
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
         .expect("header")
+}
+
+/// `post` with header `name` replaced by `value` (removed when `None`).
+fn with_header(post: &FormPost, name: &str, value: Option<String>) -> FormPost {
+    let mut changed = post.clone();
+    changed.headers.retain(|(k, _)| k != name);
+    changed.headers.extend(value.map(|v| (name.to_owned(), v)));
+    changed
+}
+
+/// Exactly one ticket with one message, and one ack sent, for `customer`.
+async fn stored_and_acked_once(customer: &str) {
+    let ticket = settled(customer).await;
+    quiet_period().await;
+    assert_eq!(tickets(customer).await.len(), 1);
+    assert_eq!(shared_stack().messages(&ticket.id).await.len(), 1);
+    assert_eq!(settled(customer).await.message_count, 1);
+    assert_eq!(shared_stack().sent_to(customer).await.len(), 1);
 }
 
 fn code(body: &str) -> String {
@@ -153,20 +175,9 @@ async fn forged_requests_are_refused_and_store_nothing() {
             ..PlivoSms::new(digits(&customer), PLIVO_NUMBER, "Saya mau refund")
         },
     );
-    let mut other_nonce = good.clone();
-    for (k, v) in other_nonce.headers.iter_mut() {
-        if k == "x-plivo-signature-v3-nonce" {
-            *v = simulate::new_plivo_nonce();
-        }
-    }
-    let mut no_nonce = good.clone();
-    no_nonce
-        .headers
-        .retain(|(k, _)| k != "x-plivo-signature-v3-nonce");
-    let mut unsigned = good.clone();
-    unsigned
-        .headers
-        .retain(|(k, _)| k != "x-plivo-signature-v3");
+    let other_nonce = with_header(&good, NONCE, Some(simulate::new_plivo_nonce()));
+    let no_nonce = with_header(&good, NONCE, None);
+    let unsigned = with_header(&good, SIGNATURE, None);
     let mut other_url = good.clone();
     other_url.url = format!("{}?stage=dev", good.url);
 
@@ -197,12 +208,12 @@ async fn a_nonce_reused_for_another_message_is_refused() {
     let second = new_number();
     let other = PlivoSms::new(digits(&second), PLIVO_NUMBER, "Kirim ke alamat lain");
     let url = original.url.clone();
-    let nonce = header(&original, "x-plivo-signature-v3-nonce").to_owned();
+    let nonce = header(&original, NONCE).to_owned();
     let body = simulate::encode(&other.form());
     let replay = FormPost {
         headers: vec![
             (
-                "x-plivo-signature-v3".into(),
+                SIGNATURE.into(),
                 intake::providers::plivo::signature(
                     TEST_PLIVO_AUTH_TOKEN,
                     false,
@@ -211,7 +222,7 @@ async fn a_nonce_reused_for_another_message_is_refused() {
                     &nonce,
                 ),
             ),
-            ("x-plivo-signature-v3-nonce".into(), nonce),
+            (NONCE.into(), nonce),
         ],
         url,
         body,
@@ -227,11 +238,10 @@ async fn a_nonce_reused_for_another_message_is_refused() {
 
 #[tokio::test]
 async fn retries_with_the_same_or_a_new_nonce_store_and_ack_once() {
-    let stack = shared_stack();
     let customer = new_number();
     let (sms, first) = signed(&customer, "Paket saya rusak");
     assert_eq!(post(&first).await.0, 200);
-    let ticket = settled(&customer).await;
+    settled(&customer).await;
 
     // The same delivery again (a retry that keeps its nonce) ...
     let (status, body) = post(&first).await;
@@ -241,24 +251,15 @@ async fn retries_with_the_same_or_a_new_nonce_store_and_ack_once() {
         message_uuid: Some(uuid_of(&first)),
         ..sms
     };
-    let resent = simulate::sign_plivo(&stack.url, TEST_PLIVO_AUTH_TOKEN, &again);
-    assert_ne!(
-        header(&resent, "x-plivo-signature-v3-nonce"),
-        header(&first, "x-plivo-signature-v3-nonce")
-    );
+    let resent = simulate::sign_plivo(&shared_stack().url, TEST_PLIVO_AUTH_TOKEN, &again);
+    assert_ne!(header(&resent, NONCE), header(&first, NONCE));
     let (status, body) = post(&resent).await;
     assert_eq!(status, 200, "{body}");
-
-    quiet_period().await;
-    assert_eq!(tickets(&customer).await.len(), 1);
-    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
-    assert_eq!(settled(&customer).await.message_count, 1);
-    assert_eq!(stack.sent_to(&customer).await.len(), 1);
+    stored_and_acked_once(&customer).await;
 }
 
 #[tokio::test]
 async fn twenty_concurrent_copies_store_and_ack_once() {
-    let stack = shared_stack();
     let customer = new_number();
     let (_, signed) = signed(&customer, "Tolong cek resi saya");
     let handles: Vec<_> = (0..20)
@@ -271,12 +272,7 @@ async fn twenty_concurrent_copies_store_and_ack_once() {
         let (status, body) = handle.await.expect("task");
         assert_eq!(status, 200, "{body}");
     }
-    let ticket = settled(&customer).await;
-    quiet_period().await;
-    assert_eq!(tickets(&customer).await.len(), 1);
-    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
-    assert_eq!(settled(&customer).await.message_count, 1);
-    assert_eq!(stack.sent_to(&customer).await.len(), 1);
+    stored_and_acked_once(&customer).await;
 }
 
 #[tokio::test]
@@ -285,32 +281,28 @@ async fn the_main_accounts_signature_and_rotated_tokens_are_accepted() {
     // A subaccount's number: Plivo also signs with the main account's token.
     let customer = new_number();
     let sms = PlivoSms::new(digits(&customer), PLIVO_NUMBER, "Dari subaccount");
-    let mut main_only = simulate::sign_plivo(&stack.url, TEST_PLIVO_MAIN_AUTH_TOKEN, &sms);
-    for (k, _) in main_only.headers.iter_mut() {
-        if k == "x-plivo-signature-v3" {
-            *k = "x-plivo-signature-ma-v3".into();
-        }
-    }
+    let by_main = simulate::sign_plivo(&stack.url, TEST_PLIVO_MAIN_AUTH_TOKEN, &sms);
+    let main_only = with_header(
+        &with_header(&by_main, SIGNATURE, None),
+        MAIN_SIGNATURE,
+        Some(header(&by_main, SIGNATURE).to_owned()),
+    );
     let (status, body) = post(&main_only).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(settled(&customer).await.provider, "plivo");
 
     // During a token rotation Plivo sends one signature per active token.
     let customer = new_number();
-    let (_, mut rotated) = signed(&customer, "Token baru");
-    let nonce = header(&rotated, "x-plivo-signature-v3-nonce").to_owned();
+    let (_, current) = signed(&customer, "Token baru");
     let old = intake::providers::plivo::signature(
         "the-previous-token",
         false,
-        &rotated.url,
-        rotated.body.as_bytes(),
-        &nonce,
+        &current.url,
+        current.body.as_bytes(),
+        header(&current, NONCE),
     );
-    for (k, v) in rotated.headers.iter_mut() {
-        if k == "x-plivo-signature-v3" {
-            *v = format!("{old},{v}");
-        }
-    }
+    let both = format!("{old},{}", header(&current, SIGNATURE));
+    let rotated = with_header(&current, SIGNATURE, Some(both));
     let (status, body) = post(&rotated).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(settled(&customer).await.message_count, 1);

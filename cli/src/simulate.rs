@@ -191,12 +191,30 @@ pub struct JsonPost {
 
 /// Posts a JSON webhook; returns the status and body text.
 pub async fn post_json(client: &reqwest::Client, post: &JsonPost) -> DevResult<(u16, String)> {
+    post_with(
+        client,
+        "application/json",
+        &post.url,
+        &post.body,
+        &post.headers,
+    )
+    .await
+}
+
+/// Posts `body` as `content_type` with `headers`; returns the status and body text.
+async fn post_with(
+    client: &reqwest::Client,
+    content_type: &str,
+    url: &str,
+    body: &str,
+    headers: &[(String, String)],
+) -> DevResult<(u16, String)> {
     let mut request = client
-        .post(&post.url)
-        .header("content-type", "application/json")
+        .post(url)
+        .header("content-type", content_type)
         .timeout(std::time::Duration::from_secs(30))
-        .body(post.body.clone());
-    for (k, v) in &post.headers {
+        .body(body.to_owned());
+    for (k, v) in headers {
         request = request.header(k, v);
     }
     let response = request.send().await?;
@@ -517,15 +535,12 @@ pub fn sign_plivo(base_url: &str, auth_token: &str, sms: &PlivoSms) -> FormPost 
 
 /// Posts a form webhook; returns the status and body text.
 pub async fn post_form(client: &reqwest::Client, post: &FormPost) -> DevResult<(u16, String)> {
-    let mut request = client
-        .post(&post.url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .timeout(std::time::Duration::from_secs(30))
-        .body(post.body.clone());
-    for (k, v) in &post.headers {
-        request = request.header(k, v);
-    }
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    Ok((status, response.text().await?))
+    post_with(
+        client,
+        "application/x-www-form-urlencoded",
+        &post.url,
+        &post.body,
+        &post.headers,
+    )
+    .await
 }
