@@ -359,6 +359,15 @@ async fn tables_give_the_ack_reason_keep_long_contacts_aligned_and_list_email_ac
             "Halo",
         ],
         &["simulate", "line", "--from", line_user, "--body", "Halo"],
+        // Plivo: signed with PLIVO_AUTH_TOKEN, numbers without '+', as Plivo posts them.
+        &[
+            "simulate",
+            "plivo",
+            "--from",
+            "6281299990006",
+            "--body",
+            "Halo",
+        ],
         &[
             "simulate",
             "mailgun",

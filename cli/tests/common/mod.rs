@@ -7,7 +7,7 @@ use tokio::process::Command;
 
 use intake_dev::stack::{
     Stack, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_LINE_CHANNEL_SECRET, TEST_MAILGUN_SIGNING_KEY,
-    TEST_META_APP_SECRET, TEST_META_VERIFY_TOKEN, TEST_TELEGRAM_SECRET,
+    TEST_META_APP_SECRET, TEST_META_VERIFY_TOKEN, TEST_PLIVO_AUTH_TOKEN, TEST_TELEGRAM_SECRET,
 };
 
 /// Runs `intake` without blocking the runtime that serves the stack.
@@ -24,6 +24,7 @@ pub async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
         .env("PUBLIC_BASE_URL", stack.url())
         .env("TWILIO_AUTH_TOKEN", TEST_AUTH_TOKEN)
         .env("TWILIO_ACCOUNT_SID", TEST_ACCOUNT_SID)
+        .env("PLIVO_AUTH_TOKEN", TEST_PLIVO_AUTH_TOKEN)
         .env("META_APP_SECRET", TEST_META_APP_SECRET)
         .env("META_VERIFY_TOKEN", TEST_META_VERIFY_TOKEN)
         .env("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY)
