@@ -361,3 +361,71 @@ async fn plivos_opt_out_flag_opts_the_customer_out() {
     assert!(tickets(&customer).await.is_empty(), "STOP opens no ticket");
     assert!(shared_stack().sent_to(&customer).await.is_empty());
 }
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_status_and_stores_nothing() {
+    let stack = shared_stack();
+    let url = format!("{}/sms/plivo", stack.url);
+    let get = http().get(&url).send().await.expect("stack reachable");
+    assert_eq!(get.status().as_u16(), 405);
+    assert_eq!(
+        get.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+
+    let customer = new_number();
+    let (_, good) = signed(&customer, "Halo");
+    let mut json = good.clone();
+    json.body = r#"{"From":"6281234567890"}"#.into();
+    let as_json = http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header(SIGNATURE, header(&good, SIGNATURE))
+        .header(NONCE, header(&good, NONCE))
+        .body(json.body)
+        .send()
+        .await
+        .expect("stack reachable");
+    assert_eq!(as_json.status().as_u16(), 415);
+
+    let huge = FormPost {
+        body: format!("Text={}", "a".repeat(300 * 1024)),
+        ..good.clone()
+    };
+    let (status, body) = post(&huge).await;
+    assert_eq!((status, code(&body).as_str()), (413, "payload_too_large"));
+
+    // Signed, but not a message Plivo would send: 400, and nothing stored.
+    for (what, form, wanted) in [
+        (
+            "no MessageUUID",
+            format!("From={}&To={PLIVO_NUMBER}&Text=Halo", digits(&customer)),
+            "missing_field",
+        ),
+        (
+            "not a Plivo id",
+            format!(
+                "From={}&To={PLIVO_NUMBER}&Text=Halo&MessageUUID=..%2F..",
+                digits(&customer)
+            ),
+            "malformed_body",
+        ),
+    ] {
+        let nonce = simulate::new_plivo_nonce();
+        let sig = intake::providers::plivo::signature(
+            TEST_PLIVO_AUTH_TOKEN,
+            false,
+            &good.url,
+            form.as_bytes(),
+            &nonce,
+        );
+        let bad = FormPost {
+            url: good.url.clone(),
+            body: form,
+            headers: vec![(SIGNATURE.into(), sig), (NONCE.into(), nonce)],
+        };
+        let (status, body) = post(&bad).await;
+        assert_eq!((status, code(&body).as_str()), (400, wanted), "{what}");
+    }
+    nothing_stored(&customer, &uuid_of(&good)).await;
+}
