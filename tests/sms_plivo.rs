@@ -118,6 +118,7 @@ async fn a_signed_sms_opens_a_ticket_and_gets_one_ack_through_plivo() {
     let (_, signed) = signed(&customer, "Halo, pesanan saya belum sampai \u{1f64f}");
     let (status, body) = post(&signed).await;
     assert_eq!(status, 200, "{body}");
+    assert!(body.ends_with("<Response></Response>"), "{body}");
 
     let ticket = settled(&customer).await;
     assert_eq!(ticket.provider, "plivo");

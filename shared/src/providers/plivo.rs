@@ -37,6 +37,7 @@ use crate::error::WebhookError;
 use crate::future::BoxFuture;
 use crate::keywords::Keyword;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
+use crate::reply::Reply;
 use crate::request::WebhookRequest;
 use crate::store::Store;
 use crate::verify::{constant_time_eq, hmac_sha256};
@@ -147,6 +148,15 @@ impl Provider for Plivo {
         let form = Form::read(req)?;
         self.check(req, &form)?;
         read(&req.body, &form, now)
+    }
+
+    fn accepted(&self) -> Reply {
+        // An empty Plivo XML document: a Message URL may answer with <Message> elements to
+        // reply; Plivo sends nothing by itself, the acknowledger answers.
+        Reply::xml(
+            200,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response></Response>"#,
+        )
     }
 
     /// Verifies and reads, then claims the nonce for a day. Plivo signs no timestamp, so the
