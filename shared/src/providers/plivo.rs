@@ -277,20 +277,30 @@ fn read(body: &[u8], form: &Form<'_>, now: Timestamp) -> Result<Vec<InboundMessa
         .find(|t| !t.is_empty())
         .unwrap_or_default();
     // Plivo's documents number media from 0 (support articles) or from 1 (the API
-    // reference): every index up to the limit is read, in order.
-    let attachments = (0..=MAX_MEDIA)
-        .filter_map(|i| {
-            let url = form
-                .get(&format!("Media{i}"))
-                .or_else(|| form.get(&format!("MediaUrl{i}")))
-                .map(str::trim)
-                .filter(|u| !u.is_empty())?;
-            Some(Attachment {
-                url: Some(url.to_owned()),
-                ..Attachment::default()
-            })
+    // reference), as `Media<n>` (`MediaUrl<n>` in some examples): every index up to the
+    // limit is read, in order, in one pass over the form.
+    let mut media: Vec<(usize, &str)> = form
+        .sorted()
+        .iter()
+        .filter_map(|(name, url)| {
+            let index = name
+                .strip_prefix("MediaUrl")
+                .or_else(|| name.strip_prefix("Media"))?;
+            let index = index.parse::<usize>().ok().filter(|i| *i <= MAX_MEDIA)?;
+            let url = url.trim();
+            (!url.is_empty()).then_some((index, url))
         })
+        .collect();
+    // Stable: of `Media<n>` and `MediaUrl<n>`, the first (by name) is kept.
+    media.sort_by_key(|(index, _)| *index);
+    media.dedup_by_key(|(index, _)| *index);
+    let attachments = media
+        .into_iter()
         .take(MAX_MEDIA)
+        .map(|(_, url)| Attachment {
+            url: Some(url.to_owned()),
+            ..Attachment::default()
+        })
         .collect();
     // Plivo's own keyword flag: its standard opt-out, opt-in and help words. Other words are
     // classified by the pipeline from the text.
