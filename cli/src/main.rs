@@ -24,6 +24,9 @@ mod mail_command;
 // Dead letters and their redrive (issue 14): a block of their own.
 mod acks_command;
 
+// One customer per phone number (issue 11).
+mod customers_command;
+
 #[derive(Parser)]
 #[command(
     name = "intake",
@@ -46,6 +49,9 @@ enum Command {
     /// Inspect tickets in the table.
     #[command(subcommand)]
     Tickets(Tickets),
+    /// Inspect customers: one person behind a phone number, on every channel.
+    #[command(subcommand)]
+    Customers(customers_command::Customers),
     /// Inspect what the functions sent: provider API requests (the local recorder) and email
     /// acks (the SES emulator).
     #[command(subcommand)]
@@ -286,6 +292,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
             tickets_list(contact.as_deref(), json).await
         }
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
+        Command::Customers(command) => customers_command::run(command).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
         Command::Config(ConfigCommand::Check {
             file,
@@ -498,7 +505,12 @@ async fn store() -> Store {
 async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
     let store = store().await;
     let tickets = match contact {
-        Some(address) => store.contact_tickets(address).await,
+        Some(address) => {
+            let sms = customers_command::sms_settings()?;
+            store
+                .contact_tickets(address, &sms.default_country_code)
+                .await
+        }
         None => store.all_tickets().await,
     };
     let tickets = match tickets {
@@ -511,6 +523,11 @@ async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
         }
         return Ok(());
     }
+    write_tickets(&tickets)
+}
+
+/// Tickets as a table, a row each.
+fn write_tickets(tickets: &[intake::model::Ticket]) -> DevResult<()> {
     let rows: Vec<Vec<String>> = tickets
         .iter()
         .map(|t| {

@@ -292,6 +292,10 @@ pub fn functions() -> Vec<Function> {
         let mut env = common.to_vec();
         env.push(var("PUBLIC_BASE_URL"));
         env.extend(provider_env(&routes, Side::Webhook));
+        // The SMS webhook reads the keywords and the default country code of intake.toml.
+        if channel == Channel::Sms && !env.iter().any(|v| v.name == ACK_SETTINGS.name) {
+            env.push(ACK_SETTINGS);
+        }
         let grants = crate::grants::webhook(channel, &read_from_ssm(&env));
         out.push(Function {
             name,
