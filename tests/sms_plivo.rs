@@ -456,3 +456,44 @@ async fn a_stop_through_plivo_stops_acks_through_twilio() {
     quiet_period().await;
     assert!(stack.sent_to(&customer).await.is_empty());
 }
+
+/// Plivo's answers sorted as the acknowledger needs them: a 5xx is tried again and sent once,
+/// a 4xx ends the ack as `failed`, its reason led by the HTTP status as the code. A stack of its own, since
+/// the recorder is told to fail the next sends, whoever's they are.
+#[tokio::test]
+async fn plivo_errors_are_retried_or_recorded_as_failed() {
+    let stack = intake_tests::own_stack().await;
+    let endpoints = intake_tests::Endpoints::of(&stack);
+    let send = |customer: &str, text: &str| {
+        let sms = PlivoSms::new(digits(customer), PLIVO_NUMBER, text);
+        simulate::sign_plivo(&endpoints.url, TEST_PLIVO_AUTH_TOKEN, &sms)
+    };
+    let statuses = |customer: String| {
+        let endpoints = endpoints.clone();
+        async move {
+            quiet_period().await;
+            let sent = endpoints.sent_to(&customer).await;
+            sent.iter().map(|r| r.status).collect::<Vec<_>>()
+        }
+    };
+
+    intake_dev::recorder::fail_next(&endpoints.recorder, 503, 1)
+        .await
+        .expect("recorder");
+    let customer = new_number();
+    assert_eq!(post(&send(&customer, "Halo")).await.0, 200);
+    let ticket = endpoints.settled_ticket(&customer).await;
+    assert_eq!(ticket.ack_status, AckStatus::Sent);
+    assert_eq!(statuses(customer).await, [503, 202]);
+
+    intake_dev::recorder::fail_next(&endpoints.recorder, 400, 1)
+        .await
+        .expect("recorder");
+    let customer = new_number();
+    assert_eq!(post(&send(&customer, "Halo lagi")).await.0, 200);
+    let ticket = endpoints.settled_ticket(&customer).await;
+    assert_eq!(ticket.ack_status, AckStatus::Failed);
+    let reason = ticket.ack_reason.unwrap_or_default();
+    assert!(reason.starts_with("http_400"), "{reason}");
+    assert_eq!(statuses(customer).await, [400]);
+}
