@@ -374,6 +374,7 @@ mod tests {
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),
                 "LINE_CHANNEL_SECRET" | "LINE_CHANNEL_ACCESS_TOKEN" => "l".to_owned(),
                 "SES_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-mail".to_owned(),
+                "AWS_SMS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-sms".to_owned(),
                 "MAILGUN_SIGNING_KEY" => "key".to_owned(),
                 "SENDGRID_BASIC_AUTH" | "POSTMARK_BASIC_AUTH" => {
                     "intake:0123456789abcdef".to_owned()
