@@ -88,6 +88,26 @@ pub struct TwilioConfig {
     pub api_base_url: Url,
 }
 
+/// MessageBird (legacy) and Bird (the new platform) SMS settings: one route serves both,
+/// each platform's side enabled by its own keys.
+#[derive(Debug, Clone)]
+pub struct MessageBirdConfig {
+    /// Legacy signing key: verifies `MessageBird-Signature-JWT` (webhook side).
+    pub signing_key: Option<Secret>,
+    /// Bird webhook subscription signing key: verifies `messagebird-signature` (webhook side).
+    pub bird_signing_key: Option<Secret>,
+    /// Legacy REST API access key: sends acks of legacy messages (acknowledger side).
+    pub access_key: Option<Secret>,
+    /// Legacy REST API base URL; the local stack points it at its recorder.
+    pub api_base_url: Url,
+    /// Bird access key: sends acks of Bird messages (acknowledger side).
+    pub bird_access_key: Option<Secret>,
+    /// Bird workspace id (required with `bird_access_key`).
+    pub bird_workspace_id: Option<String>,
+    /// Bird API base URL; the local stack points it at its recorder.
+    pub bird_api_base_url: Url,
+}
+
 /// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
 #[derive(Debug, Clone)]
 pub struct MetaConfig {
@@ -209,6 +229,8 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// Twilio, when `TWILIO_AUTH_TOKEN` is set.
     pub twilio: Option<TwilioConfig>,
+    /// MessageBird / Bird, when a signing key (webhook) or an access key (acks) is set.
+    pub messagebird: Option<MessageBirdConfig>,
     /// Meta, when its webhook secrets (`META_APP_SECRET` with `META_VERIFY_TOKEN`) or a send
     /// token are set. Each function is given only the side it uses.
     pub meta: Option<MetaConfig>,
@@ -332,6 +354,7 @@ impl Config {
         let base = |name: &'static str, default: &str| {
             service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
         };
+        let messagebird = messagebird_config(&lookup, &secret)?;
         let app_secret = secret("META_APP_SECRET")?;
         let verify_token = secret("META_VERIFY_TOKEN")?;
         if app_secret.is_some() && verify_token.is_none() {
@@ -451,6 +474,7 @@ impl Config {
             table_name,
             public_base_url,
             twilio,
+            messagebird,
             meta,
             telegram,
             line,
@@ -461,6 +485,49 @@ impl Config {
             ack,
         })
     }
+}
+
+/// MessageBird / Bird: enabled by any of its keys; a Bird access key needs its workspace.
+fn messagebird_config(
+    lookup: &impl Fn(&str) -> Option<String>,
+    secret: &impl Fn(&'static str) -> Result<Option<Secret>, ConfigError>,
+) -> Result<Option<MessageBirdConfig>, ConfigError> {
+    let signing_key = secret("MESSAGEBIRD_SIGNING_KEY")?;
+    let bird_signing_key = secret("BIRD_SIGNING_KEY")?;
+    let access_key = secret("MESSAGEBIRD_ACCESS_KEY")?;
+    let bird_access_key = secret("BIRD_ACCESS_KEY")?;
+    if signing_key.is_none()
+        && bird_signing_key.is_none()
+        && access_key.is_none()
+        && bird_access_key.is_none()
+    {
+        return Ok(None);
+    }
+    let bird_workspace_id = lookup("BIRD_WORKSPACE_ID").map(|v| v.trim().to_owned());
+    if bird_access_key.is_some() && bird_workspace_id.is_none() {
+        return Err(ConfigError::Missing("BIRD_WORKSPACE_ID"));
+    }
+    // It becomes a path segment of the send URL.
+    if let Some(id) = &bird_workspace_id
+        && !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(ConfigError::Invalid {
+            name: "BIRD_WORKSPACE_ID",
+            reason: "must be the workspace's id (letters, digits and dashes)".into(),
+        });
+    }
+    let base = |name: &'static str, default: &str| {
+        service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
+    };
+    Ok(Some(MessageBirdConfig {
+        signing_key,
+        bird_signing_key,
+        access_key,
+        api_base_url: base("MESSAGEBIRD_API_BASE_URL", "https://rest.messagebird.com")?,
+        bird_access_key,
+        bird_workspace_id,
+        bird_api_base_url: base("BIRD_API_BASE_URL", "https://api.bird.com")?,
+    }))
 }
 
 /// A comma-separated list, entries trimmed, empty entries dropped.

@@ -19,6 +19,7 @@ mod json;
 pub mod line;
 mod mail;
 pub mod mailgun;
+pub mod messagebird;
 pub mod meta;
 pub mod postmark;
 pub mod sendgrid;
@@ -221,6 +222,11 @@ pub fn sms(
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)?));
     }
+    if let Some(c) = &config.messagebird
+        && let Some(p) = messagebird::MessageBird::new(c)?
+    {
+        all.push(Box::new(p));
+    }
     Ok(all)
 }
 
@@ -288,6 +294,13 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         add(
             "twilio",
             twilio::TwilioSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
+        );
+    }
+    if let Some(c) = &config.messagebird {
+        add(
+            "messagebird",
+            messagebird::MessageBirdSender::new(c, http.clone())
+                .map(|s| s.map(|s| Arc::new(s) as _)),
         );
     }
     if let Some(c) = &config.meta {
