@@ -34,6 +34,11 @@ pub const ROUTES: &[Route] = &[
         methods: &["POST"],
     },
     Route {
+        channel: Channel::Sms,
+        provider: "messagebird",
+        methods: &["POST"],
+    },
+    Route {
         channel: Channel::Email,
         provider: "ses",
         methods: &["POST"],
@@ -148,6 +153,20 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             optional("TWILIO_ACCOUNT_SID"),
             secret("TWILIO_AUTH_TOKEN"),
             acknowledger(optional("TWILIO_API_BASE_URL")),
+        ],
+    ),
+    (
+        "messagebird",
+        &[
+            // Legacy MessageBird signs with a JWT, Bird with an HMAC: each key enables its
+            // platform's webhooks; each access key its platform's acks.
+            webhook(secret("MESSAGEBIRD_SIGNING_KEY")),
+            webhook(secret("BIRD_SIGNING_KEY")),
+            acknowledger(secret("MESSAGEBIRD_ACCESS_KEY")),
+            acknowledger(optional("MESSAGEBIRD_API_BASE_URL")),
+            acknowledger(secret("BIRD_ACCESS_KEY")),
+            acknowledger(optional("BIRD_WORKSPACE_ID")),
+            acknowledger(optional("BIRD_API_BASE_URL")),
         ],
     ),
     (
@@ -338,6 +357,7 @@ mod tests {
                 "TABLE_NAME" => "t".to_owned(),
                 "TWILIO_AUTH_TOKEN" => "x".to_owned(),
                 "TWILIO_ACCOUNT_SID" => "AC1".to_owned(),
+                "MESSAGEBIRD_SIGNING_KEY" | "BIRD_SIGNING_KEY" => "k".to_owned(),
                 "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),

@@ -53,6 +53,9 @@ export const ACCESS_LOG_FORMAT =
 export const NOT_DEPLOYED: Record<string, string> = {
   INTAKE_CONFIG: 'a path to a bundled intake.toml; deployments pass the document as INTAKE_CONFIG_TOML instead',
   TWILIO_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Twilio's real API is the default",
+  // MessageBird / Bird
+  MESSAGEBIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); MessageBird's REST API is the default",
+  BIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Bird's API is the default",
   META_GRAPH_BASE_URL: 'only the local stack points it elsewhere; the Graph API is the default',
   TELEGRAM_API_BASE_URL: "only the local stack points it elsewhere; Telegram's Bot API is the default",
   LINE_API_BASE_URL: "only the local stack points it elsewhere; LINE's Messaging API is the default",
@@ -72,6 +75,15 @@ const PARAMETER_DETAILS: Record<
     description: 'Twilio account SID (AC followed by 32 hex digits). Not a secret. Empty only if Twilio is not used.',
     allowedPattern: '^(AC[0-9a-fA-F]{32})?$',
     constraintDescription: 'empty, or AC followed by 32 hexadecimal digits',
+  },
+  // MessageBird / Bird: one provider (`messagebird`) whose new platform's variables are named
+  // after Bird, so they are listed here to be known. Secrets get the standard SSM description.
+  BIRD_SIGNING_KEY: { description: "Bird webhook subscription's signing key (verifies messagebird-signature)." },
+  BIRD_ACCESS_KEY: { description: 'Bird API access key (sends acks of Bird messages; needs BIRD_WORKSPACE_ID).' },
+  BIRD_WORKSPACE_ID: {
+    description: "Bird workspace id (a UUID, in the Bird console's URL). Not a secret. Empty only if no acks go through Bird.",
+    allowedPattern: '^[A-Za-z0-9-]*$',
+    constraintDescription: 'empty, or the workspace id (letters, digits and dashes)',
   },
   SES_IDENTITIES: {
     type: 'CommaDelimitedList',
