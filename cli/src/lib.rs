@@ -20,6 +20,7 @@ pub mod server;
 pub mod ses_local;
 pub mod simulate;
 pub mod simulate_email;
+pub mod simulate_messagebird;
 pub mod stack;
 pub mod table;
 

@@ -94,6 +94,26 @@ impl StackOptions {
                 format!("http://127.0.0.1:{recorder_port}/s3"),
             ),
             ("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY.to_owned()),
+            // MessageBird / Bird: both platforms, acks to the recorder.
+            (
+                "MESSAGEBIRD_SIGNING_KEY",
+                TEST_MESSAGEBIRD_SIGNING_KEY.to_owned(),
+            ),
+            ("BIRD_SIGNING_KEY", TEST_BIRD_SIGNING_KEY.to_owned()),
+            (
+                "MESSAGEBIRD_ACCESS_KEY",
+                "test-messagebird-access-key".to_owned(),
+            ),
+            ("BIRD_ACCESS_KEY", "test-bird-access-key".to_owned()),
+            ("BIRD_WORKSPACE_ID", TEST_BIRD_WORKSPACE_ID.to_owned()),
+            (
+                "MESSAGEBIRD_API_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
+            (
+                "BIRD_API_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
             ("SENDGRID_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
             ("POSTMARK_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
         ];
@@ -177,6 +197,15 @@ impl StackOptions {
                 "TWILIO_AUTH_TOKEN" => TEST_AUTH_TOKEN.to_owned(),
                 "TWILIO_ACCOUNT_SID" => TEST_ACCOUNT_SID.to_owned(),
                 "TWILIO_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
+                // MessageBird / Bird
+                "MESSAGEBIRD_SIGNING_KEY" => TEST_MESSAGEBIRD_SIGNING_KEY.to_owned(),
+                "BIRD_SIGNING_KEY" => TEST_BIRD_SIGNING_KEY.to_owned(),
+                "MESSAGEBIRD_ACCESS_KEY" => "test-messagebird-access-key".to_owned(),
+                "BIRD_ACCESS_KEY" => "test-bird-access-key".to_owned(),
+                "BIRD_WORKSPACE_ID" => TEST_BIRD_WORKSPACE_ID.to_owned(),
+                "MESSAGEBIRD_API_BASE_URL" | "BIRD_API_BASE_URL" => {
+                    format!("http://127.0.0.1:{recorder_port}")
+                }
                 "META_APP_SECRET" => TEST_META_APP_SECRET.to_owned(),
                 "META_VERIFY_TOKEN" => TEST_META_VERIFY_TOKEN.to_owned(),
                 "META_PAGE_ACCESS_TOKEN" => "test-page-token".to_owned(),
@@ -210,6 +239,12 @@ impl StackOptions {
 
 /// Twilio auth token of test stacks.
 pub const TEST_AUTH_TOKEN: &str = "test-twilio-auth-token";
+/// Legacy MessageBird signing key of local and test stacks.
+pub const TEST_MESSAGEBIRD_SIGNING_KEY: &str = "test-messagebird-signing-key";
+/// Bird webhook signing key of local and test stacks.
+pub const TEST_BIRD_SIGNING_KEY: &str = "test-bird-signing-key";
+/// Bird workspace of local and test stacks.
+pub const TEST_BIRD_WORKSPACE_ID: &str = "0a0b0c0d-0000-4000-8000-000000000001";
 /// Meta App Secret of test stacks.
 pub const TEST_META_APP_SECRET: &str = "test-meta-app-secret";
 /// Meta verify token of test stacks.

@@ -135,7 +135,10 @@ impl Provider for MessageBird {
         match platform(req)? {
             Platform::Legacy => {
                 // A deployment without the legacy key accepts no legacy call.
-                let key = self.signing_key.as_ref().ok_or(WebhookError::BadSignature)?;
+                let key = self
+                    .signing_key
+                    .as_ref()
+                    .ok_or(WebhookError::BadSignature)?;
                 let token = req
                     .header(JWT_HEADER)
                     .ok_or(WebhookError::BadSignature)?
@@ -234,7 +237,10 @@ pub fn verify_jwt(
         return Err(WebhookError::BadSignature);
     }
     // An empty `payload_hash` counts as none, as in the SDKs.
-    match (body.is_empty(), claims.payload_hash.filter(|h| !h.is_empty())) {
+    match (
+        body.is_empty(),
+        claims.payload_hash.filter(|h| !h.is_empty()),
+    ) {
         (true, None) => Ok(()),
         (false, Some(hash)) => check_signature(sha256_hex(body).as_bytes(), hash.as_bytes()),
         // A body the token does not vouch for, or a vouched-for body that is gone.
@@ -439,7 +445,9 @@ fn parse_bird(body: &[u8], now: Timestamp) -> Result<Vec<InboundMessage>, Webhoo
     if super::json::string(event.get("event")) != Some(BIRD_INBOUND_EVENT) {
         return Ok(Vec::new());
     }
-    let payload = event.get("payload").ok_or(WebhookError::MissingField("payload"))?;
+    let payload = event
+        .get("payload")
+        .ok_or(WebhookError::MissingField("payload"))?;
     if super::json::string(payload.get("direction")).is_some_and(|d| d != "incoming") {
         return Ok(Vec::new());
     }

@@ -341,7 +341,10 @@ fn bird_inbound_sms_and_other_events() {
     let now = Timestamp::now();
     let m = provider().parse(&req(body), now).unwrap();
     assert_eq!(m.len(), 1);
-    assert_eq!(m[0].provider_message_id, "96a0b5fa-a986-453d-be5c-3117f989f025");
+    assert_eq!(
+        m[0].provider_message_id,
+        "96a0b5fa-a986-453d-be5c-3117f989f025"
+    );
     assert_eq!(m[0].from.address, "+6281234567890");
     assert_eq!(m[0].to, "614208aa-b153-4d5d-9989-2fddfc0ce4c3");
     assert_eq!(m[0].body, "Halo, pesanan saya belum sampai");
