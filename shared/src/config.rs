@@ -772,7 +772,9 @@ mod tests {
     /// a blank secret too: nothing can verify with an empty key.
     #[test]
     fn providers_refuse_blank_secrets_themselves() {
-        use crate::providers::{line, mailgun, meta, postmark, sendgrid, telegram, twilio};
+        use crate::providers::{
+            line, mailgun, messagebird, meta, postmark, sendgrid, telegram, twilio,
+        };
         let http = reqwest::Client::new;
         let url = |u: &str| Url::parse(u).unwrap();
         let blank = || Secret::new(" \n");
@@ -796,6 +798,31 @@ mod tests {
             twilio::TwilioSender::new(&twilio_config, http()).map(drop),
             "TWILIO_AUTH_TOKEN",
         );
+        // MessageBird / Bird: each of its four keys.
+        let messagebird_config = |blank_one: &str| {
+            let key = |name: &str| Some(if name == blank_one { blank() } else { fine() });
+            MessageBirdConfig {
+                signing_key: key("MESSAGEBIRD_SIGNING_KEY"),
+                bird_signing_key: key("BIRD_SIGNING_KEY"),
+                access_key: key("MESSAGEBIRD_ACCESS_KEY"),
+                api_base_url: url("https://rest.messagebird.com"),
+                bird_access_key: key("BIRD_ACCESS_KEY"),
+                bird_workspace_id: Some("w1".into()),
+                bird_api_base_url: url("https://api.bird.com"),
+            }
+        };
+        for name in ["MESSAGEBIRD_SIGNING_KEY", "BIRD_SIGNING_KEY"] {
+            empty(
+                messagebird::MessageBird::new(&messagebird_config(name)).map(drop),
+                name,
+            );
+        }
+        for name in ["MESSAGEBIRD_ACCESS_KEY", "BIRD_ACCESS_KEY"] {
+            empty(
+                messagebird::MessageBirdSender::new(&messagebird_config(name), http()).map(drop),
+                name,
+            );
+        }
         let meta_config = |app: Secret, verify: Secret, page: Option<Secret>| MetaConfig {
             app_secret: Some(app),
             verify_token: Some(verify),
@@ -953,5 +980,53 @@ mod tests {
         let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("TWILIO_AUTH_TOKEN", "x")]))
             .unwrap_err();
         assert!(matches!(err, ConfigError::Missing("TWILIO_ACCOUNT_SID")));
+    }
+
+    #[test]
+    fn messagebird_platforms_and_their_keys() {
+        let read = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("TABLE_NAME", "t")];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(lookup(&all))
+        };
+        assert!(read(&[]).unwrap().messagebird.is_none());
+        // The webhook side alone: legacy, Bird, or both.
+        let legacy = read(&[("MESSAGEBIRD_SIGNING_KEY", " k1\n")]).unwrap();
+        let m = legacy.messagebird.unwrap();
+        assert_eq!(m.signing_key.unwrap().expose(), "k1");
+        assert!(m.bird_signing_key.is_none());
+        assert_eq!(m.api_base_url.as_str(), "https://rest.messagebird.com/");
+        assert_eq!(m.bird_api_base_url.as_str(), "https://api.bird.com/");
+        // The acknowledger side: a Bird access key needs its workspace.
+        assert!(matches!(
+            read(&[("BIRD_ACCESS_KEY", "a")]),
+            Err(ConfigError::Missing("BIRD_WORKSPACE_ID"))
+        ));
+        assert!(matches!(
+            read(&[("BIRD_ACCESS_KEY", "a"), ("BIRD_WORKSPACE_ID", "w/../x")]),
+            Err(ConfigError::Invalid {
+                name: "BIRD_WORKSPACE_ID",
+                ..
+            })
+        ));
+        let bird = read(&[
+            ("BIRD_ACCESS_KEY", "a"),
+            ("BIRD_WORKSPACE_ID", "0a0b0c0d-0000-4000-8000-000000000001"),
+            ("BIRD_API_BASE_URL", "http://127.0.0.1:3001"),
+        ])
+        .unwrap()
+        .messagebird
+        .unwrap();
+        assert_eq!(bird.bird_api_base_url.as_str(), "http://127.0.0.1:3001/");
+        assert!(matches!(
+            read(&[
+                ("MESSAGEBIRD_ACCESS_KEY", "a"),
+                ("MESSAGEBIRD_API_BASE_URL", "http://rest.messagebird.com")
+            ]),
+            Err(ConfigError::Invalid {
+                name: "MESSAGEBIRD_API_BASE_URL",
+                ..
+            })
+        ));
     }
 }
