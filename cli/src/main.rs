@@ -470,12 +470,7 @@ async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
     let (status, body) = simulate::post(&reqwest::Client::new(), &signed)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
-    out!("{status} {body}");
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(format!("the webhook answered {status}").into())
-    }
+    answered(status, &body)
 }
 
 async fn simulate_messagebird(args: MessageBirdArgs) -> DevResult<()> {
@@ -501,6 +496,11 @@ async fn simulate_messagebird(args: MessageBirdArgs) -> DevResult<()> {
     let (status, body) = mb::post(&reqwest::Client::new(), &signed)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
+    answered(status, &body)
+}
+
+/// Prints the webhook's answer; an error unless it was 2xx.
+fn answered(status: u16, body: &str) -> DevResult<()> {
     out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())

@@ -114,6 +114,11 @@ pub struct SignedRequest {
     pub headers: Vec<(String, String)>,
 }
 
+/// The route of the stack at `base_url`.
+fn route(base_url: &str) -> String {
+    format!("{}/sms/messagebird", base_url.trim_end_matches('/'))
+}
+
 /// `sms` as legacy MessageBird forwards it to the stack at `base_url`: a form POST with a
 /// `MessageBird-Signature-JWT` made with `signing_key` at `now`.
 pub fn sign_legacy(
@@ -122,7 +127,7 @@ pub fn sign_legacy(
     sms: &MessageBirdSms,
     now: Timestamp,
 ) -> SignedRequest {
-    let url = format!("{}/sms/messagebird", base_url.trim_end_matches('/'));
+    let url = route(base_url);
     let body = sms.legacy_form(now);
     let token = messagebird::sign_jwt(signing_key, &url, body.as_bytes(), now);
     SignedRequest {
@@ -140,7 +145,7 @@ pub fn sign_bird(
     sms: &MessageBirdSms,
     now: Timestamp,
 ) -> SignedRequest {
-    let url = format!("{}/sms/messagebird", base_url.trim_end_matches('/'));
+    let url = route(base_url);
     let body = sms.bird_event(now);
     let signature = messagebird::sign_bird(signing_key, now.as_second(), &url, body.as_bytes());
     SignedRequest {
