@@ -642,18 +642,24 @@ impl Sender for MessageBirdSender {
                     thread_id: None,
                 });
             }
-            let text = |v: Value| v.to_string().trim_matches('"').to_owned();
-            let (code, reason) = match answer {
-                Some(mut a) if !a.errors.is_empty() => {
-                    let e = a.errors.swap_remove(0);
-                    (e.code.map(text), e.description.unwrap_or_default())
-                }
-                Some(a) => (a.code.map(text), a.message.unwrap_or_default()),
-                None => (None, String::new()),
-            };
-            Err(super::classify_status(status, code, reason))
+            Err(failure(status, answer))
         })
     }
+}
+
+/// A refused send, classified by its status, with the platform's own code and reason: the
+/// first of legacy MessageBird's `errors`, or Bird's `code` and `message`.
+fn failure(status: u16, answer: Option<Answer>) -> SendError {
+    let text = |v: Value| v.to_string().trim_matches('"').to_owned();
+    let (code, reason) = match answer {
+        Some(mut a) if !a.errors.is_empty() => {
+            let e = a.errors.swap_remove(0);
+            (e.code.map(text), e.description.unwrap_or_default())
+        }
+        Some(a) => (a.code.map(text), a.message.unwrap_or_default()),
+        None => (None, String::new()),
+    };
+    super::classify_status(status, code, reason)
 }
 
 /// An ack for a platform whose access key is not configured.

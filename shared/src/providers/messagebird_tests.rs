@@ -378,6 +378,77 @@ fn bird_channel_ids_are_told_from_numbers() {
     assert!(!is_bird_channel("614208aa-b153-4d5d-9989-2fddfc0ce4cg"));
 }
 
+#[test]
+fn refused_sends_keep_the_platforms_code_and_retry_only_what_may_pass() {
+    let answer = |json: &str| serde_json::from_str::<Answer>(json).ok();
+    // Legacy MessageBird's error shape (its REST API documentation's example).
+    let legacy = r#"{"errors":[{"code":2,"description":"Request not allowed (incorrect access_key)","parameter":"access_key"}]}"#;
+    assert_eq!(
+        failure(401, answer(legacy)),
+        SendError::Permanent {
+            code: "2".into(),
+            reason: "Request not allowed (incorrect access_key)".into()
+        }
+    );
+    let bird = r#"{"code":"InvalidPayload","message":"receiver is invalid"}"#;
+    assert_eq!(
+        failure(422, answer(bird)),
+        SendError::Permanent {
+            code: "InvalidPayload".into(),
+            reason: "receiver is invalid".into()
+        }
+    );
+    assert!(matches!(
+        failure(429, answer(bird)),
+        SendError::Retryable(_)
+    ));
+    assert!(matches!(failure(503, None), SendError::Retryable(_)));
+    assert_eq!(
+        failure(400, None),
+        SendError::Permanent {
+            code: "http_400".into(),
+            reason: String::new()
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_ack_for_a_platform_without_its_access_key_is_refused_before_any_call() {
+    let mut c = config(None, None);
+    c.access_key = None;
+    c.bird_access_key = Some(Secret::new("bird-key"));
+    c.bird_workspace_id = Some("w1".into());
+    // Nothing listens here: a call would fail as retryable, not as this permanent refusal.
+    c.api_base_url = Url::parse("http://127.0.0.1:9").unwrap();
+    let sender = MessageBirdSender::new(&c, reqwest::Client::new())
+        .unwrap()
+        .unwrap();
+    let now = Timestamp::now();
+    let message = OutboundMessage {
+        to: "+6281234567890".into(),
+        from: "6221555000".into(),
+        body: "Terima kasih".into(),
+        html: None,
+        subject: None,
+        in_reply_to: "e8077d803532c0b5937c639b60216938".into(),
+        references: Vec::new(),
+        ticket_reference: "ABC123".into(),
+        reply_token: None,
+        customer_wrote_at: now,
+        now,
+    };
+    assert!(matches!(
+        sender.send(&message).await,
+        Err(SendError::Permanent { code, .. }) if code == "not_configured"
+    ));
+    c.bird_access_key = None;
+    assert!(
+        MessageBirdSender::new(&c, reqwest::Client::new())
+            .unwrap()
+            .is_none()
+    );
+}
+
 proptest! {
     /// Arbitrary bytes with either platform's headers: never a panic, only a 4xx refusal
     /// (or, for a body that happens to parse, messages).
