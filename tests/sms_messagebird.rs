@@ -217,3 +217,26 @@ async fn a_retry_and_twenty_concurrent_copies_store_and_ack_once() {
         assert_eq!(stack.sent_to(&to).await.len(), 1, "{platform:?}");
     }
 }
+
+#[tokio::test]
+async fn berhenti_through_bird_opts_out_of_acks_through_legacy_messagebird_too() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let stop = MessageBirdSms::new(&customer, BIRD_CHANNEL_ID, "BERHENTI");
+    assert_eq!(post(&bird(&stop, Timestamp::now())).await.0, 200);
+    assert!(stack.contact(&customer).await.expect("contact").opted_out);
+    assert!(
+        stack.tickets_of(&customer).await.is_empty(),
+        "STOP opens no ticket"
+    );
+
+    // The same person through the other platform: one customer, still opted out.
+    let question = MessageBirdSms::new(&customer, OUR_NUMBER, "Kapan paket saya datang?");
+    assert_eq!(post(&legacy(&question, Timestamp::now())).await.0, 200);
+    let ticket = stack.settled_ticket(&customer).await;
+    assert_eq!(ticket.ack_status, AckStatus::Skipped);
+    assert_eq!(ticket.ack_reason.as_deref(), Some("opted_out"));
+    quiet_period().await;
+    assert!(stack.sent_to(&digits(&customer)).await.is_empty());
+    assert!(stack.sent_to(&customer).await.is_empty());
+}
