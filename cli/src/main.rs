@@ -121,6 +121,31 @@ enum Simulate {
     Sendgrid(mail_command::MailArgs),
     /// A mail through Postmark inbound (Basic credentials POSTMARK_BASIC_AUTH).
     Postmark(mail_command::MailArgs),
+    /// An SMS through AWS End User Messaging SMS (two-way SMS's SNS notification, signed
+    /// with the local test key).
+    Aws(AwsSmsArgs),
+}
+
+#[derive(Args)]
+struct AwsSmsArgs {
+    /// The customer's number (E.164).
+    #[arg(long, default_value = "+6281234567890")]
+    from: String,
+    /// Our number the customer writes to.
+    #[arg(long, default_value = "+6221555000")]
+    to: String,
+    /// Message text.
+    #[arg(long)]
+    body: String,
+    /// `messageKeyword`: the keyword of our number the text matched (STOP, HELP, JOIN).
+    #[arg(long)]
+    keyword: Option<String>,
+    /// `inboundMessageId` to use (repeat one to see deduplication); fresh by default.
+    #[arg(long)]
+    id: Option<String>,
+    /// Base URL of the stack (default PUBLIC_BASE_URL).
+    #[arg(long)]
+    url: Option<String>,
 }
 
 #[derive(Args)]
@@ -302,6 +327,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
         Command::Dev => dev(settings).await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
         Command::Simulate(Simulate::Messagebird(args)) => simulate_messagebird(args).await,
+        Command::Simulate(Simulate::Aws(args)) => simulate_aws_sms(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
         }
@@ -543,6 +569,39 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
     let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
+    out!("{status} {body}");
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("the webhook answered {status}").into())
+    }
+}
+
+async fn simulate_aws_sms(args: AwsSmsArgs) -> DevResult<()> {
+    use intake_dev::simulate_aws_sms::{AwsSms, TEST_AWS_SMS_TOPIC_ARN, aws_sms};
+    let base = args
+        .url
+        .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"));
+    let mut sms = AwsSms::new(&args.from, &args.to, &args.body);
+    sms.keyword = args.keyword;
+    if let Some(id) = args.id {
+        sms.id = id;
+    }
+    let topic = var_or("AWS_SMS_TOPIC_ARNS", TEST_AWS_SMS_TOPIC_ARN);
+    let topic = topic
+        .split(',')
+        .next()
+        .unwrap_or(TEST_AWS_SMS_TOPIC_ARN)
+        .trim();
+    let post = aws_sms(
+        &base,
+        &intake_dev::simulate_email::SnsSigner::local()?,
+        topic,
+        &sms,
+    )?;
+    let (status, body) = intake_dev::simulate_email::post(&reqwest::Client::new(), &post)
+        .await
+        .map_err(|e| format!("the webhook server at {base}: {e}"))?;
     out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())

@@ -39,6 +39,11 @@ pub const ROUTES: &[Route] = &[
         methods: &["POST"],
     },
     Route {
+        channel: Channel::Sms,
+        provider: "aws",
+        methods: &["POST"],
+    },
+    Route {
         channel: Channel::Email,
         provider: "ses",
         methods: &["POST"],
@@ -177,6 +182,15 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             webhook(optional("SES_TOPIC_ARNS")),
             acknowledger(optional("SES_IDENTITIES")),
             acknowledger(optional("SES_CONFIGURATION_SET")),
+        ],
+    ),
+    (
+        "aws",
+        &[
+            // Inbound: SNS topics two-way SMS publishes to. Acks: SendTextMessage when on.
+            webhook(optional("AWS_SMS_TOPIC_ARNS")),
+            acknowledger(optional("AWS_SMS_SEND")),
+            acknowledger(optional("AWS_SMS_CONFIGURATION_SET")),
         ],
     ),
     ("mailgun", &[webhook(secret("MAILGUN_SIGNING_KEY"))]),
