@@ -2,6 +2,7 @@
 //! stream → acknowledger → the recorder standing in for that platform's API.
 
 use intake::model::AckStatus;
+use intake::providers::messagebird;
 use intake_dev::simulate_messagebird::{
     self as mb, BIRD_CHANNEL_ID, MessageBirdSms, Platform, SignedRequest,
 };
@@ -85,6 +86,9 @@ async fn a_bird_sms_opens_a_ticket_and_gets_one_ack_through_birds_channel() {
     assert_eq!(messages[0].body, "Paket saya rusak");
     assert_eq!(messages[0].from, customer);
     assert_eq!(messages[0].to, BIRD_CHANNEL_ID);
+    // Its dedup item, whose absence the bad-input test relies on.
+    let dedup = format!("DEDUP#messagebird#{}", messages[0].provider_message_id);
+    assert!(stack.any_key_contains(&dedup).await, "{dedup}");
 
     quiet_period().await;
     let sent = stack.sent_to(&customer).await;
@@ -239,4 +243,128 @@ async fn berhenti_through_bird_opts_out_of_acks_through_legacy_messagebird_too()
     quiet_period().await;
     assert!(stack.sent_to(&digits(&customer)).await.is_empty());
     assert!(stack.sent_to(&customer).await.is_empty());
+}
+
+/// A request to our route with `body`, signed for it by the platform's own rules.
+fn signed_raw(platform: Platform, content_type: &'static str, body: &str) -> SignedRequest {
+    let url = format!("{}/sms/messagebird", shared_stack().url);
+    let now = Timestamp::now();
+    let headers = match platform {
+        Platform::Legacy => vec![(
+            "MessageBird-Signature-JWT".to_owned(),
+            messagebird::sign_jwt(TEST_MESSAGEBIRD_SIGNING_KEY, &url, body.as_bytes(), now),
+        )],
+        Platform::Bird => vec![
+            (
+                messagebird::BIRD_SIGNATURE_HEADER.to_owned(),
+                messagebird::sign_bird(
+                    TEST_BIRD_SIGNING_KEY,
+                    now.as_second(),
+                    &url,
+                    body.as_bytes(),
+                ),
+            ),
+            (
+                messagebird::BIRD_TIMESTAMP_HEADER.to_owned(),
+                now.as_second().to_string(),
+            ),
+        ],
+    };
+    SignedRequest {
+        url,
+        content_type,
+        body: body.to_owned(),
+        headers,
+    }
+}
+
+#[tokio::test]
+async fn genuine_but_unreadable_calls_are_4xx_with_a_json_error_and_store_nothing() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let form = "application/x-www-form-urlencoded";
+    let json = "application/json";
+    let cases = [
+        (
+            "legacy: no originator",
+            signed_raw(
+                Platform::Legacy,
+                form,
+                "id=abc123&recipient=6221555000&body=Halo",
+            ),
+            400,
+            "missing_field",
+        ),
+        (
+            "legacy: text/plain",
+            signed_raw(Platform::Legacy, "text/plain", "Halo"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "legacy: broken JSON",
+            signed_raw(Platform::Legacy, json, "{\"id\": \"abc"),
+            400,
+            "malformed_body",
+        ),
+        (
+            "Bird: not JSON",
+            signed_raw(Platform::Bird, json, "not json at all"),
+            400,
+            "malformed_body",
+        ),
+        (
+            "Bird: form",
+            signed_raw(Platform::Bird, form, "event=sms.inbound"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "Bird: an inbound SMS without its sender",
+            signed_raw(
+                Platform::Bird,
+                json,
+                &serde_json::json!({"service": "channels", "event": "sms.inbound", "payload": {
+                    "id": "96a0b5fa-a986-453d-be5c-3117f989f0ff", "channelId": BIRD_CHANNEL_ID,
+                    "direction": "incoming", "body": {"type": "text", "text": {"text": customer}}}})
+                .to_string(),
+            ),
+            400,
+            "missing_field",
+        ),
+    ];
+    for (what, request, status, code) in cases {
+        let (got, body) = post(&request).await;
+        assert_eq!(got, status, "{what}: {body}");
+        let error: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
+        assert_eq!(error["code"], code, "{what}: {body}");
+    }
+    // Larger than any SMS webhook: refused unread.
+    let huge = signed_raw(Platform::Bird, json, &"x".repeat(300 * 1024));
+    assert_eq!(post(&huge).await.0, 413);
+    // A genuine Bird event that is not an inbound SMS (a delivery status) is answered 200.
+    let status_event = serde_json::json!({"service": "channels", "event": "sms.outbound",
+        "payload": {"id": "96a0b5fa-a986-453d-be5c-3117f989f0aa", "channelId": BIRD_CHANNEL_ID,
+        "direction": "outgoing", "status": "delivered"}});
+    assert_eq!(
+        post(&signed_raw(Platform::Bird, json, &status_event.to_string()))
+            .await
+            .0,
+        200
+    );
+    quiet_period().await;
+    // No message was stored: none of the ids these calls carried has a dedup item.
+    for id in [
+        "abc123",
+        "96a0b5fa-a986-453d-be5c-3117f989f0ff",
+        "96a0b5fa-a986-453d-be5c-3117f989f0aa",
+    ] {
+        assert!(
+            !stack
+                .any_key_contains(&format!("DEDUP#messagebird#{id}"))
+                .await,
+            "{id}"
+        );
+    }
+    assert!(stack.tickets_of(&customer).await.is_empty());
 }
