@@ -515,10 +515,11 @@ async fn simulate_messagebird(args: MessageBirdArgs) -> DevResult<()> {
         body: args.body,
         id: args.id,
     };
-    let signed = match args.platform {
-        Platform::Legacy => mb::sign_legacy(&base, &secret("MESSAGEBIRD_SIGNING_KEY")?, &sms, now),
-        Platform::Bird => mb::sign_bird(&base, &secret("BIRD_SIGNING_KEY")?, &sms, now),
-    };
+    let key = secret(match args.platform {
+        Platform::Legacy => "MESSAGEBIRD_SIGNING_KEY",
+        Platform::Bird => "BIRD_SIGNING_KEY",
+    })?;
+    let signed = mb::sign(args.platform, &base, &key, &sms, now);
     let (status, body) = mb::post(&reqwest::Client::new(), &signed)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;

@@ -114,51 +114,45 @@ pub struct SignedRequest {
     pub headers: Vec<(String, String)>,
 }
 
-/// The route of the stack at `base_url`.
-fn route(base_url: &str) -> String {
-    format!("{}/sms/messagebird", base_url.trim_end_matches('/'))
-}
-
-/// `sms` as legacy MessageBird forwards it to the stack at `base_url`: a form POST with a
-/// `MessageBird-Signature-JWT` made with `signing_key` at `now`.
-pub fn sign_legacy(
+/// `sms` as `platform` delivers it to the stack at `base_url`, signed with `signing_key` at
+/// `now`: legacy MessageBird forwards a form POST with a `MessageBird-Signature-JWT`; Bird
+/// posts its `sms.inbound` event with `messagebird-signature` and its timestamp.
+pub fn sign(
+    platform: Platform,
     base_url: &str,
     signing_key: &str,
     sms: &MessageBirdSms,
     now: Timestamp,
 ) -> SignedRequest {
-    let url = route(base_url);
-    let body = sms.legacy_form(now);
-    let token = messagebird::sign_jwt(signing_key, &url, body.as_bytes(), now);
-    SignedRequest {
-        url,
-        content_type: "application/x-www-form-urlencoded",
-        body,
-        headers: vec![("MessageBird-Signature-JWT".into(), token)],
-    }
-}
-
-/// `sms` as Bird posts it to the stack at `base_url`, signed with `signing_key` at `now`.
-pub fn sign_bird(
-    base_url: &str,
-    signing_key: &str,
-    sms: &MessageBirdSms,
-    now: Timestamp,
-) -> SignedRequest {
-    let url = route(base_url);
-    let body = sms.bird_event(now);
-    let signature = messagebird::sign_bird(signing_key, now.as_second(), &url, body.as_bytes());
-    SignedRequest {
-        url,
-        content_type: "application/json",
-        body,
-        headers: vec![
-            (messagebird::BIRD_SIGNATURE_HEADER.into(), signature),
-            (
-                messagebird::BIRD_TIMESTAMP_HEADER.into(),
-                now.as_second().to_string(),
-            ),
-        ],
+    let url = format!("{}/sms/messagebird", base_url.trim_end_matches('/'));
+    match platform {
+        Platform::Legacy => {
+            let body = sms.legacy_form(now);
+            let token = messagebird::sign_jwt(signing_key, &url, body.as_bytes(), now);
+            SignedRequest {
+                url,
+                content_type: "application/x-www-form-urlencoded",
+                body,
+                headers: vec![("MessageBird-Signature-JWT".into(), token)],
+            }
+        }
+        Platform::Bird => {
+            let body = sms.bird_event(now);
+            let timestamp = now.as_second();
+            let signature = messagebird::sign_bird(signing_key, timestamp, &url, body.as_bytes());
+            SignedRequest {
+                url,
+                content_type: "application/json",
+                body,
+                headers: vec![
+                    (messagebird::BIRD_SIGNATURE_HEADER.into(), signature),
+                    (
+                        messagebird::BIRD_TIMESTAMP_HEADER.into(),
+                        timestamp.to_string(),
+                    ),
+                ],
+            }
+        }
     }
 }
 
