@@ -30,11 +30,29 @@ fn parameter_name(var: &str) -> String {
 /// What a function's configuration holds of each value it read from a parameter.
 fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
     let meta = config.meta.as_ref();
+    let messagebird = config.messagebird.as_ref();
     let expose = |s: Option<&intake::config::Secret>| s.map(|s| s.expose().to_owned());
     vec![
         (
             "TWILIO_AUTH_TOKEN",
             expose(config.twilio.as_ref().map(|t| &t.auth_token)),
+        ),
+        // MessageBird / Bird
+        (
+            "MESSAGEBIRD_SIGNING_KEY",
+            expose(messagebird.and_then(|m| m.signing_key.as_ref())),
+        ),
+        (
+            "BIRD_SIGNING_KEY",
+            expose(messagebird.and_then(|m| m.bird_signing_key.as_ref())),
+        ),
+        (
+            "MESSAGEBIRD_ACCESS_KEY",
+            expose(messagebird.and_then(|m| m.access_key.as_ref())),
+        ),
+        (
+            "BIRD_ACCESS_KEY",
+            expose(messagebird.and_then(|m| m.bird_access_key.as_ref())),
         ),
         (
             "META_APP_SECRET",
@@ -106,6 +124,7 @@ async fn load_as(function: &Function, sdk: &aws_config::SdkConfig) -> Config {
             "TABLE_NAME" => Some("intake-test".into()),
             "PUBLIC_BASE_URL" => Some("https://hooks.example.com".into()),
             "TWILIO_ACCOUNT_SID" => Some("AC00000000000000000000000000000000".into()),
+            "BIRD_WORKSPACE_ID" => Some("0a0b0c0d-0000-4000-8000-000000000001".into()),
             _ => names
                 .iter()
                 .find(|(n, _)| n == name)
