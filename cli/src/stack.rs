@@ -17,7 +17,6 @@ use crate::poller::{self, StreamPoller};
 use crate::reach::Wanted;
 use crate::recorder::Recorder;
 use crate::ses_local::SesLocal;
-use crate::simulate_aws_sms::TEST_AWS_SMS_TOPIC_ARN;
 use crate::{DevResult, free_port, server};
 
 /// Where each part listens and what the functions are configured with.
@@ -196,6 +195,7 @@ impl StackOptions {
                 "SES_CONFIGURATION_SET" => TEST_SES_CONFIGURATION_SET.to_owned(),
                 "AWS_SMS_TOPIC_ARNS" => TEST_AWS_SMS_TOPIC_ARN.to_owned(),
                 "AWS_SMS_SEND" => "true".to_owned(),
+                "AWS_SMS_CONFIGURATION_SET" => TEST_AWS_SMS_CONFIGURATION_SET.to_owned(),
                 "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2" => {
                     format!("http://127.0.0.1:{recorder_port}")
                 }
@@ -269,10 +269,14 @@ pub const TEST_TELEGRAM_SECRET: &str = "test-telegram-secret";
 pub const TEST_LINE_CHANNEL_SECRET: &str = "test-line-channel-secret";
 /// The SNS topic local and test stacks accept SES mail from.
 pub const TEST_SES_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-mail";
+/// The SNS topic local and test stacks accept AWS SMS from.
+pub const TEST_AWS_SMS_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-sms";
 /// The certificate local stacks trust for SNS signatures (its key is public: tests only).
 pub const TEST_SNS_CERT: &str = "tests/fixtures/sns-dev/certificate.pem";
 /// The private key `intake simulate ses` signs with.
 pub const TEST_SNS_KEY: &str = "tests/fixtures/sns-dev/privatekey.pem";
+/// The AWS End User Messaging SMS configuration set test stacks send SMS acks with.
+pub const TEST_AWS_SMS_CONFIGURATION_SET: &str = "intake-test-sms-acks";
 /// The SES configuration set test stacks send acks with.
 pub const TEST_SES_CONFIGURATION_SET: &str = "intake-test-acks";
 /// Mailgun webhook signing key of local and test stacks.

@@ -372,6 +372,7 @@ mod tests {
                 "TWILIO_AUTH_TOKEN" => "x".to_owned(),
                 "TWILIO_ACCOUNT_SID" => "AC1".to_owned(),
                 "MESSAGEBIRD_SIGNING_KEY" | "BIRD_SIGNING_KEY" => "k".to_owned(),
+                "AWS_SMS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-sms".to_owned(),
                 "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),
