@@ -22,6 +22,8 @@ const MAY_BE_UNSET: &[&str] = &[
     "TWILIO_API_BASE_URL",
     // Plivo
     "PLIVO_API_BASE_URL",
+    "MESSAGEBIRD_API_BASE_URL",
+    "BIRD_API_BASE_URL",
     "META_GRAPH_BASE_URL",
     "TELEGRAM_API_BASE_URL",
     "LINE_API_BASE_URL",

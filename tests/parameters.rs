@@ -30,6 +30,7 @@ fn parameter_name(var: &str) -> String {
 /// What a function's configuration holds of each value it read from a parameter.
 fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
     let meta = config.meta.as_ref();
+    let messagebird = config.messagebird.as_ref();
     let expose = |s: Option<&intake::config::Secret>| s.map(|s| s.expose().to_owned());
     vec![
         (
@@ -49,6 +50,23 @@ fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
                     .as_ref()
                     .and_then(|p| p.main_auth_token.as_ref()),
             ),
+        ),
+        // MessageBird / Bird
+        (
+            "MESSAGEBIRD_SIGNING_KEY",
+            expose(messagebird.and_then(|m| m.signing_key.as_ref())),
+        ),
+        (
+            "BIRD_SIGNING_KEY",
+            expose(messagebird.and_then(|m| m.bird_signing_key.as_ref())),
+        ),
+        (
+            "MESSAGEBIRD_ACCESS_KEY",
+            expose(messagebird.and_then(|m| m.access_key.as_ref())),
+        ),
+        (
+            "BIRD_ACCESS_KEY",
+            expose(messagebird.and_then(|m| m.bird_access_key.as_ref())),
         ),
         (
             "META_APP_SECRET",
@@ -121,6 +139,7 @@ async fn load_as(function: &Function, sdk: &aws_config::SdkConfig) -> Config {
             "PUBLIC_BASE_URL" => Some("https://hooks.example.com".into()),
             "TWILIO_ACCOUNT_SID" => Some("AC00000000000000000000000000000000".into()),
             "PLIVO_AUTH_ID" => Some("MA00000000000000TEST".into()),
+            "BIRD_WORKSPACE_ID" => Some("0a0b0c0d-0000-4000-8000-000000000001".into()),
             _ => names
                 .iter()
                 .find(|(n, _)| n == name)

@@ -21,6 +21,7 @@ pub mod ses_local;
 pub mod simulate;
 pub mod simulate_aws_sms;
 pub mod simulate_email;
+pub mod simulate_messagebird;
 pub mod stack;
 pub mod table;
 

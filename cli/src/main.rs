@@ -109,6 +109,9 @@ enum Simulate {
     Twilio(TwilioArgs),
     /// An inbound SMS or MMS through Plivo (signed with PLIVO_AUTH_TOKEN).
     Plivo(plivo_command::PlivoArgs),
+    /// An inbound SMS through legacy MessageBird (MESSAGEBIRD_SIGNING_KEY) or Bird
+    /// (BIRD_SIGNING_KEY).
+    Messagebird(MessageBirdArgs),
     /// A Messenger, Instagram or WhatsApp message through Meta's webhook.
     Meta(MetaArgs),
     /// A Telegram private-chat message.
@@ -225,6 +228,29 @@ struct TwilioArgs {
     url: Option<String>,
 }
 
+#[derive(Args)]
+struct MessageBirdArgs {
+    /// Which platform delivers it.
+    #[arg(long, value_enum, default_value = "legacy")]
+    platform: intake_dev::simulate_messagebird::Platform,
+    /// The customer's number.
+    #[arg(long, default_value = "+6281234567890")]
+    from: String,
+    /// Our number (legacy; default +6221555000) or Bird channel id (Bird; default the local
+    /// stack's).
+    #[arg(long)]
+    to: Option<String>,
+    /// Message text.
+    #[arg(long)]
+    body: String,
+    /// Message id to use (repeat one to see deduplication); fresh by default.
+    #[arg(long)]
+    id: Option<String>,
+    /// Base URL of the stack (default PUBLIC_BASE_URL).
+    #[arg(long)]
+    url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Tickets {
     /// Every ticket, newest first.
@@ -306,6 +332,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
         Command::Dev => dev(settings).await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
         Command::Simulate(Simulate::Plivo(args)) => plivo_command::simulate(args).await,
+        Command::Simulate(Simulate::Messagebird(args)) => simulate_messagebird(args).await,
         Command::Simulate(Simulate::Aws(args)) => simulate_aws_sms(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
@@ -475,6 +502,38 @@ async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
     let (status, body) = simulate::post(&reqwest::Client::new(), &signed)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
+    answered(status, &body)
+}
+
+async fn simulate_messagebird(args: MessageBirdArgs) -> DevResult<()> {
+    use intake_dev::simulate_messagebird::{self as mb, Platform};
+    let base = args
+        .url
+        .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"));
+    let now = jiff::Timestamp::now();
+    let to = args.to.unwrap_or_else(|| match args.platform {
+        Platform::Legacy => "+6221555000".to_owned(),
+        Platform::Bird => mb::BIRD_CHANNEL_ID.to_owned(),
+    });
+    let sms = mb::MessageBirdSms {
+        from: args.from,
+        to,
+        body: args.body,
+        id: args.id,
+    };
+    let key = secret(match args.platform {
+        Platform::Legacy => "MESSAGEBIRD_SIGNING_KEY",
+        Platform::Bird => "BIRD_SIGNING_KEY",
+    })?;
+    let signed = mb::sign(args.platform, &base, &key, &sms, now);
+    let (status, body) = mb::post(&reqwest::Client::new(), &signed)
+        .await
+        .map_err(|e| reach::http("the webhook server", &base, e))?;
+    answered(status, &body)
+}
+
+/// Prints the webhook's answer; an error unless it was 2xx.
+fn answered(status: u16, body: &str) -> DevResult<()> {
     out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())

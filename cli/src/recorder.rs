@@ -20,6 +20,7 @@ pub struct Recorded {
     /// RFC 3339 time it arrived.
     pub time: String,
     /// Which fake answered: `twilio`, `plivo`, ..., or `unknown`.
+    /// Which fake answered: `twilio`, `messagebird`, ..., or `unknown`.
     pub provider: String,
     /// The channel of that provider.
     pub channel: String,
@@ -284,6 +285,57 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
                 serde_json::json!({"api_id": api_id, "message": "message(s) queued", "message_uuid": [crate::simulate::new_plivo_uuid()]}),
             ),
         }
+    } else if path == "/messages" || is_bird_messages(path) {
+        // MessageBird: the legacy REST API (`POST /messages`) or Bird's Channels API
+        // (`POST /workspaces/{workspace}/channels/{channel}/messages`), both `AccessKey` auth.
+        recorded.provider = "messagebird".into();
+        recorded.channel = "sms".into();
+        recorded.authenticated = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("AccessKey "))
+            .is_some_and(|key| !key.trim().is_empty());
+        let bird = path != "/messages";
+        if bird {
+            recorded.kind = Some("bird".into());
+            recorded.from = path.split('/').nth(4).map(str::to_owned);
+            recorded.to = text(&json_body["receiver"]["contacts"][0]["identifierValue"]);
+            recorded.body = text(&json_body["body"]["text"]["text"]);
+        } else {
+            recorded.kind = Some("message".into());
+            recorded.from = text(&json_body["originator"]);
+            recorded.to = text(&json_body["recipients"][0])
+                .or_else(|| json_body["recipients"][0].as_u64().map(|n| n.to_string()));
+            recorded.body = text(&json_body["body"]);
+        }
+        let id = ulid::Ulid::new().to_string().to_lowercase();
+        match failure {
+            _ if !recorded.authenticated && bird => (
+                401,
+                serde_json::json!({"code": "Unauthorized", "message": "Unauthorized"}),
+            ),
+            _ if !recorded.authenticated => (
+                401,
+                serde_json::json!({"errors": [{"code": 2, "description": "Request not allowed (incorrect access_key)", "parameter": "access_key"}]}),
+            ),
+            Some(status) if bird => (
+                status,
+                serde_json::json!({"code": if status == 400 { "InvalidPayload" } else { "InternalError" }, "message": format!("recorder told to fail with {status}")}),
+            ),
+            Some(status) => (
+                status,
+                serde_json::json!({"errors": [{"code": if status == 400 { 9 } else { 99 }, "description": format!("recorder told to fail with {status}"), "parameter": null}]}),
+            ),
+            None if bird => (
+                202,
+                serde_json::json!({"id": id, "channelId": recorded.from, "status": "accepted", "body": json_body["body"]}),
+            ),
+            None => (
+                201,
+                serde_json::json!({"id": id, "href": format!("https://rest.messagebird.com/messages/{id}"), "direction": "mt", "type": "sms", "originator": recorded.from, "body": recorded.body, "recipients": {"totalCount": 1, "totalSentCount": 1, "items": [{"recipient": recorded.to, "status": "sent"}]}}),
+            ),
+        }
     } else if path.starts_with("/v") && path.ends_with("/messages") {
         // Graph API: /{version}/{page, account or phone number id}/messages
         recorded.provider = "meta".into();
@@ -409,6 +461,16 @@ fn basic_user(req: &Request<Bytes>) -> Option<String> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (user, password) = decoded.split_once(':')?;
     (!password.is_empty()).then(|| user.to_owned())
+}
+
+/// Bird's send path: `/workspaces/{workspace}/channels/{channel}/messages`.
+fn is_bird_messages(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    matches!(
+        parts.as_slice(),
+        ["", "workspaces", workspace, "channels", channel, "messages"]
+            if !workspace.is_empty() && !channel.is_empty()
+    )
 }
 
 /// Reads what a recorder at `url` has received.

@@ -105,6 +105,26 @@ impl StackOptions {
                 format!("http://127.0.0.1:{recorder_port}/s3"),
             ),
             ("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY.to_owned()),
+            // MessageBird / Bird: both platforms, acks to the recorder.
+            (
+                "MESSAGEBIRD_SIGNING_KEY",
+                TEST_MESSAGEBIRD_SIGNING_KEY.to_owned(),
+            ),
+            ("BIRD_SIGNING_KEY", TEST_BIRD_SIGNING_KEY.to_owned()),
+            (
+                "MESSAGEBIRD_ACCESS_KEY",
+                "test-messagebird-access-key".to_owned(),
+            ),
+            ("BIRD_ACCESS_KEY", "test-bird-access-key".to_owned()),
+            ("BIRD_WORKSPACE_ID", TEST_BIRD_WORKSPACE_ID.to_owned()),
+            (
+                "MESSAGEBIRD_API_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
+            (
+                "BIRD_API_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
             ("SENDGRID_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
             ("POSTMARK_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
         ];
@@ -199,6 +219,15 @@ impl StackOptions {
                 "PLIVO_AUTH_TOKEN" => TEST_PLIVO_AUTH_TOKEN.to_owned(),
                 "PLIVO_MAIN_AUTH_TOKEN" => TEST_PLIVO_MAIN_AUTH_TOKEN.to_owned(),
                 "PLIVO_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
+                // MessageBird / Bird
+                "MESSAGEBIRD_SIGNING_KEY" => TEST_MESSAGEBIRD_SIGNING_KEY.to_owned(),
+                "BIRD_SIGNING_KEY" => TEST_BIRD_SIGNING_KEY.to_owned(),
+                "MESSAGEBIRD_ACCESS_KEY" => "test-messagebird-access-key".to_owned(),
+                "BIRD_ACCESS_KEY" => "test-bird-access-key".to_owned(),
+                "BIRD_WORKSPACE_ID" => TEST_BIRD_WORKSPACE_ID.to_owned(),
+                "MESSAGEBIRD_API_BASE_URL" | "BIRD_API_BASE_URL" => {
+                    format!("http://127.0.0.1:{recorder_port}")
+                }
                 "META_APP_SECRET" => TEST_META_APP_SECRET.to_owned(),
                 "META_VERIFY_TOKEN" => TEST_META_VERIFY_TOKEN.to_owned(),
                 "META_PAGE_ACCESS_TOKEN" => "test-page-token".to_owned(),
@@ -238,6 +267,12 @@ pub const TEST_PLIVO_AUTH_ID: &str = "SA00000000000000TEST";
 pub const TEST_PLIVO_AUTH_TOKEN: &str = "test-plivo-auth-token";
 /// Plivo main account token of test stacks (signs `X-Plivo-Signature-Ma-V3`).
 pub const TEST_PLIVO_MAIN_AUTH_TOKEN: &str = "test-plivo-main-auth-token";
+/// Legacy MessageBird signing key of local and test stacks.
+pub const TEST_MESSAGEBIRD_SIGNING_KEY: &str = "test-messagebird-signing-key";
+/// Bird webhook signing key of local and test stacks.
+pub const TEST_BIRD_SIGNING_KEY: &str = "test-bird-signing-key";
+/// Bird workspace of local and test stacks.
+pub const TEST_BIRD_WORKSPACE_ID: &str = "0a0b0c0d-0000-4000-8000-000000000001";
 /// Meta App Secret of test stacks.
 pub const TEST_META_APP_SECRET: &str = "test-meta-app-secret";
 /// Meta verify token of test stacks.

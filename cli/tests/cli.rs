@@ -503,3 +503,56 @@ async fn tables_give_the_ack_reason_keep_long_contacts_aligned_and_list_email_ac
     assert!(row[5].contains(reference), "{table}");
     assert!(!table.contains("empty after a restart"), "{table}");
 }
+
+#[tokio::test]
+async fn simulate_messagebird_posts_each_platforms_signed_sms() {
+    let stack = Stack::start(StackOptions::ephemeral(None).expect("ports"))
+        .await
+        .expect("the local stack starts (run `npm ci` first)");
+    for (platform, from) in [("legacy", "+6281299990011"), ("bird", "+6281299990012")] {
+        let args = [
+            "simulate",
+            "messagebird",
+            "--platform",
+            platform,
+            "--from",
+            from,
+            "--body",
+            "Halo",
+        ];
+        let (ok, out) = intake(&stack, &args).await;
+        assert!(ok && out.starts_with("200 "), "{platform}: {out}");
+    }
+    // A key other than the stack's is refused, and the command says so.
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_intake"));
+    cmd.args([
+        "simulate",
+        "messagebird",
+        "--platform",
+        "bird",
+        "--body",
+        "Halo",
+    ])
+    .current_dir(std::env::temp_dir())
+    .env("PUBLIC_BASE_URL", stack.url())
+    .env("BIRD_SIGNING_KEY", "not-the-stack-key");
+    let (ok, out) = common::run(cmd).await;
+    assert!(!ok && out.contains("403"), "{out}");
+    for number in ["+6281299990011", "+6281299990012"] {
+        let mut stored = false;
+        for _ in 0..100 {
+            let (ok, out) =
+                intake(&stack, &["tickets", "list", "--contact", number, "--json"]).await;
+            assert!(ok, "{out}");
+            if json_lines(&out)
+                .iter()
+                .any(|t| t["provider"] == "messagebird")
+            {
+                stored = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(stored, "{number} has a MessageBird ticket");
+    }
+}

@@ -103,6 +103,26 @@ pub struct PlivoConfig {
     pub api_base_url: Url,
 }
 
+/// MessageBird (legacy) and Bird (the new platform) SMS settings: one route serves both,
+/// each platform's side enabled by its own keys.
+#[derive(Debug, Clone)]
+pub struct MessageBirdConfig {
+    /// Legacy signing key: verifies `MessageBird-Signature-JWT` (webhook side).
+    pub signing_key: Option<Secret>,
+    /// Bird webhook subscription signing key: verifies `messagebird-signature` (webhook side).
+    pub bird_signing_key: Option<Secret>,
+    /// Legacy REST API access key: sends acks of legacy messages (acknowledger side).
+    pub access_key: Option<Secret>,
+    /// Legacy REST API base URL; the local stack points it at its recorder.
+    pub api_base_url: Url,
+    /// Bird access key: sends acks of Bird messages (acknowledger side).
+    pub bird_access_key: Option<Secret>,
+    /// Bird workspace id (required with `bird_access_key`).
+    pub bird_workspace_id: Option<String>,
+    /// Bird API base URL; the local stack points it at its recorder.
+    pub bird_api_base_url: Url,
+}
+
 /// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
 #[derive(Debug, Clone)]
 pub struct MetaConfig {
@@ -247,6 +267,8 @@ pub struct Config {
     pub twilio: Option<TwilioConfig>,
     /// Plivo, when `PLIVO_AUTH_TOKEN` is set.
     pub plivo: Option<PlivoConfig>,
+    /// MessageBird / Bird, when a signing key (webhook) or an access key (acks) is set.
+    pub messagebird: Option<MessageBirdConfig>,
     /// Meta, when its webhook secrets (`META_APP_SECRET` with `META_VERIFY_TOKEN`) or a send
     /// token are set. Each function is given only the side it uses.
     pub meta: Option<MetaConfig>,
@@ -392,6 +414,7 @@ impl Config {
         let base = |name: &'static str, default: &str| {
             service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
         };
+        let messagebird = messagebird_config(&lookup, &secret)?;
         let app_secret = secret("META_APP_SECRET")?;
         let verify_token = secret("META_VERIFY_TOKEN")?;
         if app_secret.is_some() && verify_token.is_none() {
@@ -514,6 +537,7 @@ impl Config {
             public_base_url,
             twilio,
             plivo,
+            messagebird,
             meta,
             telegram,
             line,
@@ -541,6 +565,49 @@ fn plivo_auth_id(value: Option<String>) -> Result<String, ConfigError> {
                 .into(),
         })
     }
+}
+
+/// MessageBird / Bird: enabled by any of its keys; a Bird access key needs its workspace.
+fn messagebird_config(
+    lookup: &impl Fn(&str) -> Option<String>,
+    secret: &impl Fn(&'static str) -> Result<Option<Secret>, ConfigError>,
+) -> Result<Option<MessageBirdConfig>, ConfigError> {
+    let signing_key = secret("MESSAGEBIRD_SIGNING_KEY")?;
+    let bird_signing_key = secret("BIRD_SIGNING_KEY")?;
+    let access_key = secret("MESSAGEBIRD_ACCESS_KEY")?;
+    let bird_access_key = secret("BIRD_ACCESS_KEY")?;
+    if signing_key.is_none()
+        && bird_signing_key.is_none()
+        && access_key.is_none()
+        && bird_access_key.is_none()
+    {
+        return Ok(None);
+    }
+    let bird_workspace_id = lookup("BIRD_WORKSPACE_ID").map(|v| v.trim().to_owned());
+    if bird_access_key.is_some() && bird_workspace_id.is_none() {
+        return Err(ConfigError::Missing("BIRD_WORKSPACE_ID"));
+    }
+    // It becomes a path segment of the send URL.
+    if let Some(id) = &bird_workspace_id
+        && !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(ConfigError::Invalid {
+            name: "BIRD_WORKSPACE_ID",
+            reason: "must be the workspace's id (letters, digits and dashes)".into(),
+        });
+    }
+    let base = |name: &'static str, default: &str| {
+        service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
+    };
+    Ok(Some(MessageBirdConfig {
+        signing_key,
+        bird_signing_key,
+        access_key,
+        api_base_url: base("MESSAGEBIRD_API_BASE_URL", "https://rest.messagebird.com")?,
+        bird_access_key,
+        bird_workspace_id,
+        bird_api_base_url: base("BIRD_API_BASE_URL", "https://api.bird.com")?,
+    }))
 }
 
 /// AWS End User Messaging SMS, when either side of it is configured.
@@ -822,7 +889,9 @@ mod tests {
     /// a blank secret too: nothing can verify with an empty key.
     #[test]
     fn providers_refuse_blank_secrets_themselves() {
-        use crate::providers::{line, mailgun, meta, postmark, sendgrid, telegram, twilio};
+        use crate::providers::{
+            line, mailgun, messagebird, meta, postmark, sendgrid, telegram, twilio,
+        };
         let http = reqwest::Client::new;
         let url = |u: &str| Url::parse(u).unwrap();
         let blank = || Secret::new(" \n");
@@ -846,6 +915,31 @@ mod tests {
             twilio::TwilioSender::new(&twilio_config, http()).map(drop),
             "TWILIO_AUTH_TOKEN",
         );
+        // MessageBird / Bird: each of its four keys.
+        let messagebird_config = |blank_one: &str| {
+            let key = |name: &str| Some(if name == blank_one { blank() } else { fine() });
+            MessageBirdConfig {
+                signing_key: key("MESSAGEBIRD_SIGNING_KEY"),
+                bird_signing_key: key("BIRD_SIGNING_KEY"),
+                access_key: key("MESSAGEBIRD_ACCESS_KEY"),
+                api_base_url: url("https://rest.messagebird.com"),
+                bird_access_key: key("BIRD_ACCESS_KEY"),
+                bird_workspace_id: Some("w1".into()),
+                bird_api_base_url: url("https://api.bird.com"),
+            }
+        };
+        for name in ["MESSAGEBIRD_SIGNING_KEY", "BIRD_SIGNING_KEY"] {
+            empty(
+                messagebird::MessageBird::new(&messagebird_config(name)).map(drop),
+                name,
+            );
+        }
+        for name in ["MESSAGEBIRD_ACCESS_KEY", "BIRD_ACCESS_KEY"] {
+            empty(
+                messagebird::MessageBirdSender::new(&messagebird_config(name), http()).map(drop),
+                name,
+            );
+        }
         let meta_config = |app: Secret, verify: Secret, page: Option<Secret>| MetaConfig {
             app_secret: Some(app),
             verify_token: Some(verify),
@@ -1049,5 +1143,53 @@ mod tests {
             })
         ));
         assert!(read(&[]).unwrap().plivo.is_none());
+    }
+
+    #[test]
+    fn messagebird_platforms_and_their_keys() {
+        let read = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("TABLE_NAME", "t")];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(lookup(&all))
+        };
+        assert!(read(&[]).unwrap().messagebird.is_none());
+        // The webhook side alone: legacy, Bird, or both.
+        let legacy = read(&[("MESSAGEBIRD_SIGNING_KEY", " k1\n")]).unwrap();
+        let m = legacy.messagebird.unwrap();
+        assert_eq!(m.signing_key.unwrap().expose(), "k1");
+        assert!(m.bird_signing_key.is_none());
+        assert_eq!(m.api_base_url.as_str(), "https://rest.messagebird.com/");
+        assert_eq!(m.bird_api_base_url.as_str(), "https://api.bird.com/");
+        // The acknowledger side: a Bird access key needs its workspace.
+        assert!(matches!(
+            read(&[("BIRD_ACCESS_KEY", "a")]),
+            Err(ConfigError::Missing("BIRD_WORKSPACE_ID"))
+        ));
+        assert!(matches!(
+            read(&[("BIRD_ACCESS_KEY", "a"), ("BIRD_WORKSPACE_ID", "w/../x")]),
+            Err(ConfigError::Invalid {
+                name: "BIRD_WORKSPACE_ID",
+                ..
+            })
+        ));
+        let bird = read(&[
+            ("BIRD_ACCESS_KEY", "a"),
+            ("BIRD_WORKSPACE_ID", "0a0b0c0d-0000-4000-8000-000000000001"),
+            ("BIRD_API_BASE_URL", "http://127.0.0.1:3001"),
+        ])
+        .unwrap()
+        .messagebird
+        .unwrap();
+        assert_eq!(bird.bird_api_base_url.as_str(), "http://127.0.0.1:3001/");
+        assert!(matches!(
+            read(&[
+                ("MESSAGEBIRD_ACCESS_KEY", "a"),
+                ("MESSAGEBIRD_API_BASE_URL", "http://rest.messagebird.com")
+            ]),
+            Err(ConfigError::Invalid {
+                name: "MESSAGEBIRD_API_BASE_URL",
+                ..
+            })
+        ));
     }
 }

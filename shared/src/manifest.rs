@@ -40,6 +40,11 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         channel: Channel::Sms,
+        provider: "messagebird",
+        methods: &["POST"],
+    },
+    Route {
+        channel: Channel::Sms,
         provider: "aws",
         methods: &["POST"],
     },
@@ -168,6 +173,20 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             // Signs X-Plivo-Signature-Ma-V3 only: the acknowledger sends with the account's own.
             webhook(secret("PLIVO_MAIN_AUTH_TOKEN")),
             acknowledger(optional("PLIVO_API_BASE_URL")),
+        ],
+    ),
+    (
+        "messagebird",
+        &[
+            // Legacy MessageBird signs with a JWT, Bird with an HMAC: each key enables its
+            // platform's webhooks; each access key its platform's acks.
+            webhook(secret("MESSAGEBIRD_SIGNING_KEY")),
+            webhook(secret("BIRD_SIGNING_KEY")),
+            acknowledger(secret("MESSAGEBIRD_ACCESS_KEY")),
+            acknowledger(optional("MESSAGEBIRD_API_BASE_URL")),
+            acknowledger(secret("BIRD_ACCESS_KEY")),
+            acknowledger(optional("BIRD_WORKSPACE_ID")),
+            acknowledger(optional("BIRD_API_BASE_URL")),
         ],
     ),
     (
@@ -369,12 +388,13 @@ mod tests {
                 "TWILIO_ACCOUNT_SID" => "AC1".to_owned(),
                 "PLIVO_AUTH_TOKEN" => "p".to_owned(),
                 "PLIVO_AUTH_ID" => "MA1".to_owned(),
+                "MESSAGEBIRD_SIGNING_KEY" | "BIRD_SIGNING_KEY" => "k".to_owned(),
+                "AWS_SMS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-sms".to_owned(),
                 "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),
                 "LINE_CHANNEL_SECRET" | "LINE_CHANNEL_ACCESS_TOKEN" => "l".to_owned(),
                 "SES_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-mail".to_owned(),
-                "AWS_SMS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-sms".to_owned(),
                 "MAILGUN_SIGNING_KEY" => "key".to_owned(),
                 "SENDGRID_BASIC_AUTH" | "POSTMARK_BASIC_AUTH" => {
                     "intake:0123456789abcdef".to_owned()

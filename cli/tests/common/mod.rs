@@ -6,8 +6,9 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use intake_dev::stack::{
-    Stack, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_LINE_CHANNEL_SECRET, TEST_MAILGUN_SIGNING_KEY,
-    TEST_META_APP_SECRET, TEST_META_VERIFY_TOKEN, TEST_PLIVO_AUTH_TOKEN, TEST_TELEGRAM_SECRET,
+    Stack, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, TEST_BIRD_SIGNING_KEY, TEST_LINE_CHANNEL_SECRET,
+    TEST_MAILGUN_SIGNING_KEY, TEST_MESSAGEBIRD_SIGNING_KEY, TEST_META_APP_SECRET,
+    TEST_META_VERIFY_TOKEN, TEST_PLIVO_AUTH_TOKEN, TEST_TELEGRAM_SECRET,
 };
 
 /// Runs `intake` without blocking the runtime that serves the stack.
@@ -30,6 +31,8 @@ pub async fn intake(stack: &Stack, args: &[&str]) -> (bool, String) {
         .env("MAILGUN_SIGNING_KEY", TEST_MAILGUN_SIGNING_KEY)
         .env("LINE_CHANNEL_SECRET", TEST_LINE_CHANNEL_SECRET)
         .env("TELEGRAM_SECRET_TOKEN", TEST_TELEGRAM_SECRET)
+        .env("MESSAGEBIRD_SIGNING_KEY", TEST_MESSAGEBIRD_SIGNING_KEY)
+        .env("BIRD_SIGNING_KEY", TEST_BIRD_SIGNING_KEY)
         .env(
             "INTAKE_RECORDER_PORT",
             stack.options.recorder_port.to_string(),

@@ -55,6 +55,9 @@ export const NOT_DEPLOYED: Record<string, string> = {
   TWILIO_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Twilio's real API is the default",
   // Plivo
   PLIVO_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Plivo's real API is the default",
+  // MessageBird / Bird
+  MESSAGEBIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); MessageBird's REST API is the default",
+  BIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Bird's API is the default",
   META_GRAPH_BASE_URL: 'only the local stack points it elsewhere; the Graph API is the default',
   TELEGRAM_API_BASE_URL: "only the local stack points it elsewhere; Telegram's Bot API is the default",
   LINE_API_BASE_URL: "only the local stack points it elsewhere; LINE's Messaging API is the default",
@@ -80,6 +83,15 @@ const PARAMETER_DETAILS: Record<
     description: "Plivo Auth ID (MA... or SA..., on the console's overview page). Not a secret. Empty only if Plivo is not used.",
     allowedPattern: '^[A-Za-z0-9]*$',
     constraintDescription: 'empty, or letters and digits (MA... or SA...)',
+  },
+  // MessageBird / Bird: one provider (`messagebird`) whose new platform's variables are named
+  // after Bird, so they are listed here to be known. Secrets get the standard SSM description.
+  BIRD_SIGNING_KEY: { description: "Bird webhook subscription's signing key (verifies messagebird-signature)." },
+  BIRD_ACCESS_KEY: { description: 'Bird API access key (sends acks of Bird messages; needs BIRD_WORKSPACE_ID).' },
+  BIRD_WORKSPACE_ID: {
+    description: "Bird workspace id (a UUID, in the Bird console's URL). Not a secret. Empty only if no acks go through Bird.",
+    allowedPattern: '^[A-Za-z0-9-]*$',
+    constraintDescription: 'empty, or the workspace id (letters, digits and dashes)',
   },
   SES_IDENTITIES: {
     type: 'CommaDelimitedList',

@@ -20,6 +20,7 @@ mod json;
 pub mod line;
 mod mail;
 pub mod mailgun;
+pub mod messagebird;
 pub mod meta;
 pub mod plivo;
 pub mod postmark;
@@ -232,6 +233,11 @@ pub fn sms(
     if let Some(c) = &config.plivo {
         all.push(Box::new(plivo::Plivo::new(c)?));
     }
+    if let Some(c) = &config.messagebird
+        && let Some(p) = messagebird::MessageBird::new(c)?
+    {
+        all.push(Box::new(p));
+    }
     Ok(all)
 }
 
@@ -305,6 +311,13 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         add(
             "plivo",
             plivo::PlivoSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
+        );
+    }
+    if let Some(c) = &config.messagebird {
+        add(
+            "messagebird",
+            messagebird::MessageBirdSender::new(c, http.clone())
+                .map(|s| s.map(|s| Arc::new(s) as _)),
         );
     }
     if let Some(c) = &config.meta {
