@@ -34,6 +34,11 @@ pub const ROUTES: &[Route] = &[
         methods: &["POST"],
     },
     Route {
+        channel: Channel::Sms,
+        provider: "telnyx",
+        methods: &["POST"],
+    },
+    Route {
         channel: Channel::Email,
         provider: "ses",
         methods: &["POST"],
@@ -148,6 +153,17 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             optional("TWILIO_ACCOUNT_SID"),
             secret("TWILIO_AUTH_TOKEN"),
             acknowledger(optional("TWILIO_API_BASE_URL")),
+        ],
+    ),
+    (
+        "telnyx",
+        &[
+            // The account's public key is not secret, but it decides what is accepted: it is
+            // kept in SSM like the secrets, and checked as strictly.
+            webhook(secret("TELNYX_PUBLIC_KEY")),
+            acknowledger(secret("TELNYX_API_KEY")),
+            acknowledger(optional("TELNYX_MESSAGING_PROFILE_ID")),
+            acknowledger(optional("TELNYX_API_BASE_URL")),
         ],
     ),
     (

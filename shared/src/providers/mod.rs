@@ -24,6 +24,7 @@ pub mod postmark;
 pub mod sendgrid;
 pub mod ses;
 pub mod telegram;
+pub mod telnyx;
 pub mod twilio;
 
 /// One messaging provider's inbound side: how to trust its webhooks and read them.
@@ -221,6 +222,11 @@ pub fn sms(
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)?));
     }
+    if let Some(c) = &config.telnyx
+        && let Some(p) = telnyx::Telnyx::new(c)?
+    {
+        all.push(Box::new(p));
+    }
     Ok(all)
 }
 
@@ -288,6 +294,12 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         add(
             "twilio",
             twilio::TwilioSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
+        );
+    }
+    if let Some(c) = &config.telnyx {
+        add(
+            "telnyx",
+            telnyx::TelnyxSender::new(c, http.clone()).map(|s| s.map(|s| Arc::new(s) as _)),
         );
     }
     if let Some(c) = &config.meta {
