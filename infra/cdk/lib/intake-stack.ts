@@ -53,6 +53,7 @@ export const ACCESS_LOG_FORMAT =
 export const NOT_DEPLOYED: Record<string, string> = {
   INTAKE_CONFIG: 'a path to a bundled intake.toml; deployments pass the document as INTAKE_CONFIG_TOML instead',
   TWILIO_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Twilio's real API is the default",
+  TELNYX_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Telnyx's real API is the default",
   META_GRAPH_BASE_URL: 'only the local stack points it elsewhere; the Graph API is the default',
   TELEGRAM_API_BASE_URL: "only the local stack points it elsewhere; Telegram's Bot API is the default",
   LINE_API_BASE_URL: "only the local stack points it elsewhere; LINE's Messaging API is the default",
@@ -72,6 +73,12 @@ const PARAMETER_DETAILS: Record<
     description: 'Twilio account SID (AC followed by 32 hex digits). Not a secret. Empty only if Twilio is not used.',
     allowedPattern: '^(AC[0-9a-fA-F]{32})?$',
     constraintDescription: 'empty, or AC followed by 32 hexadecimal digits',
+  },
+  TELNYX_MESSAGING_PROFILE_ID: {
+    description:
+      'Optional. Telnyx messaging profile id acks are sent under (a UUID). Empty: the profile of the number they are sent from.',
+    allowedPattern: '^([0-9a-fA-F-]{36})?$',
+    constraintDescription: 'empty, or a messaging profile UUID',
   },
   SES_IDENTITIES: {
     type: 'CommaDelimitedList',

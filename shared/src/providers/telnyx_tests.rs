@@ -143,7 +143,10 @@ fn parses_sms_mms_and_ignores_receipts() {
     let m = &sms[0];
     assert_eq!(m.provider, "telnyx");
     assert_eq!(m.channel, Channel::Sms);
-    assert_eq!(m.provider_message_id, "b0c9d2a4-6d3e-4a8e-9f1b-3c2d1e0f9a8b");
+    assert_eq!(
+        m.provider_message_id,
+        "b0c9d2a4-6d3e-4a8e-9f1b-3c2d1e0f9a8b"
+    );
     assert_eq!(m.from.address, "+6281234567890");
     assert_eq!(m.to, "+6221555000");
     assert_eq!(m.body, "Halo, pesanan saya belum sampai. Tolong dicek ya");
@@ -185,8 +188,7 @@ fn parses_sms_mms_and_ignores_receipts() {
 }
 
 fn event(payload: Value) -> String {
-    json!({"data": {"event_type": "message.received", "id": "e1", "payload": payload}})
-        .to_string()
+    json!({"data": {"event_type": "message.received", "id": "e1", "payload": payload}}).to_string()
 }
 
 #[test]
@@ -219,7 +221,13 @@ fn refuses_inbound_messages_missing_what_telnyx_always_sends() {
     let mut no_text = good.clone();
     no_text["text"] = Value::Null;
     assert_eq!(parse(event(no_text).as_bytes(), now).unwrap()[0].body, "");
-    for body in ["", "[]", "{}", r#"{"data":{}}"#, r#"{"data":{"event_type":"message.received"}}"#] {
+    for body in [
+        "",
+        "[]",
+        "{}",
+        r#"{"data":{}}"#,
+        r#"{"data":{"event_type":"message.received"}}"#,
+    ] {
         let err = parse(body.as_bytes(), now).expect_err(body);
         assert_eq!(err.status(), 400, "{body}");
     }
@@ -258,10 +266,19 @@ fn refuses_missing_headers_bad_signatures_and_other_media_types() {
     );
     let now = at(sms["now"].as_i64().unwrap());
     let code = |req: WebhookRequest| provider.verify(&req, now).unwrap_err().code();
-    assert_eq!(code(request(body, None, Some(signature))), "missing_signature");
-    assert_eq!(code(request(body, Some(timestamp), None)), "missing_signature");
+    assert_eq!(
+        code(request(body, None, Some(signature))),
+        "missing_signature"
+    );
+    assert_eq!(
+        code(request(body, Some(timestamp), None)),
+        "missing_signature"
+    );
     for bad in ["", "not base64!", "AAAA", &format!("{signature}AAAA")] {
-        assert_eq!(code(request(body, Some(timestamp), Some(bad))), "bad_signature");
+        assert_eq!(
+            code(request(body, Some(timestamp), Some(bad))),
+            "bad_signature"
+        );
     }
     let mut text = request(body, Some(timestamp), Some(signature));
     text.headers
@@ -270,7 +287,10 @@ fn refuses_missing_headers_bad_signatures_and_other_media_types() {
     // Surrounding whitespace in the signature header is tolerated, as the SDKs' decoders do.
     assert!(
         provider
-            .verify(&request(body, Some(timestamp), Some(&format!(" {signature} "))), now)
+            .verify(
+                &request(body, Some(timestamp), Some(&format!(" {signature} "))),
+                now
+            )
             .is_ok()
     );
 }
@@ -294,7 +314,10 @@ fn signing_helpers_make_what_the_verifier_accepts() {
     // check: refused as stale.
     let signature = sign(&seed, "soon", body.as_bytes()).unwrap();
     let req = request(&body, Some("soon"), Some(&signature));
-    assert_eq!(provider.verify(&req, at(0)).unwrap_err().code(), "stale_request");
+    assert_eq!(
+        provider.verify(&req, at(0)).unwrap_err().code(),
+        "stale_request"
+    );
 }
 
 #[test]
@@ -310,7 +333,13 @@ fn config_refuses_keys_of_the_wrong_size_or_small_order() {
         "9tAV2/2USWhxhS/etCw5UjJrg/uJvCagmJsLL3F2lx8A",
     ] {
         assert!(
-            matches!(check(bad), Err(ConfigError::Invalid { name: "TELNYX_PUBLIC_KEY", .. })),
+            matches!(
+                check(bad),
+                Err(ConfigError::Invalid {
+                    name: "TELNYX_PUBLIC_KEY",
+                    ..
+                })
+            ),
             "{bad}"
         );
     }
@@ -389,7 +418,13 @@ fn json_value() -> impl Strategy<Value = Value> {
             proptest::collection::vec(
                 (
                     proptest::sample::select(vec![
-                        "id", "phone_number", "url", "content_type", "size", "text", "x"
+                        "id",
+                        "phone_number",
+                        "url",
+                        "content_type",
+                        "size",
+                        "text",
+                        "x"
                     ]),
                     inner
                 ),
