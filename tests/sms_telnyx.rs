@@ -248,3 +248,12 @@ async fn a_body_that_is_not_a_telnyx_webhook_is_a_400_after_its_signature() {
     quiet_period().await;
     nothing_stored_for(&customer).await;
 }
+
+#[test]
+fn the_documented_local_public_key_is_the_test_key_pairs() {
+    let key = intake_dev::stack::test_telnyx_public_key().expect("key");
+    assert!(
+        intake_dev::dotenv::BUILT_IN.contains(&format!("\nTELNYX_PUBLIC_KEY={key}\n")),
+        "set TELNYX_PUBLIC_KEY={key} in .env.example"
+    );
+}

@@ -1001,6 +1001,91 @@ mod tests {
     }
 
     #[test]
+    fn telnyx_each_side_and_its_public_key_checked_at_cold_start() {
+        // The public key of the RFC 8032 section 7.1 TEST 1 key pair.
+        let key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        let webhook = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TELNYX_PUBLIC_KEY", &format!(" {key}\n")),
+        ]))
+        .unwrap();
+        let telnyx = webhook.telnyx.clone().unwrap();
+        assert_eq!(
+            telnyx.public_key.unwrap().as_bytes()[..4],
+            [0xd7, 0x5a, 0x98, 0x01]
+        );
+        assert!(telnyx.api_key.is_none());
+        assert_eq!(telnyx.api_base_url.as_str(), "https://api.telnyx.com/");
+        let clients = crate::providers::Clients::without_aws();
+        let sms = crate::providers::inbound(crate::Channel::Sms, &webhook, &clients).unwrap();
+        assert_eq!(sms.iter().map(|p| p.name()).collect::<Vec<_>>(), ["telnyx"]);
+        assert!(crate::providers::senders(&webhook, &clients).is_empty());
+
+        let acks = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TELNYX_API_KEY", "KEY0123"),
+            (
+                "TELNYX_MESSAGING_PROFILE_ID",
+                "40017f8e-49bd-4f16-9e3d-ef103f916228",
+            ),
+            ("TELNYX_API_BASE_URL", "http://127.0.0.1:3001"),
+        ]))
+        .unwrap();
+        let telnyx = acks.telnyx.clone().unwrap();
+        assert!(telnyx.public_key.is_none());
+        assert_eq!(
+            telnyx.messaging_profile_id.as_deref(),
+            Some("40017f8e-49bd-4f16-9e3d-ef103f916228")
+        );
+        assert!(
+            crate::providers::inbound(crate::Channel::Sms, &acks, &clients)
+                .unwrap()
+                .is_empty()
+        );
+        let senders = crate::providers::senders(&acks, &clients);
+        assert_eq!(
+            senders.iter().map(|s| s.provider()).collect::<Vec<_>>(),
+            ["telnyx"]
+        );
+
+        for bad in [
+            "not base64!",
+            // 16 bytes: an API key pasted by mistake is not a public key.
+            "MDEyMzQ1Njc4OWFiY2RlZg==",
+            // All zeros: a point of small order, with which signatures can be forged.
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            let err =
+                Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("TELNYX_PUBLIC_KEY", bad)]))
+                    .expect_err(bad);
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "TELNYX_PUBLIC_KEY",
+                        ..
+                    }
+                ),
+                "{bad}: {err:?}"
+            );
+            assert!(!err.to_string().contains(bad), "{err}");
+        }
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TELNYX_API_KEY", "KEY0123"),
+            ("TELNYX_API_BASE_URL", "http://api.telnyx.com"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "TELNYX_API_BASE_URL",
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn twilio_token_needs_account_sid() {
         let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("TWILIO_AUTH_TOKEN", "x")]))
             .unwrap_err();
