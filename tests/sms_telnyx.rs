@@ -257,3 +257,43 @@ fn the_documented_local_public_key_is_the_test_key_pairs() {
         "set TELNYX_PUBLIC_KEY={key} in .env.example"
     );
 }
+
+#[tokio::test]
+async fn other_media_types_large_bodies_and_other_methods_are_refused_with_json() {
+    let customer = new_number();
+    let url = format!("{}/sms/telnyx", shared_stack().url);
+    let mut form = signed(&TelnyxSms::new(&customer, OUR_NUMBER, "Halo"));
+    form.headers.push((
+        "content-type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    let mut large = signed(&TelnyxSms::new(
+        &customer,
+        OUR_NUMBER,
+        &"a".repeat(70 * 1024),
+    ));
+    large
+        .headers
+        .push(("content-type".into(), "application/json".into()));
+    for (what, webhook, status) in [("form", &form, 415), ("over 64 KiB", &large, 413)] {
+        let mut request = http().post(&url).body(webhook.body.clone());
+        for (k, v) in &webhook.headers {
+            request = request.header(k, v);
+        }
+        let response = request.send().await.expect("stack reachable");
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        let json: serde_json::Value = response.json().await.expect("JSON error");
+        assert!(json["code"].is_string(), "{what}: {json}");
+    }
+    let response = http().get(&url).send().await.expect("stack reachable");
+    assert_eq!(response.status().as_u16(), 405);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    quiet_period().await;
+    nothing_stored_for(&customer).await;
+}

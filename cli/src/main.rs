@@ -486,9 +486,15 @@ async fn simulate_telnyx(args: TwilioArgs) -> DevResult<()> {
         jiff::Timestamp::now().as_second(),
         sms.payload(),
     );
-    let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
+    post_signed_json(&base, &post).await
+}
+
+/// Posts a signed JSON webhook to the stack at `base` and prints its answer; an error unless
+/// it is a 2xx.
+async fn post_signed_json(base: &str, post: &simulate::JsonPost) -> DevResult<()> {
+    let (status, body) = simulate::post_json(&reqwest::Client::new(), post)
         .await
-        .map_err(|e| reach::http("the webhook server", &base, e))?;
+        .map_err(|e| reach::http("the webhook server", base, e))?;
     out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())
@@ -528,15 +534,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
         ),
         _ => unreachable!("handled by simulate_twilio and mail_command"),
     };
-    let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
-        .await
-        .map_err(|e| reach::http("the webhook server", &base, e))?;
-    out!("{status} {body}");
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(format!("the webhook answered {status}").into())
-    }
+    post_signed_json(&base, &post).await
 }
 
 /// The table of the local stack (`TABLE_NAME` at `AWS_ENDPOINT_URL_DYNAMODB`). Only the
