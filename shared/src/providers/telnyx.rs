@@ -240,7 +240,7 @@ pub(crate) fn parse(body: &[u8], now: Timestamp) -> Result<Vec<InboundMessage>, 
     }])
 }
 
-/// The MMS media kept as attachments (URL and type; Telnyx's URLs expire after 30 days).
+/// The MMS media kept as attachments (URL, type and size; the files stay at Telnyx).
 /// Items without a URL, or of the wrong shape, are left out rather than refusing the message.
 fn media(value: Option<&Value>) -> Vec<Attachment> {
     let Some(items) = value.and_then(Value::as_array) else {
