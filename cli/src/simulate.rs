@@ -470,14 +470,14 @@ impl TelnyxSms {
 
 /// A fresh UUID-shaped id, as Telnyx names messages and events.
 pub fn new_uuid() -> String {
-    let hex = format!("{:032x}", ulid::Ulid::new().0);
+    let n: u128 = ulid::Ulid::new().0;
     format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        n >> 96,
+        (n >> 80) & 0xffff,
+        (n >> 64) & 0xffff,
+        (n >> 48) & 0xffff,
+        n & 0xffff_ffff_ffff
     )
 }
 

@@ -1,12 +1,10 @@
 //! `intake simulate telnyx` as a developer uses it: a signed Telnyx webhook to a running
 //! local stack, then the ticket and the ack through the recorder's Telnyx Messages API.
 
-use std::time::Duration;
-
 use intake_dev::stack::{Stack, StackOptions};
 
 mod common;
-use common::{intake, json_lines};
+use common::{acked_ticket, intake, json_lines};
 
 #[tokio::test]
 async fn simulate_telnyx_opens_a_ticket_acknowledged_through_telnyx() {
@@ -31,20 +29,7 @@ async fn simulate_telnyx_opens_a_ticket_acknowledged_through_telnyx() {
     assert!(ok, "{out}");
     assert!(out.starts_with("200 "), "{out}");
 
-    let mut ticket = serde_json::Value::Null;
-    for _ in 0..100 {
-        let (ok, out) = intake(&stack, &["tickets", "list", "--json"]).await;
-        assert!(ok, "{out}");
-        if let Some(t) = json_lines(&out)
-            .into_iter()
-            .find(|t| t["contact"] == customer)
-            && t["ack_status"] == "sent"
-        {
-            ticket = t;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ticket = acked_ticket(&stack, customer).await;
     assert_eq!(ticket["provider"], "telnyx", "{ticket}");
     let reference = ticket["ref"].as_str().expect("ref");
     let (ok, out) = intake(&stack, &["tickets", "show", reference, "--json"]).await;
