@@ -2,9 +2,12 @@
 //! recorder standing in for Telnyx's Messages API.
 
 use intake::model::AckStatus;
+use intake_dev::recorder;
 use intake_dev::simulate::{self, JsonPost, TelnyxSms};
 use intake_dev::stack::TEST_TELNYX_SEED;
-use intake_tests::{OUR_NUMBER, http, new_number, quiet_period, shared_stack};
+use intake_tests::{
+    Endpoints, OUR_NUMBER, http, new_number, own_stack, quiet_period, shared_stack,
+};
 
 /// `sms` signed now with the stack's Telnyx test key.
 fn signed(sms: &TelnyxSms) -> JsonPost {
@@ -296,4 +299,50 @@ async fn other_media_types_large_bodies_and_other_methods_are_refused_with_json(
     );
     quiet_period().await;
     nothing_stored_for(&customer).await;
+}
+
+/// A first Telnyx SMS from a new customer to a stack of its own whose Telnyx fake fails the
+/// next `failures` sends with `status`: the settled ticket and the statuses the fake answered.
+async fn acked_through_failures(status: u16, failures: usize) -> (intake::model::Ticket, Vec<u16>) {
+    let stack = own_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    recorder::fail_next(&endpoints.recorder, status, failures)
+        .await
+        .expect("recorder");
+    let customer = new_number();
+    let webhook = simulate::sign_telnyx(
+        &endpoints.url,
+        &TEST_TELNYX_SEED,
+        jiff::Timestamp::now().as_second(),
+        TelnyxSms::new(&customer, OUR_NUMBER, "Halo").payload(),
+    );
+    assert_eq!(post(&webhook).await.0, 200);
+    let ticket = endpoints.settled_ticket(&customer).await;
+    quiet_period().await;
+    let statuses = endpoints
+        .sent_to(&customer)
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    (ticket, statuses)
+}
+
+#[tokio::test]
+async fn a_temporary_telnyx_failure_is_retried_and_sent_once() {
+    let (ticket, statuses) = acked_through_failures(503, 1).await;
+    assert_eq!(ticket.ack_status, AckStatus::Sent);
+    assert_eq!(statuses, vec![503, 200]);
+}
+
+#[tokio::test]
+async fn a_telnyx_rejection_is_recorded_with_its_error_code_and_not_retried() {
+    let (ticket, statuses) = acked_through_failures(400, 1).await;
+    assert_eq!(ticket.ack_status, AckStatus::Failed);
+    let reason = ticket.ack_reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("40310"),
+        "errors[0].code is stored: {reason}"
+    );
+    assert_eq!(statuses, vec![400]);
 }
