@@ -3,7 +3,7 @@
 
 use intake::model::AckStatus;
 use intake_dev::recorder;
-use intake_dev::simulate::{self, JsonPost, TelnyxSms};
+use intake_dev::simulate::{self, JsonPost, TelnyxSms, TwilioSms};
 use intake_dev::stack::TEST_TELNYX_SEED;
 use intake_tests::{
     Endpoints, OUR_NUMBER, http, new_number, own_stack, quiet_period, shared_stack,
@@ -218,9 +218,8 @@ async fn delivery_receipts_are_answered_and_store_nothing() {
 }
 
 /// Telnyx sends no keyword flag: STOP is recognised by the pipeline's central keyword
-/// classification (issue 11, being built on main). Un-ignore once it is merged.
+/// classification.
 #[tokio::test]
-#[ignore = "needs the pipeline's central keyword classification (issue 11, on main)"]
 async fn stop_through_telnyx_opts_out_without_a_ticket_or_an_ack() {
     let stack = shared_stack();
     let customer = new_number();
@@ -345,4 +344,38 @@ async fn a_telnyx_rejection_is_recorded_with_its_error_code_and_not_retried() {
         "errors[0].code is stored: {reason}"
     );
     assert_eq!(statuses, vec![400]);
+}
+
+#[tokio::test]
+async fn a_stop_through_twilio_stops_acks_through_telnyx_and_numbers_are_one_customer() {
+    let stack = shared_stack();
+    let customer = new_number();
+    assert_eq!(
+        stack
+            .send(&TwilioSms::new(&customer, OUR_NUMBER, "BERHENTI"))
+            .await
+            .0,
+        200
+    );
+    assert!(stack.contact(&customer).await.expect("contact").opted_out);
+
+    // The same person through Telnyx, the number written nationally (0812...).
+    let national = format!("0{}", &customer[3..]);
+    assert_eq!(
+        post(&signed(&TelnyxSms::new(
+            &national,
+            OUR_NUMBER,
+            "Halo, ada yang bisa bantu?"
+        )))
+        .await
+        .0,
+        200
+    );
+    let ticket = stack.settled_ticket(&customer).await;
+    assert_eq!(ticket.provider, "telnyx");
+    assert_eq!(ticket.contact, customer);
+    assert_eq!(ticket.ack_status, AckStatus::Skipped);
+    assert_eq!(ticket.ack_reason.as_deref(), Some("opted_out"));
+    quiet_period().await;
+    assert!(stack.sent_to(&customer).await.is_empty());
 }

@@ -17,6 +17,7 @@ use crate::poller::{self, StreamPoller};
 use crate::reach::Wanted;
 use crate::recorder::Recorder;
 use crate::ses_local::SesLocal;
+use crate::simulate_aws_sms::TEST_AWS_SMS_TOPIC_ARN;
 use crate::{DevResult, free_port, server};
 
 /// Where each part listens and what the functions are configured with.
@@ -81,6 +82,12 @@ impl StackOptions {
             ("AWS_ENDPOINT_URL_SESV2", ses_endpoint.clone()),
             ("SES_TOPIC_ARNS", TEST_SES_TOPIC_ARN.to_owned()),
             ("SES_IDENTITIES", "tokoku.id".to_owned()),
+            ("AWS_SMS_TOPIC_ARNS", TEST_AWS_SMS_TOPIC_ARN.to_owned()),
+            ("AWS_SMS_SEND", "true".to_owned()),
+            (
+                "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
             (
                 "SNS_TRUSTED_CERT_FILE",
                 root.join(TEST_SNS_CERT).display().to_string(),
@@ -174,6 +181,12 @@ impl StackOptions {
                 "SES_TOPIC_ARNS" => TEST_SES_TOPIC_ARN.to_owned(),
                 "SES_IDENTITIES" => "tokoku.id".to_owned(),
                 "SES_CONFIGURATION_SET" => TEST_SES_CONFIGURATION_SET.to_owned(),
+                "AWS_SMS_TOPIC_ARNS" => TEST_AWS_SMS_TOPIC_ARN.to_owned(),
+                "AWS_SMS_SEND" => "true".to_owned(),
+                "AWS_SMS_CONFIGURATION_SET" => TEST_AWS_SMS_CONFIGURATION_SET.to_owned(),
+                "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2" => {
+                    format!("http://127.0.0.1:{recorder_port}")
+                }
                 "SNS_TRUSTED_CERT_FILE" => root.join(TEST_SNS_CERT).display().to_string(),
                 "SNS_CONFIRM_BASE_URL" => format!("http://127.0.0.1:{recorder_port}/sns"),
                 "AWS_ENDPOINT_URL_S3" => format!("http://127.0.0.1:{recorder_port}/s3"),
@@ -247,6 +260,8 @@ pub const TEST_SES_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-
 pub const TEST_SNS_CERT: &str = "tests/fixtures/sns-dev/certificate.pem";
 /// The private key `intake simulate ses` signs with.
 pub const TEST_SNS_KEY: &str = "tests/fixtures/sns-dev/privatekey.pem";
+/// The AWS End User Messaging SMS configuration set test stacks send SMS acks with.
+pub const TEST_AWS_SMS_CONFIGURATION_SET: &str = "intake-test-sms-acks";
 /// The SES configuration set test stacks send acks with.
 pub const TEST_SES_CONFIGURATION_SET: &str = "intake-test-acks";
 /// Mailgun webhook signing key of local and test stacks.
