@@ -7,8 +7,7 @@ use serde_json::json;
 use crate::DevResult;
 use crate::simulate_email::{MailPost, SnsSigner, sns_message, sns_post_to};
 
-/// The SNS topic local and test stacks accept AWS SMS from.
-pub const TEST_AWS_SMS_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-sms";
+pub use crate::stack::TEST_AWS_SMS_TOPIC_ARN;
 
 /// One inbound SMS.
 #[derive(Debug, Clone)]

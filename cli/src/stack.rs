@@ -17,7 +17,6 @@ use crate::poller::{self, StreamPoller};
 use crate::reach::Wanted;
 use crate::recorder::Recorder;
 use crate::ses_local::SesLocal;
-use crate::simulate_aws_sms::TEST_AWS_SMS_TOPIC_ARN;
 use crate::{DevResult, free_port, server};
 
 /// Where each part listens and what the functions are configured with.
@@ -256,6 +255,8 @@ pub fn test_telnyx_public_key() -> DevResult<String> {
 
 /// The SNS topic local and test stacks accept SES mail from.
 pub const TEST_SES_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-mail";
+/// The SNS topic local and test stacks accept AWS SMS from.
+pub const TEST_AWS_SMS_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-sms";
 /// The certificate local stacks trust for SNS signatures (its key is public: tests only).
 pub const TEST_SNS_CERT: &str = "tests/fixtures/sns-dev/certificate.pem";
 /// The private key `intake simulate ses` signs with.
