@@ -14,6 +14,8 @@ fn value_for(var: &str) -> String {
     let value = match var {
         "TELEGRAM_BOT_TOKEN" => "7000000001:TEST-from-ssm".to_owned(),
         "SENDGRID_BASIC_AUTH" | "POSTMARK_BASIC_AUTH" => "intake:0123456789abcdef-ssm".to_owned(),
+        // A 32-byte Ed25519 public key, base64 (the local stack's test key).
+        "TELNYX_PUBLIC_KEY" => intake_dev::stack::test_telnyx_public_key().expect("key"),
         "INTAKE_CONFIG_TOML" => std::fs::read_to_string(
             intake_tests::templates::root().join("tests/fixtures/intake.toml"),
         )
@@ -32,6 +34,7 @@ fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
     let meta = config.meta.as_ref();
     let messagebird = config.messagebird.as_ref();
     let expose = |s: Option<&intake::config::Secret>| s.map(|s| s.expose().to_owned());
+    let telnyx = config.telnyx.as_ref();
     vec![
         (
             "TWILIO_AUTH_TOKEN",
@@ -67,6 +70,17 @@ fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
         (
             "BIRD_ACCESS_KEY",
             expose(messagebird.and_then(|m| m.bird_access_key.as_ref())),
+        ),
+        (
+            "TELNYX_PUBLIC_KEY",
+            telnyx.and_then(|t| t.public_key.as_ref()).map(|k| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(k.as_bytes())
+            }),
+        ),
+        (
+            "TELNYX_API_KEY",
+            expose(telnyx.and_then(|t| t.api_key.as_ref())),
         ),
         (
             "META_APP_SECRET",

@@ -112,6 +112,8 @@ enum Simulate {
     /// An inbound SMS through legacy MessageBird (MESSAGEBIRD_SIGNING_KEY) or Bird
     /// (BIRD_SIGNING_KEY).
     Messagebird(MessageBirdArgs),
+    /// An inbound SMS or MMS through Telnyx (signed with the local stack's test key).
+    Telnyx(TwilioArgs),
     /// A Messenger, Instagram or WhatsApp message through Meta's webhook.
     Meta(MetaArgs),
     /// A Telegram private-chat message.
@@ -217,7 +219,8 @@ struct TwilioArgs {
     /// Message text.
     #[arg(long)]
     body: String,
-    /// MessageSid to use (repeat one to see deduplication); fresh by default.
+    /// Message id to use (Twilio MessageSid, Telnyx message UUID; repeat one to see
+    /// deduplication); fresh by default.
     #[arg(long)]
     sid: Option<String>,
     /// A media URL (MMS); repeatable.
@@ -333,6 +336,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
         Command::Simulate(Simulate::Plivo(args)) => plivo_command::simulate(args).await,
         Command::Simulate(Simulate::Messagebird(args)) => simulate_messagebird(args).await,
+        Command::Simulate(Simulate::Telnyx(args)) => simulate_telnyx(args).await,
         Command::Simulate(Simulate::Aws(args)) => simulate_aws_sms(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
@@ -474,29 +478,39 @@ async fn wait_for_shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
-    let base = args
-        .url
-        .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"));
-    let token = std::env::var("TWILIO_AUTH_TOKEN").map_err(|_| "TWILIO_AUTH_TOKEN is not set")?;
-    let account = var_or("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000");
-    let sms = TwilioSms {
-        from: args.from,
-        to: args.to,
-        body: args.body,
-        message_sid: args.sid,
-        media: args
-            .media
-            .into_iter()
+impl TwilioArgs {
+    fn base(&self) -> String {
+        self.url
+            .clone()
+            .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"))
+    }
+
+    /// The media URLs with a content type guessed from the name.
+    fn media(&self) -> Vec<(String, String)> {
+        self.media
+            .iter()
             .map(|url| {
                 let kind = if url.ends_with(".pdf") {
                     "application/pdf"
                 } else {
                     "image/jpeg"
                 };
-                (url, kind.to_owned())
+                (url.clone(), kind.to_owned())
             })
-            .collect(),
+            .collect()
+    }
+}
+
+async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
+    let base = args.base();
+    let token = std::env::var("TWILIO_AUTH_TOKEN").map_err(|_| "TWILIO_AUTH_TOKEN is not set")?;
+    let account = var_or("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000");
+    let sms = TwilioSms {
+        media: args.media(),
+        from: args.from,
+        to: args.to,
+        body: args.body,
+        message_sid: args.sid,
     };
     let signed = simulate::sign_twilio(&base, &token, &account, &sms);
     let (status, body) = simulate::post(&reqwest::Client::new(), &signed)
@@ -542,6 +556,51 @@ fn answered(status: u16, body: &str) -> DevResult<()> {
     }
 }
 
+/// Telnyx signs with its private key: only a stack that trusts the test key pair (its
+/// `TELNYX_PUBLIC_KEY`) can be sent a simulated webhook.
+async fn simulate_telnyx(args: TwilioArgs) -> DevResult<()> {
+    let base = args.base();
+    let test_key = intake_dev::stack::test_telnyx_public_key()?;
+    match std::env::var("TELNYX_PUBLIC_KEY") {
+        Ok(key) if key.trim() != test_key => {
+            return Err(format!(
+                "TELNYX_PUBLIC_KEY is not the local test key ({test_key}): only Telnyx can sign \
+                 for the key configured"
+            )
+            .into());
+        }
+        _ => {}
+    }
+    let sms = simulate::TelnyxSms {
+        media: args.media(),
+        from: args.from,
+        to: args.to,
+        body: args.body,
+        id: args.sid,
+    };
+    let post = simulate::sign_telnyx(
+        &base,
+        &intake_dev::stack::TEST_TELNYX_SEED,
+        jiff::Timestamp::now().as_second(),
+        sms.payload(),
+    );
+    post_signed_json(&base, &post).await
+}
+
+/// Posts a signed JSON webhook to the stack at `base` and prints its answer; an error unless
+/// it is a 2xx.
+async fn post_signed_json(base: &str, post: &simulate::JsonPost) -> DevResult<()> {
+    let (status, body) = simulate::post_json(&reqwest::Client::new(), post)
+        .await
+        .map_err(|e| reach::http("the webhook server", base, e))?;
+    out!("{status} {body}");
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("the webhook answered {status}").into())
+    }
+}
+
 fn secret(name: &str) -> DevResult<String> {
     std::env::var(name).map_err(|_| format!("{name} is not set").into())
 }
@@ -573,15 +632,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
         ),
         _ => unreachable!("handled by simulate_twilio and mail_command"),
     };
-    let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
-        .await
-        .map_err(|e| reach::http("the webhook server", &base, e))?;
-    out!("{status} {body}");
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(format!("the webhook answered {status}").into())
-    }
+    post_signed_json(&base, &post).await
 }
 
 async fn simulate_aws_sms(args: AwsSmsArgs) -> DevResult<()> {

@@ -21,6 +21,7 @@ pub struct Recorded {
     pub time: String,
     /// Which fake answered: `twilio`, `plivo`, ..., or `unknown`.
     /// Which fake answered: `twilio`, `messagebird`, ..., or `unknown`.
+    /// Which fake answered: `twilio`, `telnyx`, ..., or `unknown`.
     pub provider: String,
     /// The channel of that provider.
     pub channel: String,
@@ -334,6 +335,35 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
             None => (
                 201,
                 serde_json::json!({"id": id, "href": format!("https://rest.messagebird.com/messages/{id}"), "direction": "mt", "type": "sms", "originator": recorded.from, "body": recorded.body, "recipients": {"totalCount": 1, "totalSentCount": 1, "items": [{"recipient": recorded.to, "status": "sent"}]}}),
+            ),
+        }
+    } else if path == "/v2/messages" {
+        // Telnyx Messages API (before the Graph API's `/{version}/{id}/messages`).
+        recorded.provider = "telnyx".into();
+        recorded.channel = "sms".into();
+        recorded.to = text(&json_body["to"]);
+        recorded.from = text(&json_body["from"]);
+        recorded.body = text(&json_body["text"]);
+        recorded.kind = Some("message".into());
+        let bearer = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|key| !key.trim().is_empty());
+        recorded.authenticated = bearer;
+        match failure {
+            _ if !bearer => (
+                401,
+                serde_json::json!({"errors": [{"code": "10009", "title": "Authentication failed", "detail": "The API key is missing or invalid."}]}),
+            ),
+            Some(status) => (
+                status,
+                serde_json::json!({"errors": [{"code": if status == 400 { "40310" } else { "10007" }, "title": format!("recorder told to fail with {status}"), "detail": "recorder"}]}),
+            ),
+            None => (
+                200,
+                serde_json::json!({"data": {"record_type": "message", "direction": "outbound", "id": crate::simulate::new_uuid(), "type": "SMS", "from": {"phone_number": recorded.from}, "to": [{"phone_number": recorded.to, "status": "queued"}], "text": recorded.body}}),
             ),
         }
     } else if path.starts_with("/v") && path.ends_with("/messages") {

@@ -125,6 +125,12 @@ impl StackOptions {
                 "BIRD_API_BASE_URL",
                 format!("http://127.0.0.1:{recorder_port}"),
             ),
+            ("TELNYX_PUBLIC_KEY", test_telnyx_public_key()?),
+            ("TELNYX_API_KEY", TEST_TELNYX_API_KEY.to_owned()),
+            (
+                "TELNYX_API_BASE_URL",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
             ("SENDGRID_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
             ("POSTMARK_BASIC_AUTH", TEST_BASIC_AUTH.to_owned()),
         ];
@@ -192,6 +198,7 @@ impl StackOptions {
         let dynamodb_port = free_port()?;
         let ses_port = free_port()?;
         let root = crate::project_root()?;
+        let telnyx_public_key = test_telnyx_public_key()?;
         let config = Config::from_lookup(|name| {
             Some(match name {
                 "AWS_ENDPOINT_URL_SESV2" => format!("http://127.0.0.1:{ses_port}"),
@@ -239,6 +246,9 @@ impl StackOptions {
                 "TELEGRAM_SECRET_TOKEN" => TEST_TELEGRAM_SECRET.to_owned(),
                 "LINE_CHANNEL_SECRET" => TEST_LINE_CHANNEL_SECRET.to_owned(),
                 "LINE_CHANNEL_ACCESS_TOKEN" => "test-line-token".to_owned(),
+                "TELNYX_PUBLIC_KEY" => telnyx_public_key.clone(),
+                "TELNYX_API_KEY" => TEST_TELNYX_API_KEY.to_owned(),
+                "TELNYX_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
                 _ => return None,
             })
         })?;
@@ -283,6 +293,17 @@ pub const TEST_TELEGRAM_BOT_TOKEN: &str = "7000000001:TEST-telegram-bot-token";
 pub const TEST_TELEGRAM_SECRET: &str = "test-telegram-secret";
 /// LINE channel secret of test stacks.
 pub const TEST_LINE_CHANNEL_SECRET: &str = "test-line-channel-secret";
+/// The seed of the Ed25519 key pair that stands in for Telnyx's on local and test stacks
+/// (`intake simulate telnyx` signs with it; the stacks are given its public key).
+pub const TEST_TELNYX_SEED: [u8; 32] = *b"intake-test-telnyx-ed25519-seed!";
+/// Telnyx API key of local and test stacks.
+pub const TEST_TELNYX_API_KEY: &str = "KEYtest-telnyx-api-key";
+
+/// The public key (base64) of [`TEST_TELNYX_SEED`], as `TELNYX_PUBLIC_KEY` holds it.
+pub fn test_telnyx_public_key() -> DevResult<String> {
+    Ok(intake::providers::telnyx::public_key_of(&TEST_TELNYX_SEED)?)
+}
+
 /// The SNS topic local and test stacks accept SES mail from.
 pub const TEST_SES_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-mail";
 /// The SNS topic local and test stacks accept AWS SMS from.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use intake_dev::stack::{Stack, StackOptions};
 
 mod common;
-use common::{intake, json_lines};
+use common::{acked_ticket, intake, json_lines};
 
 #[tokio::test]
 async fn simulate_then_inspect_tickets_and_outbox() {
@@ -42,20 +42,7 @@ async fn simulate_then_inspect_tickets_and_outbox() {
     assert!(ok, "{out}");
     assert!(out.starts_with("200 "), "{out}");
 
-    let mut ticket = serde_json::Value::Null;
-    for _ in 0..100 {
-        let (ok, out) = intake(&stack, &["tickets", "list", "--json"]).await;
-        assert!(ok);
-        if let Some(t) = json_lines(&out)
-            .into_iter()
-            .find(|t| t["contact"] == customer)
-            && t["ack_status"] == "sent"
-        {
-            ticket = t;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ticket = acked_ticket(&stack, customer).await;
     for key in [
         "id",
         "ref",

@@ -123,6 +123,106 @@ pub struct MessageBirdConfig {
     pub bird_api_base_url: Url,
 }
 
+/// The variable holding Telnyx's public key, named in configuration errors.
+pub const TELNYX_PUBLIC_KEY: &str = "TELNYX_PUBLIC_KEY";
+
+/// Telnyx Messaging settings. Each function is given only the side it uses.
+#[derive(Debug, Clone)]
+pub struct TelnyxConfig {
+    /// The account's Ed25519 public key: verifies `telnyx-signature-ed25519` (webhook side).
+    pub public_key: Option<Ed25519PublicKey>,
+    /// API key: authenticates sends through the Messages API (acknowledger side).
+    pub api_key: Option<Secret>,
+    /// Messaging profile the acks are sent under (`TELNYX_MESSAGING_PROFILE_ID`); without it
+    /// Telnyx uses the profile of the number they are sent from.
+    pub messaging_profile_id: Option<String>,
+    /// Base URL of the REST API; the local stack points it at its recorder.
+    pub api_base_url: Url,
+}
+
+/// An Ed25519 public key (32 bytes) given base64 in configuration. Not a secret, but it
+/// decides which signatures are accepted, so it is checked as strictly as one: the wrong
+/// length, and the few weak keys of small order (any of which would let anyone forge a
+/// signature for some messages), stop the cold start.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ed25519PublicKey([u8; 32]);
+
+/// The encodings of the Edwards25519 points of small order, as libsodium refuses them
+/// (`ge25519_has_small_order`), compared without the sign bit: 0 (order 4), 1 (order 1), the
+/// two points of order 8, and p-1, p, p+1 (orders 2, 4, 1).
+const SMALL_ORDER_POINTS: [[u8; 32]; 7] = {
+    let mut p_minus_1 = [0xff; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    let mut p = p_minus_1;
+    p[0] = 0xed;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    let mut one = [0; 32];
+    one[0] = 1;
+    [
+        [0; 32],
+        one,
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+        p_minus_1,
+        p,
+        p_plus_1,
+    ]
+};
+
+impl Ed25519PublicKey {
+    /// The key in variable `name`: standard base64 (surrounding whitespace trimmed) of exactly
+    /// 32 bytes, not of small order. A blank value is an empty secret.
+    pub fn from_base64(name: &'static str, value: &str) -> Result<Ed25519PublicKey, ConfigError> {
+        use base64::Engine;
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(ConfigError::EmptySecret(name));
+        }
+        let invalid = |reason: &str| ConfigError::Invalid {
+            name,
+            reason: reason.to_owned(),
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .map_err(|_| invalid("is not base64 (copy the public key from Mission Control)"))?;
+        let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            invalid(&format!(
+                "must be a 32-byte Ed25519 public key, base64; this is {} bytes",
+                bytes.len()
+            ))
+        })?;
+        let mut unsigned = key;
+        unsigned[31] &= 0x7f;
+        if SMALL_ORDER_POINTS.contains(&unsigned) {
+            return Err(invalid(
+                "is a weak Ed25519 key (a point of small order); it is not a Telnyx public key",
+            ));
+        }
+        Ok(Ed25519PublicKey(key))
+    }
+
+    /// The 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Ed25519PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ed25519PublicKey(..)")
+    }
+}
+
 /// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
 #[derive(Debug, Clone)]
 pub struct MetaConfig {
@@ -269,6 +369,8 @@ pub struct Config {
     pub plivo: Option<PlivoConfig>,
     /// MessageBird / Bird, when a signing key (webhook) or an access key (acks) is set.
     pub messagebird: Option<MessageBirdConfig>,
+    /// Telnyx, when `TELNYX_PUBLIC_KEY` (webhook) or `TELNYX_API_KEY` (acks) is set.
+    pub telnyx: Option<TelnyxConfig>,
     /// Meta, when its webhook secrets (`META_APP_SECRET` with `META_VERIFY_TOKEN`) or a send
     /// token are set. Each function is given only the side it uses.
     pub meta: Option<MetaConfig>,
@@ -415,6 +517,22 @@ impl Config {
             service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
         };
         let messagebird = messagebird_config(&lookup, &secret)?;
+        // Telnyx: the public key is read like a secret (blank refused, SSM allowed), then
+        // decoded and checked.
+        let telnyx_public_key = secret(TELNYX_PUBLIC_KEY)?
+            .map(|key| Ed25519PublicKey::from_base64(TELNYX_PUBLIC_KEY, key.expose()))
+            .transpose()?;
+        let telnyx_api_key = secret("TELNYX_API_KEY")?;
+        let telnyx = match telnyx_public_key.is_some() || telnyx_api_key.is_some() {
+            false => None,
+            true => Some(TelnyxConfig {
+                public_key: telnyx_public_key,
+                api_key: telnyx_api_key,
+                messaging_profile_id: lookup("TELNYX_MESSAGING_PROFILE_ID")
+                    .map(|v| v.trim().to_owned()),
+                api_base_url: base("TELNYX_API_BASE_URL", "https://api.telnyx.com")?,
+            }),
+        };
         let app_secret = secret("META_APP_SECRET")?;
         let verify_token = secret("META_VERIFY_TOKEN")?;
         if app_secret.is_some() && verify_token.is_none() {
@@ -538,6 +656,7 @@ impl Config {
             twilio,
             plivo,
             messagebird,
+            telnyx,
             meta,
             telegram,
             line,
@@ -1090,6 +1209,91 @@ mod tests {
         ]))
         .unwrap();
         assert!(c.ses.unwrap().trusted_cert_file.is_none());
+    }
+
+    #[test]
+    fn telnyx_each_side_and_its_public_key_checked_at_cold_start() {
+        // The public key of the RFC 8032 section 7.1 TEST 1 key pair.
+        let key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        let webhook = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TELNYX_PUBLIC_KEY", &format!(" {key}\n")),
+        ]))
+        .unwrap();
+        let telnyx = webhook.telnyx.clone().unwrap();
+        assert_eq!(
+            telnyx.public_key.unwrap().as_bytes()[..4],
+            [0xd7, 0x5a, 0x98, 0x01]
+        );
+        assert!(telnyx.api_key.is_none());
+        assert_eq!(telnyx.api_base_url.as_str(), "https://api.telnyx.com/");
+        let clients = crate::providers::Clients::without_aws();
+        let sms = crate::providers::inbound(crate::Channel::Sms, &webhook, &clients).unwrap();
+        assert_eq!(sms.iter().map(|p| p.name()).collect::<Vec<_>>(), ["telnyx"]);
+        assert!(crate::providers::senders(&webhook, &clients).is_empty());
+
+        let acks = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TELNYX_API_KEY", "KEY0123"),
+            (
+                "TELNYX_MESSAGING_PROFILE_ID",
+                "40017f8e-49bd-4f16-9e3d-ef103f916228",
+            ),
+            ("TELNYX_API_BASE_URL", "http://127.0.0.1:3001"),
+        ]))
+        .unwrap();
+        let telnyx = acks.telnyx.clone().unwrap();
+        assert!(telnyx.public_key.is_none());
+        assert_eq!(
+            telnyx.messaging_profile_id.as_deref(),
+            Some("40017f8e-49bd-4f16-9e3d-ef103f916228")
+        );
+        assert!(
+            crate::providers::inbound(crate::Channel::Sms, &acks, &clients)
+                .unwrap()
+                .is_empty()
+        );
+        let senders = crate::providers::senders(&acks, &clients);
+        assert_eq!(
+            senders.iter().map(|s| s.provider()).collect::<Vec<_>>(),
+            ["telnyx"]
+        );
+
+        for bad in [
+            "not base64!",
+            // 16 bytes: an API key pasted by mistake is not a public key.
+            "MDEyMzQ1Njc4OWFiY2RlZg==",
+            // All zeros: a point of small order, with which signatures can be forged.
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            let err =
+                Config::from_lookup(lookup(&[("TABLE_NAME", "t"), ("TELNYX_PUBLIC_KEY", bad)]))
+                    .expect_err(bad);
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        name: "TELNYX_PUBLIC_KEY",
+                        ..
+                    }
+                ),
+                "{bad}: {err:?}"
+            );
+            assert!(!err.to_string().contains(bad), "{err}");
+        }
+        let err = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "t"),
+            ("TELNYX_API_KEY", "KEY0123"),
+            ("TELNYX_API_BASE_URL", "http://api.telnyx.com"),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "TELNYX_API_BASE_URL",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -45,6 +45,11 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         channel: Channel::Sms,
+        provider: "telnyx",
+        methods: &["POST"],
+    },
+    Route {
+        channel: Channel::Sms,
         provider: "aws",
         methods: &["POST"],
     },
@@ -187,6 +192,17 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             acknowledger(secret("BIRD_ACCESS_KEY")),
             acknowledger(optional("BIRD_WORKSPACE_ID")),
             acknowledger(optional("BIRD_API_BASE_URL")),
+        ],
+    ),
+    (
+        "telnyx",
+        &[
+            // The account's public key is not secret, but it decides what is accepted: it is
+            // kept in SSM like the secrets, and checked as strictly.
+            webhook(secret("TELNYX_PUBLIC_KEY")),
+            acknowledger(secret("TELNYX_API_KEY")),
+            acknowledger(optional("TELNYX_MESSAGING_PROFILE_ID")),
+            acknowledger(optional("TELNYX_API_BASE_URL")),
         ],
     ),
     (
@@ -390,6 +406,8 @@ mod tests {
                 "PLIVO_AUTH_ID" => "MA1".to_owned(),
                 "MESSAGEBIRD_SIGNING_KEY" | "BIRD_SIGNING_KEY" => "k".to_owned(),
                 "AWS_SMS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-sms".to_owned(),
+                // RFC 8032 section 7.1, TEST 1.
+                "TELNYX_PUBLIC_KEY" => "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=".to_owned(),
                 "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),

@@ -61,6 +61,24 @@ pub async fn run(mut cmd: Command) -> (bool, String) {
     (out.status.success(), stdout)
 }
 
+/// The ticket of `contact` from `intake tickets list --json` once its ack is sent (`Null`
+/// if that does not happen within ten seconds).
+pub async fn acked_ticket(stack: &Stack, contact: &str) -> serde_json::Value {
+    for _ in 0..100 {
+        let (ok, out) = intake(stack, &["tickets", "list", "--json"]).await;
+        assert!(ok, "{out}");
+        if let Some(t) = json_lines(&out)
+            .into_iter()
+            .find(|t| t["contact"] == contact)
+            && t["ack_status"] == "sent"
+        {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    serde_json::Value::Null
+}
+
 pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))

@@ -58,6 +58,7 @@ export const NOT_DEPLOYED: Record<string, string> = {
   // MessageBird / Bird
   MESSAGEBIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); MessageBird's REST API is the default",
   BIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Bird's API is the default",
+  TELNYX_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Telnyx's real API is the default",
   META_GRAPH_BASE_URL: 'only the local stack points it elsewhere; the Graph API is the default',
   TELEGRAM_API_BASE_URL: "only the local stack points it elsewhere; Telegram's Bot API is the default",
   LINE_API_BASE_URL: "only the local stack points it elsewhere; LINE's Messaging API is the default",
@@ -92,6 +93,12 @@ const PARAMETER_DETAILS: Record<
     description: "Bird workspace id (a UUID, in the Bird console's URL). Not a secret. Empty only if no acks go through Bird.",
     allowedPattern: '^[A-Za-z0-9-]*$',
     constraintDescription: 'empty, or the workspace id (letters, digits and dashes)',
+  },
+  TELNYX_MESSAGING_PROFILE_ID: {
+    description:
+      'Optional. Telnyx messaging profile id acks are sent under (a UUID). Empty: the profile of the number they are sent from.',
+    allowedPattern: '^([0-9a-fA-F-]{36})?$',
+    constraintDescription: 'empty, or a messaging profile UUID',
   },
   SES_IDENTITIES: {
     type: 'CommaDelimitedList',

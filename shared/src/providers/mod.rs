@@ -28,6 +28,7 @@ pub mod sendgrid;
 pub mod ses;
 pub mod sns_inbound;
 pub mod telegram;
+pub mod telnyx;
 pub mod twilio;
 
 /// One messaging provider's inbound side: how to trust its webhooks and read them.
@@ -238,6 +239,11 @@ pub fn sms(
     {
         all.push(Box::new(p));
     }
+    if let Some(c) = &config.telnyx
+        && let Some(p) = telnyx::Telnyx::new(c)?
+    {
+        all.push(Box::new(p));
+    }
     Ok(all)
 }
 
@@ -318,6 +324,12 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
             "messagebird",
             messagebird::MessageBirdSender::new(c, http.clone())
                 .map(|s| s.map(|s| Arc::new(s) as _)),
+        );
+    }
+    if let Some(c) = &config.telnyx {
+        add(
+            "telnyx",
+            telnyx::TelnyxSender::new(c, http.clone()).map(|s| s.map(|s| Arc::new(s) as _)),
         );
     }
     if let Some(c) = &config.meta {
