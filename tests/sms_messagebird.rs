@@ -395,3 +395,36 @@ async fn genuine_but_unreadable_calls_are_4xx_with_a_json_error_and_store_nothin
     }
     assert!(stack.tickets_of(&customer).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_legacy_get_with_the_fields_in_the_signed_query_is_stored_once() {
+    let stack = shared_stack();
+    let customer = new_number();
+    let sms = MessageBirdSms::new(&customer, OUR_NUMBER, "Halo lewat GET");
+    let now = Timestamp::now();
+    let url = format!("{}/sms/messagebird?{}", stack.url, sms.legacy_form(now));
+    let token = messagebird::sign_jwt(TEST_MESSAGEBIRD_SIGNING_KEY, &url, b"", now);
+    let get = || {
+        http()
+            .get(&url)
+            .header("MessageBird-Signature-JWT", &token)
+            .send()
+    };
+    for _ in 0..2 {
+        let response = get().await.expect("stack reachable");
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let ticket = stack.settled_ticket(&customer).await;
+    assert_eq!(stack.messages(&ticket.id).await.len(), 1);
+    assert_eq!(stack.messages(&ticket.id).await[0].body, "Halo lewat GET");
+
+    // The query is signed: another text under the same token is refused.
+    let forged = url.replace("GET", "POST");
+    let response = http()
+        .get(&forged)
+        .header("MessageBird-Signature-JWT", &token)
+        .send()
+        .await
+        .expect("stack reachable");
+    assert_eq!(response.status().as_u16(), 403);
+}

@@ -41,7 +41,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         channel: Channel::Sms,
         provider: "messagebird",
-        methods: &["POST"],
+        methods: &["GET", "POST"],
     },
     Route {
         channel: Channel::Sms,

@@ -185,7 +185,9 @@ impl WebhookService {
         if let Some(answer) = provider.handshake(&req) {
             return answer.map(|reply| (reply, Summary::default()));
         }
-        if req.method != Method::POST {
+        let delivery =
+            req.method == Method::POST || (req.method == Method::GET && provider.delivers_by_get());
+        if !delivery {
             return Err(WebhookError::MethodNotAllowed {
                 allowed: crate::manifest::methods(self.channel, provider.name()),
             });

@@ -127,6 +127,11 @@ impl Provider for MessageBird {
         "messagebird"
     }
 
+    /// Legacy MessageBird's per-number forwarding calls with the fields in the signed query.
+    fn delivers_by_get(&self) -> bool {
+        true
+    }
+
     fn channel(&self) -> Channel {
         Channel::Sms
     }

@@ -41,6 +41,12 @@ pub trait Provider: Send + Sync {
     fn max_body_bytes(&self) -> usize {
         256 * 1024
     }
+    /// Whether the provider may deliver messages by GET, the fields in the signed query string
+    /// (Vonage's SMS API and legacy MessageBird can be set to): such a GET is verified and
+    /// read like a POST. Every other provider's GET is a handshake or a 405.
+    fn delivers_by_get(&self) -> bool {
+        false
+    }
     /// GET handshakes (Meta `hub.challenge`), SNS subscription confirmations.
     fn handshake(&self, _req: &WebhookRequest) -> Option<Result<Reply, WebhookError>> {
         None
