@@ -3,8 +3,8 @@
 //! leaves WhatsApp alone.
 
 use intake::model::AckStatus;
-use intake_dev::simulate::{self, MetaApp, SocialMessage, TwilioSms};
-use intake_dev::stack::TEST_META_APP_SECRET;
+use intake_dev::simulate::{self, MetaApp, PlivoSms, SocialMessage, TelnyxSms, TwilioSms};
+use intake_dev::stack::{TEST_META_APP_SECRET, TEST_PLIVO_AUTH_TOKEN, TEST_TELNYX_SEED};
 use intake_tests::{OUR_NUMBER, eventually, http, new_number, quiet_period, shared_stack};
 
 /// Our WhatsApp phone number id in the local stack's Meta configuration.
@@ -114,4 +114,39 @@ async fn a_stop_by_sms_leaves_whatsapp_acks_on() {
     );
     assert_eq!(customer.tickets.len(), 1);
     assert_eq!(customer.tickets[0].id, ticket.id);
+}
+
+#[tokio::test]
+async fn a_stop_through_plivo_stops_acks_through_telnyx() {
+    let stack = shared_stack();
+    let number = new_number();
+    // Plivo writes numbers without '+'; the pipeline stores them in E.164.
+    let stop = PlivoSms::new(&number[1..], &OUR_NUMBER[1..], "STOP");
+    let post = simulate::sign_plivo(&stack.url, TEST_PLIVO_AUTH_TOKEN, &stop);
+    let (status, body) = simulate::post_form(&http(), &post)
+        .await
+        .expect("stack reachable");
+    assert_eq!(status, 200, "{body}");
+    assert!(stack.contact(&number).await.expect("contact").opted_out);
+
+    let question = TelnyxSms::new(&number, OUR_NUMBER, "Kapan paket saya datang?");
+    let post = simulate::sign_telnyx(
+        &stack.url,
+        &TEST_TELNYX_SEED,
+        jiff::Timestamp::now().as_second(),
+        question.payload(),
+    );
+    let (status, body) = simulate::post_json(&http(), &post)
+        .await
+        .expect("stack reachable");
+    assert_eq!(status, 200, "{body}");
+    let ticket = stack.settled_ticket(&number).await;
+    assert_eq!(ticket.provider, "telnyx");
+    assert_eq!(ticket.ack_status, AckStatus::Skipped);
+    assert_eq!(ticket.ack_reason.as_deref(), Some("opted_out"));
+    quiet_period().await;
+    assert!(
+        stack.sent_to(&number).await.is_empty(),
+        "no ack through Telnyx"
+    );
 }
