@@ -88,6 +88,71 @@ pub struct TwilioConfig {
     pub api_base_url: Url,
 }
 
+/// Vonage: SMS API and Messages API webhooks (webhook side), acks through either API
+/// (acknowledger side).
+#[derive(Debug, Clone)]
+pub struct VonageConfig {
+    /// Signature secret (`VONAGE_SIGNATURE_SECRET`): signs SMS API webhooks (`sig`) and the
+    /// JWT of Messages API webhooks (webhook side).
+    pub signature_secret: Option<Secret>,
+    /// How SMS API webhooks are signed (`VONAGE_SIGNATURE_METHOD`, as chosen in the
+    /// dashboard; Vonage's default is `md5hash`).
+    pub signature_method: VonageSignatureMethod,
+    /// API key (`VONAGE_API_KEY`), not secret (acknowledger side).
+    pub api_key: Option<String>,
+    /// API secret (`VONAGE_API_SECRET`) (acknowledger side).
+    pub api_secret: Option<Secret>,
+    /// Which API sends acks (`VONAGE_SEND_API`: `messages`, the default, or `sms`).
+    pub send_api: VonageSendApi,
+    /// Messages API base URL (`VONAGE_API_BASE_URL`); the local stack points it at its
+    /// recorder.
+    pub api_base_url: Url,
+    /// SMS API base URL (`VONAGE_REST_BASE_URL`); the local stack points it at its recorder.
+    pub rest_base_url: Url,
+}
+
+/// The signature methods of Vonage's SMS API webhooks, as its dashboard offers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VonageSignatureMethod {
+    /// `MD5(params + secret)`, Vonage's default.
+    #[default]
+    Md5Hash,
+    /// HMAC-MD5.
+    Md5Hmac,
+    /// HMAC-SHA1.
+    Sha1Hmac,
+    /// HMAC-SHA256.
+    Sha256Hmac,
+    /// HMAC-SHA512.
+    Sha512Hmac,
+}
+
+impl VonageSignatureMethod {
+    /// From the names Vonage's SDKs use: `md5hash`, `md5`, `sha1`, `sha256`, `sha512` (the
+    /// Python and Node `verifySignature` spelling), or `md5hmac`, `sha1hmac`, ... (Node's
+    /// `AlgorithmTypes`), in any case.
+    pub fn parse(value: &str) -> Option<VonageSignatureMethod> {
+        Some(match value.trim().to_ascii_lowercase().as_str() {
+            "md5hash" => VonageSignatureMethod::Md5Hash,
+            "md5" | "md5hmac" => VonageSignatureMethod::Md5Hmac,
+            "sha1" | "sha1hmac" => VonageSignatureMethod::Sha1Hmac,
+            "sha256" | "sha256hmac" => VonageSignatureMethod::Sha256Hmac,
+            "sha512" | "sha512hmac" => VonageSignatureMethod::Sha512Hmac,
+            _ => return None,
+        })
+    }
+}
+
+/// The Vonage API acks go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VonageSendApi {
+    /// The Messages API (`POST /v1/messages`).
+    #[default]
+    Messages,
+    /// The SMS API (`POST /sms/json`).
+    Sms,
+}
+
 /// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
 #[derive(Debug, Clone)]
 pub struct MetaConfig {
@@ -209,6 +274,8 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// Twilio, when `TWILIO_AUTH_TOKEN` is set.
     pub twilio: Option<TwilioConfig>,
+    /// Vonage, when `VONAGE_SIGNATURE_SECRET` (webhook) or `VONAGE_API_SECRET` (acks) is set.
+    pub vonage: Option<VonageConfig>,
     /// Meta, when its webhook secrets (`META_APP_SECRET` with `META_VERIFY_TOKEN`) or a send
     /// token are set. Each function is given only the side it uses.
     pub meta: Option<MetaConfig>,
@@ -332,6 +399,7 @@ impl Config {
         let base = |name: &'static str, default: &str| {
             service_url(name, &lookup(name).unwrap_or_else(|| default.to_owned()))
         };
+        let vonage = vonage(&lookup, &secret, &base)?;
         let app_secret = secret("META_APP_SECRET")?;
         let verify_token = secret("META_VERIFY_TOKEN")?;
         if app_secret.is_some() && verify_token.is_none() {
@@ -451,6 +519,7 @@ impl Config {
             table_name,
             public_base_url,
             twilio,
+            vonage,
             meta,
             telegram,
             line,
@@ -461,6 +530,50 @@ impl Config {
             ack,
         })
     }
+}
+
+/// Vonage's settings, when its signature secret or API secret is set.
+fn vonage(
+    lookup: &impl Fn(&str) -> Option<String>,
+    secret: &impl Fn(&'static str) -> Result<Option<Secret>, ConfigError>,
+    base: &impl Fn(&'static str, &str) -> Result<Url, ConfigError>,
+) -> Result<Option<VonageConfig>, ConfigError> {
+    let signature_secret = secret("VONAGE_SIGNATURE_SECRET")?;
+    let api_secret = secret("VONAGE_API_SECRET")?;
+    if signature_secret.is_none() && api_secret.is_none() {
+        return Ok(None);
+    }
+    let api_key = lookup("VONAGE_API_KEY").map(|k| k.trim().to_owned());
+    if api_secret.is_some() && api_key.is_none() {
+        return Err(ConfigError::Missing("VONAGE_API_KEY"));
+    }
+    let signature_method = match lookup("VONAGE_SIGNATURE_METHOD") {
+        None => VonageSignatureMethod::default(),
+        Some(v) => VonageSignatureMethod::parse(&v).ok_or(ConfigError::Invalid {
+            name: "VONAGE_SIGNATURE_METHOD",
+            reason: "must be md5hash, md5, sha1, sha256 or sha512 (the dashboard's choice)".into(),
+        })?,
+    };
+    let send_api = match lookup("VONAGE_SEND_API").map(|v| v.trim().to_ascii_lowercase()) {
+        None => VonageSendApi::default(),
+        Some(v) if v == "messages" => VonageSendApi::Messages,
+        Some(v) if v == "sms" => VonageSendApi::Sms,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "VONAGE_SEND_API",
+                reason: "must be messages or sms".into(),
+            });
+        }
+    };
+    Ok(Some(VonageConfig {
+        signature_secret,
+        signature_method,
+        api_key,
+        api_secret,
+        send_api,
+        api_base_url: base("VONAGE_API_BASE_URL", "https://api.nexmo.com")?,
+        rest_base_url: base("VONAGE_REST_BASE_URL", "https://rest.nexmo.com")?,
+    }))
 }
 
 /// A comma-separated list, entries trimmed, empty entries dropped.

@@ -25,6 +25,7 @@ pub mod sendgrid;
 pub mod ses;
 pub mod telegram;
 pub mod twilio;
+pub mod vonage;
 
 /// One messaging provider's inbound side: how to trust its webhooks and read them.
 pub trait Provider: Send + Sync {
@@ -221,6 +222,12 @@ pub fn sms(
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)?));
     }
+    // Vonage
+    if let Some(c) = &config.vonage
+        && let Some(p) = vonage::Vonage::new(c)?
+    {
+        all.push(Box::new(p));
+    }
     Ok(all)
 }
 
@@ -288,6 +295,13 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         add(
             "twilio",
             twilio::TwilioSender::new(c, http.clone()).map(|s| Some(Arc::new(s) as _)),
+        );
+    }
+    // Vonage
+    if let Some(c) = &config.vonage {
+        add(
+            "vonage",
+            vonage::VonageSender::new(c, http.clone()).map(|s| s.map(|s| Arc::new(s) as _)),
         );
     }
     if let Some(c) = &config.meta {
