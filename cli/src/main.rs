@@ -98,6 +98,8 @@ enum ConfigCommand {
 enum Simulate {
     /// An inbound SMS through Twilio.
     Twilio(TwilioArgs),
+    /// An inbound SMS through Vonage (SMS API signed webhook, or Messages API).
+    Vonage(VonageArgs),
     /// A Messenger, Instagram or WhatsApp message through Meta's webhook.
     Meta(MetaArgs),
     /// A Telegram private-chat message.
@@ -189,6 +191,29 @@ struct TwilioArgs {
     url: Option<String>,
 }
 
+#[derive(Args)]
+struct VonageArgs {
+    /// The customer's number, as Vonage writes it (digits, no +).
+    #[arg(long, default_value = "6281234567890")]
+    from: String,
+    /// Our Vonage number.
+    #[arg(long, default_value = "6221555000")]
+    to: String,
+    /// Message text.
+    #[arg(long)]
+    body: String,
+    /// How Vonage delivers it: the SMS API's GET, POST or POST-JSON (signed with
+    /// VONAGE_SIGNATURE_METHOD), or the Messages API (an HS256 JWT).
+    #[arg(long, value_enum, default_value = "post")]
+    delivery: simulate::VonageDelivery,
+    /// messageId / message_uuid to use (repeat one to see deduplication); fresh by default.
+    #[arg(long)]
+    id: Option<String>,
+    /// Base URL of the stack (default PUBLIC_BASE_URL).
+    #[arg(long)]
+    url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Tickets {
     /// Every ticket, newest first.
@@ -269,6 +294,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
     match command {
         Command::Dev => dev(settings).await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
+        Command::Simulate(Simulate::Vonage(args)) => simulate_vonage(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
         }
@@ -444,6 +470,31 @@ async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
     }
 }
 
+async fn simulate_vonage(args: VonageArgs) -> DevResult<()> {
+    let base = args
+        .url
+        .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"));
+    let secret = secret("VONAGE_SIGNATURE_SECRET")?;
+    let method_name = var_or("VONAGE_SIGNATURE_METHOD", "md5hash");
+    let method = intake::config::VonageSignatureMethod::parse(&method_name)
+        .ok_or_else(|| format!("VONAGE_SIGNATURE_METHOD {method_name} is not a Vonage method"))?;
+    let sms = simulate::VonageSms {
+        id: args.id,
+        ..simulate::VonageSms::new(&args.from, &args.to, &args.body)
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let request = simulate::sign_vonage(&base, &secret, method, args.delivery, &sms, now);
+    let (status, body) = simulate::send_vonage(&reqwest::Client::new(), &request)
+        .await
+        .map_err(|e| reach::http("the webhook server", &base, e))?;
+    out!("{status} {body}");
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(format!("the webhook answered {status}").into())
+    }
+}
+
 fn secret(name: &str) -> DevResult<String> {
     std::env::var(name).map_err(|_| format!("{name} is not set").into())
 }
@@ -452,7 +503,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
     let base = match &which {
         Simulate::Meta(args) => args.message.base(),
         Simulate::Telegram(args) | Simulate::Line(args) => args.base(),
-        _ => unreachable!("handled by simulate_twilio and mail_command"),
+        _ => unreachable!("handled by simulate_twilio, simulate_vonage and mail_command"),
     };
     let post = match &which {
         Simulate::Meta(args) => simulate::sign_meta(
@@ -473,7 +524,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
             &secret("LINE_CHANNEL_SECRET")?,
             simulate::line_payload(&args.to, &[args.message()]),
         ),
-        _ => unreachable!("handled by simulate_twilio and mail_command"),
+        _ => unreachable!("handled by simulate_twilio, simulate_vonage and mail_command"),
     };
     let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
         .await

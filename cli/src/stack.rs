@@ -177,6 +177,14 @@ impl StackOptions {
                 "TWILIO_AUTH_TOKEN" => TEST_AUTH_TOKEN.to_owned(),
                 "TWILIO_ACCOUNT_SID" => TEST_ACCOUNT_SID.to_owned(),
                 "TWILIO_API_BASE_URL" => format!("http://127.0.0.1:{recorder_port}"),
+                // Vonage
+                "VONAGE_SIGNATURE_SECRET" => TEST_VONAGE_SIGNATURE_SECRET.to_owned(),
+                "VONAGE_SIGNATURE_METHOD" => "sha256".to_owned(),
+                "VONAGE_API_KEY" => TEST_VONAGE_API_KEY.to_owned(),
+                "VONAGE_API_SECRET" => "test-vonage-api-secret".to_owned(),
+                "VONAGE_API_BASE_URL" | "VONAGE_REST_BASE_URL" => {
+                    format!("http://127.0.0.1:{recorder_port}")
+                }
                 "META_APP_SECRET" => TEST_META_APP_SECRET.to_owned(),
                 "META_VERIFY_TOKEN" => TEST_META_VERIFY_TOKEN.to_owned(),
                 "META_PAGE_ACCESS_TOKEN" => "test-page-token".to_owned(),
@@ -210,6 +218,11 @@ impl StackOptions {
 
 /// Twilio auth token of test stacks.
 pub const TEST_AUTH_TOKEN: &str = "test-twilio-auth-token";
+/// Vonage signature secret of test stacks (SMS API webhooks signed with HMAC-SHA256, and
+/// Messages API JWTs).
+pub const TEST_VONAGE_SIGNATURE_SECRET: &str = "test-vonage-signature-secret";
+/// Vonage API key of test stacks.
+pub const TEST_VONAGE_API_KEY: &str = "abcd1234";
 /// Meta App Secret of test stacks.
 pub const TEST_META_APP_SECRET: &str = "test-meta-app-secret";
 /// Meta verify token of test stacks.

@@ -1000,4 +1000,76 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, ConfigError::Missing("TWILIO_ACCOUNT_SID")));
     }
+
+    // Vonage
+    #[test]
+    fn vonage_settings() {
+        let read = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("TABLE_NAME", "t")];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(lookup(&all))
+        };
+        assert!(read(&[]).unwrap().vonage.is_none());
+        let webhook_only = read(&[("VONAGE_SIGNATURE_SECRET", " s3cret\n")])
+            .unwrap()
+            .vonage
+            .unwrap();
+        assert_eq!(webhook_only.signature_secret.unwrap().expose(), "s3cret");
+        // Vonage's dashboard default, and the Messages API for acks.
+        assert_eq!(
+            webhook_only.signature_method,
+            VonageSignatureMethod::Md5Hash
+        );
+        assert_eq!(webhook_only.send_api, VonageSendApi::Messages);
+        assert_eq!(webhook_only.api_base_url.as_str(), "https://api.nexmo.com/");
+        assert_eq!(
+            webhook_only.rest_base_url.as_str(),
+            "https://rest.nexmo.com/"
+        );
+        assert!(webhook_only.api_secret.is_none());
+
+        let full = read(&[
+            ("VONAGE_SIGNATURE_SECRET", "s3cret"),
+            ("VONAGE_SIGNATURE_METHOD", "SHA256"),
+            ("VONAGE_API_KEY", "abcd1234"),
+            ("VONAGE_API_SECRET", "api-secret"),
+            ("VONAGE_SEND_API", "sms"),
+            ("VONAGE_REST_BASE_URL", "http://127.0.0.1:3001"),
+        ])
+        .unwrap()
+        .vonage
+        .unwrap();
+        assert_eq!(full.signature_method, VonageSignatureMethod::Sha256Hmac);
+        assert_eq!(full.send_api, VonageSendApi::Sms);
+        assert_eq!(full.api_key.as_deref(), Some("abcd1234"));
+        assert_eq!(full.rest_base_url.as_str(), "http://127.0.0.1:3001/");
+        for (name, method) in [
+            ("md5hash", VonageSignatureMethod::Md5Hash),
+            ("MD5HMAC", VonageSignatureMethod::Md5Hmac),
+            ("sha1", VonageSignatureMethod::Sha1Hmac),
+            ("sha512hmac", VonageSignatureMethod::Sha512Hmac),
+        ] {
+            assert_eq!(VonageSignatureMethod::parse(name), Some(method), "{name}");
+        }
+
+        assert!(matches!(
+            read(&[("VONAGE_API_SECRET", "api-secret")]).unwrap_err(),
+            ConfigError::Missing("VONAGE_API_KEY")
+        ));
+        assert!(matches!(
+            read(&[("VONAGE_SIGNATURE_SECRET", "  ")]).unwrap_err(),
+            ConfigError::EmptySecret("VONAGE_SIGNATURE_SECRET")
+        ));
+        for (name, value) in [
+            ("VONAGE_SIGNATURE_METHOD", "sha384"),
+            ("VONAGE_SEND_API", "voice"),
+            ("VONAGE_API_BASE_URL", "http://api.nexmo.com"),
+        ] {
+            let err = read(&[("VONAGE_SIGNATURE_SECRET", "s3cret"), (name, value)]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}: {err}"
+            );
+        }
+    }
 }

@@ -33,6 +33,12 @@ pub const ROUTES: &[Route] = &[
         provider: "twilio",
         methods: &["POST"],
     },
+    // Vonage: the SMS API sends GET (query) or POST; the Messages API POSTs JSON.
+    Route {
+        channel: Channel::Sms,
+        provider: "vonage",
+        methods: &["GET", "POST"],
+    },
     Route {
         channel: Channel::Email,
         provider: "ses",
@@ -148,6 +154,19 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             optional("TWILIO_ACCOUNT_SID"),
             secret("TWILIO_AUTH_TOKEN"),
             acknowledger(optional("TWILIO_API_BASE_URL")),
+        ],
+    ),
+    // Vonage
+    (
+        "vonage",
+        &[
+            webhook(secret("VONAGE_SIGNATURE_SECRET")),
+            webhook(optional("VONAGE_SIGNATURE_METHOD")),
+            acknowledger(optional("VONAGE_API_KEY")),
+            acknowledger(secret("VONAGE_API_SECRET")),
+            acknowledger(optional("VONAGE_SEND_API")),
+            acknowledger(optional("VONAGE_API_BASE_URL")),
+            acknowledger(optional("VONAGE_REST_BASE_URL")),
         ],
     ),
     (

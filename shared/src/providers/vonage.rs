@@ -311,9 +311,19 @@ impl<'a> Params<'a> {
         Params::checked(form_urlencoded::parse(text).collect())
     }
 
-    /// A JSON object of strings (numbers are taken as written).
+    /// A JSON object of strings (numbers are taken as written). Without a `sig` it is not a
+    /// signed SMS API webhook: most likely a Messages API webhook that lost its JWT.
     fn json(body: &[u8]) -> Result<Params<'a>, WebhookError> {
         let object: Map<String, Value> = json::object(body)?;
+        if !object.contains_key("sig") {
+            return Err(WebhookError::MissingSignature(
+                if object.contains_key("message_uuid") {
+                    "Authorization"
+                } else {
+                    "sig"
+                },
+            ));
+        }
         let pairs = object
             .into_iter()
             .map(|(name, value)| {
