@@ -36,6 +36,20 @@ fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
             "TWILIO_AUTH_TOKEN",
             expose(config.twilio.as_ref().map(|t| &t.auth_token)),
         ),
+        // Vonage
+        (
+            "VONAGE_SIGNATURE_SECRET",
+            expose(
+                config
+                    .vonage
+                    .as_ref()
+                    .and_then(|v| v.signature_secret.as_ref()),
+            ),
+        ),
+        (
+            "VONAGE_API_SECRET",
+            expose(config.vonage.as_ref().and_then(|v| v.api_secret.as_ref())),
+        ),
         (
             "META_APP_SECRET",
             expose(meta.and_then(|m| m.app_secret.as_ref())),
@@ -106,6 +120,8 @@ async fn load_as(function: &Function, sdk: &aws_config::SdkConfig) -> Config {
             "TABLE_NAME" => Some("intake-test".into()),
             "PUBLIC_BASE_URL" => Some("https://hooks.example.com".into()),
             "TWILIO_ACCOUNT_SID" => Some("AC00000000000000000000000000000000".into()),
+            // Vonage: the acknowledger's API secret comes with its (not secret) key.
+            "VONAGE_API_KEY" => Some("abcd1234".into()),
             _ => names
                 .iter()
                 .find(|(n, _)| n == name)
