@@ -353,6 +353,7 @@ mod tests {
                 "TABLE_NAME" => "t".to_owned(),
                 "TWILIO_AUTH_TOKEN" => "x".to_owned(),
                 "TWILIO_ACCOUNT_SID" => "AC1".to_owned(),
+                "VONAGE_SIGNATURE_SECRET" => "v".to_owned(),
                 "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),
