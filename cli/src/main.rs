@@ -462,12 +462,7 @@ async fn simulate_twilio(args: TwilioArgs) -> DevResult<()> {
     let (status, body) = simulate::post(&reqwest::Client::new(), &signed)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
-    out!("{status} {body}");
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(format!("the webhook answered {status}").into())
-    }
+    answered(status, &body)
 }
 
 async fn simulate_vonage(args: VonageArgs) -> DevResult<()> {
@@ -487,6 +482,11 @@ async fn simulate_vonage(args: VonageArgs) -> DevResult<()> {
     let (status, body) = simulate::send_vonage(&reqwest::Client::new(), &request)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
+    answered(status, &body)
+}
+
+/// Prints the webhook's answer; an error unless it was 2xx.
+fn answered(status: u16, body: &str) -> DevResult<()> {
     out!("{status} {body}");
     if (200..300).contains(&status) {
         Ok(())
@@ -529,12 +529,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
     let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
-    out!("{status} {body}");
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(format!("the webhook answered {status}").into())
-    }
+    answered(status, &body)
 }
 
 /// The table of the local stack (`TABLE_NAME` at `AWS_ENDPOINT_URL_DYNAMODB`). Only the

@@ -41,6 +41,12 @@ pub trait Provider: Send + Sync {
     fn handshake(&self, _req: &WebhookRequest) -> Option<Result<Reply, WebhookError>> {
         None
     }
+    /// Whether a GET that is no handshake carries messages, to be verified and read like a
+    /// POST (Vonage's SMS API can be set to deliver by GET, its parameters in the query). The
+    /// route must declare GET in the manifest too.
+    fn receives_get(&self) -> bool {
+        false
+    }
     /// Proves the request came from the provider, on the raw bytes, before anything is parsed.
     fn verify(&self, req: &WebhookRequest, now: Timestamp) -> Result<(), WebhookError>;
     /// A verified request → every message it carries (batches hold many; receipts none).

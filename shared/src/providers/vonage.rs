@@ -102,6 +102,11 @@ impl Provider for Vonage {
         Channel::Sms
     }
 
+    /// The SMS API's "HTTP Method" may be GET.
+    fn receives_get(&self) -> bool {
+        true
+    }
+
     fn verify(&self, req: &WebhookRequest, now: Timestamp) -> Result<(), WebhookError> {
         self.verified(req, now).map(drop)
     }
