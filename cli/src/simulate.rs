@@ -464,7 +464,8 @@ impl VonageSms {
                     .unwrap_or_default()
                     .to_uppercase(),
             ),
-            ("api-key", crate::stack::TEST_VONAGE_API_KEY.to_owned()),
+            // The receiving account's API key (signed like the rest; not checked).
+            ("api-key", "abcd1234".to_owned()),
             ("message-timestamp", message_time),
             ("timestamp", timestamp.to_string()),
             ("nonce", uuid_shaped(ulid::Ulid::new())),
