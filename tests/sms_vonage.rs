@@ -44,6 +44,20 @@ async fn send(request: &VonageRequest) -> (u16, String) {
         .expect("stack reachable")
 }
 
+/// Twenty copies of `request` at once, each answered 200.
+async fn send_twenty_at_once(request: &VonageRequest) {
+    let copies: Vec<_> = (0..20)
+        .map(|_| {
+            let request = request.clone();
+            tokio::spawn(async move { send(&request).await })
+        })
+        .collect();
+    for copy in copies {
+        let (status, body) = copy.await.expect("task");
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 /// The customer's tickets, under either spelling of the number.
 async fn tickets(stack: &Endpoints, digits: &str) -> Vec<Ticket> {
     let mut all = stack.tickets_of(digits).await;
@@ -279,16 +293,7 @@ async fn a_retry_and_twenty_concurrent_copies_store_one_message_and_ack_once() {
         let ticket = settled(stack, &customer).await;
         // Vonage retries a webhook it got no 200 for: the same signed request again.
         assert_eq!(send(&request).await.0, 200);
-        let copies: Vec<_> = (0..20)
-            .map(|_| {
-                let request = request.clone();
-                tokio::spawn(async move { send(&request).await })
-            })
-            .collect();
-        for copy in copies {
-            let (status, body) = copy.await.expect("task");
-            assert_eq!(status, 200, "{delivery:?}: {body}");
-        }
+        send_twenty_at_once(&request).await;
         quiet_period().await;
         assert_eq!(tickets(stack, &customer).await.len(), 1, "{delivery:?}");
         assert_eq!(stack.messages(&ticket.id).await.len(), 1, "{delivery:?}");
@@ -305,15 +310,7 @@ async fn twenty_concurrent_first_copies_open_one_ticket() {
         VonageDelivery::PostJson,
         &VonageSms::new(&customer, OUR_VONAGE_NUMBER, "Tolong dibantu"),
     );
-    let copies: Vec<_> = (0..20)
-        .map(|_| {
-            let request = request.clone();
-            tokio::spawn(async move { send(&request).await })
-        })
-        .collect();
-    for copy in copies {
-        assert_eq!(copy.await.expect("task").0, 200);
-    }
+    send_twenty_at_once(&request).await;
     let ticket = settled(stack, &customer).await;
     quiet_period().await;
     assert_eq!(tickets(stack, &customer).await.len(), 1);
