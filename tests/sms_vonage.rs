@@ -354,6 +354,52 @@ async fn the_parts_of_a_concatenated_sms_are_each_stored_once_in_one_ticket() {
     assert_eq!(sent_to(stack, &customer).await.len(), 1);
 }
 
+/// A Messages API webhook of `body` (JSON), its JWT issued now.
+fn messages_api(stack: &Endpoints, body: serde_json::Value) -> VonageRequest {
+    let body = body.to_string();
+    VonageRequest {
+        get: false,
+        url: format!("{}/sms/vonage", stack.url),
+        content_type: Some("application/json"),
+        headers: vec![(
+            "authorization".into(),
+            intake::providers::vonage::messages_authorization(
+                TEST_VONAGE_SIGNATURE_SECRET,
+                body.as_bytes(),
+                now(),
+            ),
+        )],
+        body,
+    }
+}
+
+#[tokio::test]
+async fn an_mms_keeps_its_image_as_an_attachment_and_its_caption_as_text() {
+    let stack = shared_stack();
+    let customer = new_customer();
+    let image = "https://api-eu.nexmo.com/v3/media/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+    let mms = serde_json::json!({
+        "channel": "mms", "message_uuid": simulate::uuid_shaped(ulid::Ulid::new()),
+        "to": OUR_VONAGE_NUMBER, "from": customer, "timestamp": "2026-11-30T12:00:00Z",
+        "message_type": "image",
+        "image": {"url": image, "caption": "Ini foto paketnya"},
+    });
+    let (status, body) = send(&messages_api(stack, mms)).await;
+    assert_eq!(status, 200, "{body}");
+    let ticket = settled(stack, &customer).await;
+    let messages = stack.messages(&ticket.id).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body, "Ini foto paketnya");
+    let urls: Vec<_> = messages[0]
+        .attachments
+        .iter()
+        .map(|a| a.url.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(urls, vec![image]);
+    quiet_period().await;
+    assert_eq!(sent_to(stack, &customer).await.len(), 1);
+}
+
 #[tokio::test]
 async fn status_webhooks_and_other_channels_are_answered_and_store_nothing() {
     let stack = shared_stack();
@@ -370,22 +416,7 @@ async fn status_webhooks_and_other_channels_are_answered_and_store_nothing() {
         "profile": {"name": "Budi"},
     });
     for body in [status, whatsapp] {
-        let body = body.to_string();
-        let request = VonageRequest {
-            get: false,
-            url: format!("{}/sms/vonage", stack.url),
-            content_type: Some("application/json"),
-            headers: vec![(
-                "authorization".into(),
-                intake::providers::vonage::messages_authorization(
-                    TEST_VONAGE_SIGNATURE_SECRET,
-                    body.as_bytes(),
-                    now(),
-                ),
-            )],
-            body,
-        };
-        let (status, answer) = send(&request).await;
+        let (status, answer) = send(&messages_api(stack, body)).await;
         assert_eq!(status, 200, "{answer}");
     }
     nothing_stored(stack, &customer).await;
