@@ -75,6 +75,7 @@ impl Vonage {
             return Ok(None);
         };
         let secret = secret.require(SECRET_VAR)?.clone();
+        jwt_crypto();
         let jwt_key = DecodingKey::from_secret(secret.expose().as_bytes())
             .map_err(|_| ConfigError::EmptySecret(SECRET_VAR))?;
         let mut jwt_rules = Validation::new(Algorithm::HS256);
@@ -235,6 +236,16 @@ impl Vonage {
         }
         Ok(())
     }
+}
+
+/// Names `jsonwebtoken`'s aws-lc-rs backend as the process's, once. With one backend feature
+/// enabled the crate finds it by itself; if another crate of the workspace ever enabled the
+/// `rust_crypto` one too, it would panic at the first token instead. Either backend installed
+/// first (by anyone) does HS256 the same.
+fn jwt_crypto() {
+    let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+        &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+    );
 }
 
 /// The claims of a Messages API webhook's JWT that are checked (Vonage also signs `jti`,
@@ -481,6 +492,7 @@ fn message(
 /// A Messages API webhook's `Authorization` value for `body`: a Bearer HS256 JWT with the
 /// claims Vonage signs, issued at `iat` (for `intake simulate` and the tests).
 pub fn messages_authorization(secret: &str, body: &[u8], iat: i64) -> String {
+    jwt_crypto();
     let claims = serde_json::json!({
         "iat": iat,
         "jti": ulid::Ulid::new().to_string(),
