@@ -580,13 +580,15 @@ fn ses_inbound(which: &str, t: &Value) -> Value {
         let subs: Vec<_> = r
             .iter()
             .filter(|(_, x)| {
-                x["Type"] == "AWS::SNS::Subscription" && x["Properties"]["Protocol"] != "email"
+                x["Type"] == "AWS::SNS::Subscription"
+                    && x["Properties"]["Protocol"] != "email"
+                    && !x["Properties"]["Endpoint"].to_string().contains("/sms/aws")
             })
             .collect();
         assert_eq!(
             subs.len(),
             1,
-            "{which}: one subscription besides the alarm email"
+            "{which}: one subscription besides the alarm email and AWS SMS's"
         );
         (subs[0].0.clone(), subs[0].1.clone())
     };
@@ -783,6 +785,78 @@ fn sam_and_cdk_deploy_the_same_ses_inbound() {
     assert_eq!(sam_inbound, cdk_inbound, "SES inbound");
     assert_eq!(sam_inbound["action types"], json!(["SNSAction"]));
     assert_eq!(sam_inbound["protocol"], "https");
+}
+
+/// AWS End User Messaging SMS in both templates, the same: the encrypted inbound topic only
+/// End User Messaging SMS of this account may publish to, its HTTPS subscription to
+/// `/sms/aws` with a dead-letter queue, all behind `HasAwsSmsInbound`; and the send grant,
+/// behind `HasAwsSmsSend`, on the account's numbers and the named configuration set only.
+#[test]
+fn sam_and_cdk_deploy_the_same_aws_sms() {
+    let shape = |which: &str, t: &Value| -> Value {
+        let r = resources(t);
+        let get = |id: &str| -> &Value { r.get(id).unwrap_or_else(|| panic!("{which}: no {id}")) };
+        let service_statement = |doc: &Value| -> Value {
+            doc["Statement"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|st| st["Principal"]["Service"].is_string())
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let subscription = &get("AwsSmsInboundSubscription")["Properties"];
+        let endpoint = subscription["Endpoint"].to_string();
+        let send = &get("AwsSmsSendPolicy");
+        // The CDK orders a statement's resources its own way.
+        let mut statements = send["Properties"]["PolicyDocument"]["Statement"].clone();
+        for st in statements.as_array_mut().into_iter().flatten() {
+            if let Some(list) = st["Resource"].as_array_mut() {
+                list.sort_by_key(|v| v.to_string());
+            }
+        }
+        let conditions: Vec<Value> = [
+            "AwsSmsInboundKey",
+            "AwsSmsInboundTopic",
+            "AwsSmsInboundTopicPolicy",
+            "AwsSmsInboundDeadLetterQueue",
+            "AwsSmsInboundDeadLetterQueuePolicy",
+            "AwsSmsInboundSubscription",
+        ]
+        .iter()
+        .map(|id| get(id)["Condition"].clone())
+        .collect();
+        json!({
+            "conditions": conditions,
+            "key": service_statement(&get("AwsSmsInboundKey")["Properties"]["KeyPolicy"]),
+            "rotation": get("AwsSmsInboundKey")["Properties"]["EnableKeyRotation"],
+            "topic key": get("AwsSmsInboundTopic")["Properties"]["KmsMasterKeyId"],
+            "topic policy": service_statement(&get("AwsSmsInboundTopicPolicy")["Properties"]["PolicyDocument"]),
+            "queue": get("AwsSmsInboundDeadLetterQueue")["Properties"],
+            "protocol": subscription["Protocol"],
+            "to /sms/aws": endpoint.contains("/sms/aws"),
+            "delivery": subscription["DeliveryPolicy"],
+            "redrive": subscription["RedrivePolicy"],
+            "send condition": send["Condition"],
+            "send": statements,
+        })
+    };
+    let (s, c) = (sam(), cdk());
+    let (sam_shape, cdk_shape) = (shape("SAM", &s), shape("CDK", &c));
+    assert_eq!(sam_shape, cdk_shape, "AWS SMS");
+    assert_eq!(sam_shape["protocol"], "https");
+    assert_eq!(sam_shape["to /sms/aws"], true);
+    assert_eq!(sam_shape["send condition"], "HasAwsSmsSend");
+    assert_eq!(
+        sam_shape["topic policy"]["Principal"]["Service"],
+        "sms-voice.amazonaws.com"
+    );
+    for t in [&s, &c] {
+        assert_eq!(
+            t["Conditions"]["HasAwsSmsInbound"],
+            json!({"Fn::Equals": [{"Ref": "AwsSmsInbound"}, "true"]})
+        );
+    }
 }
 
 /// X-Ray permissions live in each function's own role (behind `TracingEnabled`), never in a

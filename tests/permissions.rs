@@ -50,6 +50,16 @@ fn kind_of(call: &AwsCall, identities: &[String]) -> Result<Resource, String> {
                 .map(|v| Resource::Parameter(v.name))
                 .ok_or_else(|| format!("{r}: not a parameter of any variable"))
         }
+        "sms-voice" => {
+            if let Some(set) = r.strip_prefix("configuration-set/") {
+                return (set == intake_dev::stack::TEST_AWS_SMS_CONFIGURATION_SET)
+                    .then_some(Resource::SmsConfigurationSet)
+                    .ok_or_else(|| format!("{r}: not the configured set"));
+            }
+            r.strip_prefix("phone-number/")
+                .map(|_| Resource::SmsPhoneNumbers)
+                .ok_or_else(|| format!("{r}: not a phone number"))
+        }
         "s3" => Ok(Resource::InboundMailBucket),
         _ => Err(format!("{}: no service of ours", call.action)),
     }
@@ -82,6 +92,12 @@ fn matches(resource: Resource, text: &str) -> bool {
             text == format!("{PREFIX}s3:::{{InboundMailBucket}}/inbound/*")
         }
         Resource::InboundMailKey => text == "{InboundMailKmsKeyArn}",
+        Resource::SmsPhoneNumbers => text == format!("{PREFIX}sms-voice:{REGIONAL}phone-number/*"),
+        Resource::SmsConfigurationSet => {
+            text == format!(
+                "{PREFIX}sms-voice:{REGIONAL}configuration-set/{{AwsSmsConfigurationSet}}"
+            )
+        }
         Resource::Any => text == "*",
     }
 }

@@ -1,9 +1,8 @@
 //! Vonage SMS end to end: SMS API signed webhooks and Messages API webhooks → DynamoDB Local →
 //! stream → acknowledger → the recorder's Messages API (or SMS API).
 //!
-//! Vonage writes numbers as digits without `+`. The pipeline writes every SMS sender in E.164
-//! (`crate::phone::sms_address`), so a customer is looked up under both spellings here: the
-//! number as Vonage wrote it and `+` followed by it.
+//! Vonage writes numbers as digits without `+`; the pipeline stores every SMS sender in E.164
+//! (`+` and those digits), and acks go back to Vonage without the `+`.
 
 use std::time::Duration;
 
@@ -11,6 +10,8 @@ use intake::config::{VonageSendApi, VonageSignatureMethod};
 use intake::model::{AckStatus, Ticket};
 use intake_dev::recorder::{self, Recorded};
 use intake_dev::simulate::{self, VonageDelivery, VonageRequest, VonageSms};
+use intake_dev::simulate::{MetaApp, SocialMessage};
+use intake_dev::stack::TEST_META_APP_SECRET;
 use intake_dev::stack::TEST_VONAGE_SIGNATURE_SECRET;
 use intake_tests::{Endpoints, http, new_number, own_stack_with, quiet_period, shared_stack};
 
@@ -58,11 +59,13 @@ async fn send_twenty_at_once(request: &VonageRequest) {
     }
 }
 
-/// The customer's tickets, under either spelling of the number.
+/// The customer's tickets: stored under the number in E.164, never as Vonage wrote it.
 async fn tickets(stack: &Endpoints, digits: &str) -> Vec<Ticket> {
-    let mut all = stack.tickets_of(digits).await;
-    all.extend(stack.tickets_of(&format!("+{digits}")).await);
-    all
+    assert!(
+        stack.tickets_of(digits).await.is_empty(),
+        "a ticket under {digits}, not in E.164"
+    );
+    stack.tickets_of(&format!("+{digits}")).await
 }
 
 /// The customer's one ticket once its ack is decided.
@@ -138,7 +141,7 @@ async fn opens_a_ticket_with_one_ack(delivery: VonageDelivery, text: &str) {
     let messages = stack.messages(&ticket.id).await;
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].body, text);
-    assert_eq!(messages[0].from.trim_start_matches('+'), customer);
+    assert_eq!(messages[0].from, format!("+{customer}"));
     assert_eq!(messages[0].to, OUR_VONAGE_NUMBER);
 
     quiet_period().await;
@@ -460,4 +463,46 @@ async fn acks_go_through_the_sms_api_when_it_is_configured() {
     assert_eq!(ticket.ack_status, AckStatus::Failed);
     let reason = ticket.ack_reason.unwrap_or_default();
     assert!(reason.starts_with("3:"), "Vonage's status code: {reason}");
+}
+
+/// Issue 11's cross-provider case: an SMS through Vonage and a WhatsApp message (through
+/// Meta) from the same number are one customer with both tickets.
+#[tokio::test]
+async fn an_sms_through_vonage_and_a_whatsapp_message_from_that_number_are_one_customer() {
+    let stack = shared_stack();
+    let (customer, sms_ticket) =
+        first_message(stack, VonageDelivery::Messages, "Halo, lewat SMS").await;
+    let payload = simulate::meta_payload(
+        MetaApp::Whatsapp,
+        &[SocialMessage::new(
+            &customer,
+            "200000000000002",
+            "Halo, lewat WhatsApp",
+        )],
+    );
+    let post = simulate::sign_meta(&stack.url, TEST_META_APP_SECRET, payload);
+    let (status, answer) = simulate::post_json(&http(), &post)
+        .await
+        .expect("stack reachable");
+    assert_eq!(status, 200, "{answer}");
+    let number = format!("+{customer}");
+    for _ in 0..100 {
+        let found = stack
+            .store()
+            .await
+            .customer(&number)
+            .await
+            .expect("customer");
+        if found.tickets.len() == 2 {
+            let mut providers: Vec<_> = found.tickets.iter().map(|t| t.provider.clone()).collect();
+            providers.sort();
+            assert_eq!(providers, ["meta", "vonage"]);
+            assert!(found.tickets.iter().any(|t| t.id == sms_ticket.id));
+            let addresses: Vec<_> = found.contacts.iter().map(|c| c.address.clone()).collect();
+            assert_eq!(addresses, [number.clone(), format!("whatsapp:{customer}")]);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{number} never had both tickets");
 }

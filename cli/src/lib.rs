@@ -19,6 +19,7 @@ pub mod redrive;
 pub mod server;
 pub mod ses_local;
 pub mod simulate;
+pub mod simulate_aws_sms;
 pub mod simulate_email;
 pub mod stack;
 pub mod table;

@@ -24,6 +24,9 @@ mod mail_command;
 // Dead letters and their redrive (issue 14): a block of their own.
 mod acks_command;
 
+// One customer per phone number (issue 11).
+mod customers_command;
+
 #[derive(Parser)]
 #[command(
     name = "intake",
@@ -46,6 +49,9 @@ enum Command {
     /// Inspect tickets in the table.
     #[command(subcommand)]
     Tickets(Tickets),
+    /// Inspect customers: one person behind a phone number, on every channel.
+    #[command(subcommand)]
+    Customers(customers_command::Customers),
     /// Inspect what the functions sent: provider API requests (the local recorder) and email
     /// acks (the SES emulator).
     #[command(subcommand)]
@@ -114,6 +120,31 @@ enum Simulate {
     Sendgrid(mail_command::MailArgs),
     /// A mail through Postmark inbound (Basic credentials POSTMARK_BASIC_AUTH).
     Postmark(mail_command::MailArgs),
+    /// An SMS through AWS End User Messaging SMS (two-way SMS's SNS notification, signed
+    /// with the local test key).
+    Aws(AwsSmsArgs),
+}
+
+#[derive(Args)]
+struct AwsSmsArgs {
+    /// The customer's number (E.164).
+    #[arg(long, default_value = "+6281234567890")]
+    from: String,
+    /// Our number the customer writes to.
+    #[arg(long, default_value = "+6221555000")]
+    to: String,
+    /// Message text.
+    #[arg(long)]
+    body: String,
+    /// `messageKeyword`: the keyword of our number the text matched (STOP, HELP, JOIN).
+    #[arg(long)]
+    keyword: Option<String>,
+    /// `inboundMessageId` to use (repeat one to see deduplication); fresh by default.
+    #[arg(long)]
+    id: Option<String>,
+    /// Base URL of the stack (default PUBLIC_BASE_URL).
+    #[arg(long)]
+    url: Option<String>,
 }
 
 #[derive(Args)]
@@ -295,6 +326,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
         Command::Dev => dev(settings).await,
         Command::Simulate(Simulate::Twilio(args)) => simulate_twilio(args).await,
         Command::Simulate(Simulate::Vonage(args)) => simulate_vonage(args).await,
+        Command::Simulate(Simulate::Aws(args)) => simulate_aws_sms(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
         }
@@ -312,6 +344,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
             tickets_list(contact.as_deref(), json).await
         }
         Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
+        Command::Customers(command) => customers_command::run(command).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
         Command::Config(ConfigCommand::Check {
             file,
@@ -503,7 +536,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
     let base = match &which {
         Simulate::Meta(args) => args.message.base(),
         Simulate::Telegram(args) | Simulate::Line(args) => args.base(),
-        _ => unreachable!("handled by simulate_twilio, simulate_vonage and mail_command"),
+        _ => unreachable!("handled by their own simulate_* functions and mail_command"),
     };
     let post = match &which {
         Simulate::Meta(args) => simulate::sign_meta(
@@ -524,11 +557,39 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
             &secret("LINE_CHANNEL_SECRET")?,
             simulate::line_payload(&args.to, &[args.message()]),
         ),
-        _ => unreachable!("handled by simulate_twilio, simulate_vonage and mail_command"),
+        _ => unreachable!("handled by their own simulate_* functions and mail_command"),
     };
     let (status, body) = simulate::post_json(&reqwest::Client::new(), &post)
         .await
         .map_err(|e| reach::http("the webhook server", &base, e))?;
+    answered(status, &body)
+}
+
+async fn simulate_aws_sms(args: AwsSmsArgs) -> DevResult<()> {
+    use intake_dev::simulate_aws_sms::{AwsSms, TEST_AWS_SMS_TOPIC_ARN, aws_sms};
+    let base = args
+        .url
+        .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"));
+    let mut sms = AwsSms::new(&args.from, &args.to, &args.body);
+    sms.keyword = args.keyword;
+    if let Some(id) = args.id {
+        sms.id = id;
+    }
+    let topic = var_or("AWS_SMS_TOPIC_ARNS", TEST_AWS_SMS_TOPIC_ARN);
+    let topic = topic
+        .split(',')
+        .next()
+        .unwrap_or(TEST_AWS_SMS_TOPIC_ARN)
+        .trim();
+    let post = aws_sms(
+        &base,
+        &intake_dev::simulate_email::SnsSigner::local()?,
+        topic,
+        &sms,
+    )?;
+    let (status, body) = intake_dev::simulate_email::post(&reqwest::Client::new(), &post)
+        .await
+        .map_err(|e| format!("the webhook server at {base}: {e}"))?;
     answered(status, &body)
 }
 
@@ -544,7 +605,12 @@ async fn store() -> Store {
 async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
     let store = store().await;
     let tickets = match contact {
-        Some(address) => store.contact_tickets(address).await,
+        Some(address) => {
+            let sms = customers_command::sms_settings()?;
+            store
+                .contact_tickets(address, &sms.default_country_code)
+                .await
+        }
         None => store.all_tickets().await,
     };
     let tickets = match tickets {
@@ -557,6 +623,11 @@ async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
         }
         return Ok(());
     }
+    write_tickets(&tickets)
+}
+
+/// Tickets as a table, a row each.
+fn write_tickets(tickets: &[intake::model::Ticket]) -> DevResult<()> {
     let rows: Vec<Vec<String>> = tickets
         .iter()
         .map(|t| {

@@ -190,9 +190,49 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
     };
     let json_body: serde_json::Value = serde_json::from_slice(req.body()).unwrap_or_default();
     let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    let (status, answer) = if path.starts_with("/2010-04-01/Accounts/")
-        && path.ends_with("/Messages.json")
-    {
+    let amz_target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (status, answer) = if amz_target == "PinpointSMSVoiceV2.SendTextMessage" {
+        // AWS End User Messaging SMS (JSON 1.0 protocol, SigV4-signed): POST / with the
+        // operation in X-Amz-Target.
+        recorded.provider = "aws".into();
+        recorded.channel = "sms".into();
+        recorded.path = format!("{path}#SendTextMessage");
+        recorded.to = text(&json_body["DestinationPhoneNumber"]);
+        recorded.from = text(&json_body["OriginationIdentity"]);
+        recorded.body = text(&json_body["MessageBody"]);
+        recorded.kind = text(&json_body["MessageType"]).map(|t| t.to_lowercase());
+        recorded.authenticated = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256 "));
+        match failure {
+            _ if !recorded.authenticated => (
+                400,
+                serde_json::json!({"__type": "UnrecognizedClientException", "message": "The security token included in the request is invalid."}),
+            ),
+            Some(400) => (
+                400,
+                serde_json::json!({"__type": "ValidationException", "message": "recorder told to fail with 400", "Reason": "INVALID_PARAMETER"}),
+            ),
+            Some(429) => (
+                400,
+                serde_json::json!({"__type": "ThrottlingException", "message": "recorder told to fail with 429"}),
+            ),
+            Some(status) => (
+                status,
+                serde_json::json!({"__type": "InternalServerException", "message": format!("recorder told to fail with {status}")}),
+            ),
+            None => (
+                200,
+                serde_json::json!({"MessageId": ulid::Ulid::new().to_string().to_lowercase()}),
+            ),
+        }
+    } else if path.starts_with("/2010-04-01/Accounts/") && path.ends_with("/Messages.json") {
         let form: Vec<(String, String)> = form_urlencoded::parse(req.body())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();

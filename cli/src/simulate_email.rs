@@ -383,8 +383,13 @@ pub fn ses_received(mail: &CustomerMail, spam: &str, virus: &str) -> String {
     .to_string()
 }
 
-/// `message` as SNS posts it.
+/// `message` as SNS posts it to the SES route.
 pub fn sns_post(base_url: &str, message: &SnsMessage) -> MailPost {
+    sns_post_to(url(base_url, "ses"), message)
+}
+
+/// `message` as SNS posts it to `url` (any SNS-subscribed route: `/email/ses`, `/sms/aws`).
+pub fn sns_post_to(url: String, message: &SnsMessage) -> MailPost {
     let mut body = json!({
         "Type": message.kind,
         "MessageId": message.message_id,
@@ -406,7 +411,7 @@ pub fn sns_post(base_url: &str, message: &SnsMessage) -> MailPost {
         }
     }
     MailPost {
-        url: url(base_url, "ses"),
+        url,
         content_type: "text/plain; charset=UTF-8".into(),
         body: body.to_string().into_bytes(),
         authorization: None,

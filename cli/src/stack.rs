@@ -81,6 +81,12 @@ impl StackOptions {
             ("AWS_ENDPOINT_URL_SESV2", ses_endpoint.clone()),
             ("SES_TOPIC_ARNS", TEST_SES_TOPIC_ARN.to_owned()),
             ("SES_IDENTITIES", "tokoku.id".to_owned()),
+            ("AWS_SMS_TOPIC_ARNS", TEST_AWS_SMS_TOPIC_ARN.to_owned()),
+            ("AWS_SMS_SEND", "true".to_owned()),
+            (
+                "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2",
+                format!("http://127.0.0.1:{recorder_port}"),
+            ),
             (
                 "SNS_TRUSTED_CERT_FILE",
                 root.join(TEST_SNS_CERT).display().to_string(),
@@ -167,6 +173,12 @@ impl StackOptions {
                 "SES_TOPIC_ARNS" => TEST_SES_TOPIC_ARN.to_owned(),
                 "SES_IDENTITIES" => "tokoku.id".to_owned(),
                 "SES_CONFIGURATION_SET" => TEST_SES_CONFIGURATION_SET.to_owned(),
+                "AWS_SMS_TOPIC_ARNS" => TEST_AWS_SMS_TOPIC_ARN.to_owned(),
+                "AWS_SMS_SEND" => "true".to_owned(),
+                "AWS_SMS_CONFIGURATION_SET" => TEST_AWS_SMS_CONFIGURATION_SET.to_owned(),
+                "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2" => {
+                    format!("http://127.0.0.1:{recorder_port}")
+                }
                 "SNS_TRUSTED_CERT_FILE" => root.join(TEST_SNS_CERT).display().to_string(),
                 "SNS_CONFIRM_BASE_URL" => format!("http://127.0.0.1:{recorder_port}/sns"),
                 "AWS_ENDPOINT_URL_S3" => format!("http://127.0.0.1:{recorder_port}/s3"),
@@ -235,10 +247,14 @@ pub const TEST_TELEGRAM_SECRET: &str = "test-telegram-secret";
 pub const TEST_LINE_CHANNEL_SECRET: &str = "test-line-channel-secret";
 /// The SNS topic local and test stacks accept SES mail from.
 pub const TEST_SES_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-mail";
+/// The SNS topic local and test stacks accept AWS SMS from.
+pub const TEST_AWS_SMS_TOPIC_ARN: &str = "arn:aws:sns:eu-west-1:111111111111:intake-local-sms";
 /// The certificate local stacks trust for SNS signatures (its key is public: tests only).
 pub const TEST_SNS_CERT: &str = "tests/fixtures/sns-dev/certificate.pem";
 /// The private key `intake simulate ses` signs with.
 pub const TEST_SNS_KEY: &str = "tests/fixtures/sns-dev/privatekey.pem";
+/// The AWS End User Messaging SMS configuration set test stacks send SMS acks with.
+pub const TEST_AWS_SMS_CONFIGURATION_SET: &str = "intake-test-sms-acks";
 /// The SES configuration set test stacks send acks with.
 pub const TEST_SES_CONFIGURATION_SET: &str = "intake-test-acks";
 /// Mailgun webhook signing key of local and test stacks.

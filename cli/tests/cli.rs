@@ -144,6 +144,15 @@ async fn tickets_list_contact_finds_one_customer_on_every_channel_newest_first()
             "--body",
             "Pesanan saya belum sampai",
         ],
+        // The first customer again by SMS, the number written nationally.
+        &[
+            "simulate",
+            "twilio",
+            "--from",
+            "081299990002",
+            "--body",
+            "Masih belum sampai",
+        ],
     ] {
         let (ok, out) = intake(&stack, args).await;
         assert!(ok && out.starts_with("200 "), "{args:?}: {out}");
@@ -215,6 +224,33 @@ async fn tickets_list_contact_finds_one_customer_on_every_channel_newest_first()
     let tickets = json_lines(&out);
     assert_eq!(tickets.len(), 1, "{out}");
     assert_eq!(tickets[0]["channel"], "email");
+
+    // The customer: one SMS contact (both spellings), one WhatsApp contact, both tickets.
+    let (ok, out) = intake(&stack, &["customers", "show", "0812 9999 0002", "--json"]).await;
+    assert!(ok, "{out}");
+    let customer: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(customer["number"], "+6281299990002");
+    let contacts: Vec<&str> = customer["contacts"]
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .map(|c| c["address"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(contacts, ["+6281299990002", "whatsapp:6281299990002"]);
+    let tickets = customer["tickets"].as_array().expect("tickets");
+    assert_eq!(tickets.len(), 2, "{out}");
+    let sms = tickets.iter().find(|t| t["channel"] == "sms").expect("sms");
+    assert_eq!(
+        sms["message_count"], 2,
+        "0812… joined +62812…'s ticket: {out}"
+    );
+    let (ok, table) = intake(&stack, &["customers", "show", "+6281299990002"]).await;
+    assert!(
+        ok && table.starts_with("customer +6281299990002"),
+        "{table}"
+    );
+    let (ok, out) = intake(&stack, &["customers", "show", "budi"]).await;
+    assert!(!ok && out.contains("not a phone number"), "{out}");
 
     // Nobody by that number: an empty list, and the table's header.
     let (ok, out) = intake(&stack, &["tickets", "list", "--contact", "+6281200000000"]).await;

@@ -122,7 +122,7 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
     );
     let ticket = stack
         .store
-        .contact_tickets(customer)
+        .contact_tickets(customer, intake::phone::DEFAULT_COUNTRY_CODE)
         .await
         .expect("store")
         .pop()
@@ -497,7 +497,7 @@ async fn a_deployed_stacks_dead_letter_is_found_from_its_name_and_kept_while_the
     records(&local.options.dead_letters, 1).await;
     let ticket = local
         .store
-        .contact_tickets(customer)
+        .contact_tickets(customer, intake::phone::DEFAULT_COUNTRY_CODE)
         .await
         .expect("store")
         .pop()

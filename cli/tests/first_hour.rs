@@ -107,7 +107,7 @@ async fn a_ticket(stack: &Stack, from: &str) -> String {
     assert_eq!(status, 200, "{body}");
     stack
         .store
-        .contact_tickets(from)
+        .contact_tickets(from, intake::phone::DEFAULT_COUNTRY_CODE)
         .await
         .expect("the table answers")
         .first()

@@ -218,7 +218,8 @@ impl Intercept for CallCounter {
 }
 
 /// The authorizations `(action, resource)` IAM checks for one call of a JSON-protocol
-/// service (DynamoDB, SES v2, SSM), from its serialized input. S3 is read elsewhere.
+/// service (DynamoDB, SES v2, SMS and Voice v2, SSM), from its serialized input. S3 is read
+/// elsewhere.
 pub fn authorizations(
     service: &str,
     operation: &str,
@@ -236,6 +237,20 @@ pub fn authorizations(
             )];
             if let Some(set) = body["ConfigurationSetName"].as_str() {
                 out.push(("ses:SendEmail".into(), format!("configuration-set/{set}")));
+            }
+            out
+        }
+        "Pinpoint SMS Voice V2" if operation == "SendTextMessage" => {
+            // Authorized on the origination identity and on the configuration set, if used.
+            let mut out = vec![(
+                "sms-voice:SendTextMessage".to_owned(),
+                format!("phone-number/{}", text(&body["OriginationIdentity"])),
+            )];
+            if let Some(set) = body["ConfigurationSetName"].as_str() {
+                out.push((
+                    "sms-voice:SendTextMessage".into(),
+                    format!("configuration-set/{set}"),
+                ));
             }
             out
         }

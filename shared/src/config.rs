@@ -218,6 +218,27 @@ pub struct SesConfig {
     pub confirm_base_url: Option<Url>,
 }
 
+/// AWS End User Messaging SMS (formerly Pinpoint SMS) settings.
+#[derive(Debug, Clone)]
+pub struct AwsSmsConfig {
+    /// SNS topics two-way SMS publishes inbound messages to (`AWS_SMS_TOPIC_ARNS`,
+    /// comma-separated; webhook side). Empty: the webhook accepts none.
+    pub topic_arns: Vec<String>,
+    /// Whether acks to AWS SMS customers go out through `SendTextMessage` (`AWS_SMS_SEND`,
+    /// `true`; acknowledger side).
+    pub send: bool,
+    /// Configuration set for sent acks (`AWS_SMS_CONFIGURATION_SET`), for event publishing.
+    pub configuration_set: Option<String>,
+    /// SMS and Voice v2 endpoint override (`AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2`): the
+    /// local stack's recorder.
+    pub endpoint: Option<Url>,
+    /// Local stack only: a certificate used for every SNS signing-certificate URL
+    /// (`SNS_TRUSTED_CERT_FILE`), as for SES.
+    pub trusted_cert_file: Option<String>,
+    /// Local stack only: where subscription confirmations go (`SNS_CONFIRM_BASE_URL`).
+    pub confirm_base_url: Option<Url>,
+}
+
 /// HTTP Basic credentials a provider embeds in the webhook URL (`user:password`), for
 /// providers that sign nothing (SendGrid Inbound Parse, Postmark inbound).
 #[derive(Debug, Clone)]
@@ -285,6 +306,9 @@ pub struct Config {
     pub line: Option<LineConfig>,
     /// Amazon SES, when `SES_TOPIC_ARNS` (webhook) or `SES_IDENTITIES` (acks) is set.
     pub ses: Option<SesConfig>,
+    /// AWS End User Messaging SMS, when `AWS_SMS_TOPIC_ARNS` (webhook) or `AWS_SMS_SEND`
+    /// (acks) is set.
+    pub aws_sms: Option<AwsSmsConfig>,
     /// Mailgun's webhook signing key (`MAILGUN_SIGNING_KEY`).
     pub mailgun_signing_key: Option<Secret>,
     /// SendGrid Inbound Parse credentials (`SENDGRID_BASIC_AUTH`, `user:password`).
@@ -496,6 +520,8 @@ impl Config {
                     .transpose()?,
             }),
         };
+        // SNS_TRUSTED_CERT_FILE was refused above unless the stack is local.
+        let aws_sms = aws_sms(&lookup, lookup("SNS_TRUSTED_CERT_FILE"))?;
         let basic = |name: &'static str| {
             raw(name)
                 .map(|v| BasicCredentials::parse(name, &v))
@@ -524,6 +550,7 @@ impl Config {
             telegram,
             line,
             ses,
+            aws_sms,
             mailgun_signing_key,
             sendgrid,
             postmark,
@@ -573,6 +600,43 @@ fn vonage(
         send_api,
         api_base_url: base("VONAGE_API_BASE_URL", "https://api.nexmo.com")?,
         rest_base_url: base("VONAGE_REST_BASE_URL", "https://rest.nexmo.com")?,
+    }))
+}
+
+/// AWS End User Messaging SMS, when either side of it is configured.
+fn aws_sms(
+    lookup: &impl Fn(&str) -> Option<String>,
+    trusted_cert_file: Option<String>,
+) -> Result<Option<AwsSmsConfig>, ConfigError> {
+    let topic_arns = list(lookup("AWS_SMS_TOPIC_ARNS"));
+    if let Some(bad) = topic_arns.iter().find(|a| !a.starts_with("arn:aws")) {
+        return Err(ConfigError::Invalid {
+            name: "AWS_SMS_TOPIC_ARNS",
+            reason: format!("{bad} is not an SNS topic ARN"),
+        });
+    }
+    let send = match lookup("AWS_SMS_SEND").map(|v| v.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => {
+            return Err(ConfigError::Invalid {
+                name: "AWS_SMS_SEND",
+                reason: format!("{v:?} is neither true nor false"),
+            });
+        }
+    };
+    if topic_arns.is_empty() && !send {
+        return Ok(None);
+    }
+    let url = |name: &'static str| lookup(name).map(|v| service_url(name, &v)).transpose();
+    Ok(Some(AwsSmsConfig {
+        topic_arns,
+        send,
+        configuration_set: lookup("AWS_SMS_CONFIGURATION_SET"),
+        endpoint: url("AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2")?,
+        trusted_cert_file,
+        confirm_base_url: url("SNS_CONFIRM_BASE_URL")?,
     }))
 }
 

@@ -31,6 +31,12 @@ pub enum Resource {
     SesIdentities,
     /// The SES configuration set acks are sent with (`SesConfigurationSet`).
     SesConfigurationSet,
+    /// The account's phone numbers in the region, which SMS acks are sent from through AWS End
+    /// User Messaging SMS (IAM knows them by id, not by the number Intake names).
+    SmsPhoneNumbers,
+    /// The AWS End User Messaging SMS configuration set SMS acks are sent with
+    /// (`AwsSmsConfigurationSet`).
+    SmsConfigurationSet,
     /// The objects of the bucket an SES receipt rule stores large mail in.
     InboundMailBucket,
     /// The KMS key that bucket encrypts with, when it has one.
@@ -182,5 +188,15 @@ pub fn acknowledger(parameters_read: &[&'static str]) -> Vec<Grant> {
     // SES v2 SendEmail is authorized on the sending identity and on the configuration set.
     out.push(grant(Resource::SesIdentities, &["ses:SendEmail"]));
     out.push(grant(Resource::SesConfigurationSet, &["ses:SendEmail"]));
+    // SendTextMessage is authorized on the origination identity (the number the customer
+    // wrote to) and on the configuration set, when one is used.
+    out.push(grant(
+        Resource::SmsPhoneNumbers,
+        &["sms-voice:SendTextMessage"],
+    ));
+    out.push(grant(
+        Resource::SmsConfigurationSet,
+        &["sms-voice:SendTextMessage"],
+    ));
     out
 }

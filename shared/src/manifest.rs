@@ -40,6 +40,11 @@ pub const ROUTES: &[Route] = &[
         methods: &["GET", "POST"],
     },
     Route {
+        channel: Channel::Sms,
+        provider: "aws",
+        methods: &["POST"],
+    },
+    Route {
         channel: Channel::Email,
         provider: "ses",
         methods: &["POST"],
@@ -179,6 +184,15 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             acknowledger(optional("SES_CONFIGURATION_SET")),
         ],
     ),
+    (
+        "aws",
+        &[
+            // Inbound: SNS topics two-way SMS publishes to. Acks: SendTextMessage when on.
+            webhook(optional("AWS_SMS_TOPIC_ARNS")),
+            acknowledger(optional("AWS_SMS_SEND")),
+            acknowledger(optional("AWS_SMS_CONFIGURATION_SET")),
+        ],
+    ),
     ("mailgun", &[webhook(secret("MAILGUN_SIGNING_KEY"))]),
     ("sendgrid", &[webhook(secret("SENDGRID_BASIC_AUTH"))]),
     ("postmark", &[webhook(secret("POSTMARK_BASIC_AUTH"))]),
@@ -311,6 +325,10 @@ pub fn functions() -> Vec<Function> {
         let mut env = common.to_vec();
         env.push(var("PUBLIC_BASE_URL"));
         env.extend(provider_env(&routes, Side::Webhook));
+        // The SMS webhook reads the keywords and the default country code of intake.toml.
+        if channel == Channel::Sms && !env.iter().any(|v| v.name == ACK_SETTINGS.name) {
+            env.push(ACK_SETTINGS);
+        }
         let grants = crate::grants::webhook(channel, &read_from_ssm(&env));
         out.push(Function {
             name,
@@ -359,6 +377,7 @@ mod tests {
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),
                 "LINE_CHANNEL_SECRET" | "LINE_CHANNEL_ACCESS_TOKEN" => "l".to_owned(),
                 "SES_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-mail".to_owned(),
+                "AWS_SMS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-sms".to_owned(),
                 "MAILGUN_SIGNING_KEY" => "key".to_owned(),
                 "SENDGRID_BASIC_AUTH" | "POSTMARK_BASIC_AUTH" => {
                     "intake:0123456789abcdef".to_owned()

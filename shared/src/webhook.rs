@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use std::time::Instant;
 use url::Url;
 
+use crate::ack::settings::SmsSettings;
 use crate::error::WebhookError;
 use crate::metrics::{self, WebhookMetric, WebhookOutcome};
 use crate::model::Channel;
@@ -20,6 +21,7 @@ pub struct WebhookService {
     store: Store,
     public_base_url: Url,
     metrics: metrics::Sink,
+    sms: SmsSettings,
 }
 
 impl WebhookService {
@@ -37,6 +39,7 @@ impl WebhookService {
             store,
             public_base_url,
             metrics: metrics::stdout(),
+            sms: SmsSettings::default(),
         }
     }
 
@@ -72,7 +75,10 @@ impl WebhookService {
                 "no {channel} provider is configured (set its secrets): every /{channel}/* route answers 404"
             );
         }
-        Ok(WebhookService::new(channel, providers, store, base))
+        Ok(WebhookService {
+            sms: config.ack.sms.clone(),
+            ..WebhookService::new(channel, providers, store, base)
+        })
     }
 
     /// The same service writing its metric lines to `sink` instead of stdout.
@@ -192,6 +198,7 @@ impl WebhookService {
         // ticket (message sort keys start with the receive time).
         for (i, message) in messages.iter_mut().enumerate() {
             message.received_at += jiff::SignedDuration::from_micros(i as i64);
+            self.read_sms_sender(message);
         }
         let mut summary = Summary {
             messages: messages.len(),
@@ -208,6 +215,21 @@ impl WebhookService {
             }
         }
         Ok((provider.accepted_for(&messages), summary))
+    }
+
+    /// One customer per number, one set of keywords, whichever SMS provider carried the
+    /// message: the sender's number in E.164 (so `0812…` through one provider and `62812…`
+    /// through another are one contact, with one opt-out), and the configured STOP/START/HELP
+    /// words, unless the provider already flagged a keyword itself.
+    fn read_sms_sender(&self, message: &mut crate::model::InboundMessage) {
+        if message.channel != Channel::Sms {
+            return;
+        }
+        message.from.address =
+            crate::phone::sms_address(&message.from.address, &self.sms.default_country_code);
+        if message.keyword.is_none() {
+            message.keyword = self.sms.keywords.classify(&message.body);
+        }
     }
 
     /// Finds the provider from the last two path segments, so a stage prefix

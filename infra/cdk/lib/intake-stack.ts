@@ -106,6 +106,19 @@ const PARAMETER_DETAILS: Record<
     allowedPattern: '^(([A-Za-z0-9._%+\\-]+@)?[A-Za-z0-9\\-]+(\\.[A-Za-z0-9\\-]+)+)?$',
     constraintDescription: 'each a domain name or an email address',
   },
+  AWS_SMS_SEND: {
+    description:
+      'Optional. Send acknowledgements to AWS SMS customers with SendTextMessage, from the number they wrote to: the ' +
+      "acknowledger may call sms-voice:SendTextMessage on the account's phone numbers (and on AwsSmsConfigurationSet " +
+      'when one is named). false (default): none.',
+  },
+  AWS_SMS_CONFIGURATION_SET: {
+    description:
+      'Optional. An existing AWS End User Messaging SMS configuration set acks are sent with (event destinations); the ' +
+      'acknowledger may use that one only. Empty: none.',
+    allowedPattern: '^[A-Za-z0-9_\\-]{0,64}$',
+    constraintDescription: 'empty, or up to 64 letters, digits, _ and -',
+  },
   SES_CONFIGURATION_SET: {
     description:
       'Optional. An existing SES configuration set acks are sent with (event publishing, dedicated IPs); the ' +
@@ -536,8 +549,89 @@ export class IntakeStack extends Stack {
       inbound = { has, topic, extra, route: `/${sesRoute.trigger.http}/ses`, bucket, hasBucket, key, hasKey };
     }
 
+    // ---- AWS SMS inbound (AwsSmsInbound true), when a function serves /sms/aws -----------------
+    // Two-way SMS -> SNS topic -> HTTPS subscription -> POST /sms/aws, as the SAM template (which
+    // says why): the topic encrypted with a key End User Messaging SMS may use for this account
+    // only; the topic is set as each number's two-way destination by hand (output).
+    const awsSmsRoute = manifest.find((f) => isHttp(f) && f.routes.some((r) => r.provider === 'aws'));
+    let smsInbound: { has: CfnCondition; topic: sns.CfnTopic; route: string } | undefined;
+    if (awsSmsRoute !== undefined && isHttp(awsSmsRoute)) {
+      const enabled = this.param('AwsSmsInbound', {
+        description:
+          'Optional. Receive SMS with AWS End User Messaging SMS (two-way SMS): creates an SNS topic (encrypted) that ' +
+          'End User Messaging SMS may publish to, and its HTTPS subscription to /sms/aws. Set the topic ' +
+          '(AwsSmsInboundTopicArn output) as the two-way SMS destination of your phone numbers. false (default): no AWS ' +
+          'SMS inbound.',
+        default: 'false',
+        allowedValues: ['false', 'true'],
+      });
+      const has = this.condition('HasAwsSmsInbound', Fn.conditionEquals(enabled.valueAsString, 'true'));
+      const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
+        r: T,
+        id: string,
+      ): T => {
+        r.overrideLogicalId(id);
+        r.cfnOptions.condition = has;
+        return r;
+      };
+      const sourceAccount = { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } };
+      const topicKey = conditional(
+        new kms.CfnKey(this, 'AwsSmsInboundKey', {
+          description: 'Intake inbound SMS topic (AWS End User Messaging SMS -> SNS)',
+          enableKeyRotation: true,
+          keyPolicy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'AccountAdministration',
+                Effect: 'Allow',
+                Principal: { AWS: Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
+                Action: 'kms:*',
+                Resource: '*',
+              },
+              {
+                Sid: 'SmsVoicePublishesToTheEncryptedTopic',
+                Effect: 'Allow',
+                Principal: { Service: 'sms-voice.amazonaws.com' },
+                Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+                Resource: '*',
+                Condition: sourceAccount,
+              },
+            ],
+          },
+        }),
+        'AwsSmsInboundKey',
+      );
+      topicKey.applyRemovalPolicy(RemovalPolicy.DESTROY);
+      const topic = conditional(
+        new sns.CfnTopic(this, 'AwsSmsInboundTopic', { displayName: 'Intake inbound SMS', kmsMasterKeyId: topicKey.attrArn }),
+        'AwsSmsInboundTopic',
+      );
+      conditional(
+        new sns.CfnTopicPolicy(this, 'AwsSmsInboundTopicPolicy', {
+          topics: [topic.ref],
+          policyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'SmsVoicePublishes',
+                Effect: 'Allow',
+                Principal: { Service: 'sms-voice.amazonaws.com' },
+                Action: 'sns:Publish',
+                Resource: topic.ref,
+                Condition: { StringEquals: { 'AWS:SourceAccount': Aws.ACCOUNT_ID } },
+              },
+            ],
+          },
+        }),
+        'AwsSmsInboundTopicPolicy',
+      );
+      smsInbound = { has, topic, route: `/${awsSmsRoute.trigger.http}/aws` };
+    }
+
     // ---- Functions ------------------------------------------------------------------------------
     const sesSenders: iam.Role[] = [];
+    const awsSmsSenders: iam.Role[] = [];
     const httpRoutes = new Map<string, { route: apigwv2.HttpRoute; fn: lambda.Function }>();
     for (const spec of manifest) {
       const id = pascal(spec.name);
@@ -590,13 +684,15 @@ export class IntakeStack extends Stack {
 
       const environment: Record<string, string> = {};
       for (const v of spec.env) {
-        const wired = this.wire(spec, v, providers, { baseUrl, logLevel, inbound });
+        const wired = this.wire(spec, v, providers, { baseUrl, logLevel, inbound, smsInbound });
         if (wired === undefined) continue;
         wired.secretPolicy?.attachToRole(role);
         environment[wired.name] = wired.value;
       }
       // Email acknowledgements: SesSendPolicy, below.
       if (spec.env.some((v) => v.name === 'SES_IDENTITIES')) sesSenders.push(role);
+      // SMS acknowledgements through AWS End User Messaging SMS: AwsSmsSendPolicy, below.
+      if (spec.env.some((v) => v.name === 'AWS_SMS_SEND')) awsSmsSenders.push(role);
 
       const fn = new RustFunction(this, `${id}Function`, {
         manifestPath: path.join(workspaceRoot(), 'Cargo.toml'),
@@ -740,6 +836,132 @@ export class IntakeStack extends Stack {
       const cfn = send.node.defaultChild as iam.CfnPolicy;
       cfn.overrideLogicalId('SesSendPolicy');
       cfn.cfnOptions.condition = hasIdentities;
+    }
+
+    // SMS acknowledgements (AwsSmsSend true): sms-voice:SendTextMessage on the account's phone
+    // numbers (IAM knows them by id, not by the E.164 number acks are sent from) and on the
+    // configuration set when one is named. As the SAM template.
+    if (awsSmsSenders.length > 0) {
+      const sendParam = this.params.get('AwsSmsSend');
+      const setParam = this.params.get('AwsSmsConfigurationSet');
+      if (!sendParam || !setParam) throw new Error('AWS_SMS_SEND is read but its parameters were not created');
+      const hasSend = this.condition('HasAwsSmsSend', Fn.conditionEquals(sendParam.valueAsString, 'true'));
+      const hasSet = this.condition('HasAwsSmsConfigurationSet', Fn.conditionNot(Fn.conditionEquals(setParam.valueAsString, '')));
+      const send = new iam.Policy(this, 'AwsSmsSendPolicy', {
+        policyName: 'aws-sms-send',
+        roles: awsSmsSenders,
+        statements: [
+          new iam.PolicyStatement({
+            sid: 'SendAcks',
+            actions: ['sms-voice:SendTextMessage'],
+            resources: [
+              Fn.sub('arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:phone-number/*'),
+              Token.asString(
+                Fn.conditionIf(
+                  hasSet.logicalId,
+                  Fn.sub('arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:configuration-set/${AwsSmsConfigurationSet}'),
+                  Aws.NO_VALUE,
+                ),
+              ),
+            ],
+          }),
+        ],
+      });
+      const cfn = send.node.defaultChild as iam.CfnPolicy;
+      cfn.overrideLogicalId('AwsSmsSendPolicy');
+      cfn.cfnOptions.condition = hasSend;
+    }
+
+    if (smsInbound !== undefined) {
+      const { has, topic } = smsInbound;
+      const served = httpRoutes.get(`POST ${smsInbound.route}`);
+      if (!served) throw new Error(`AWS SMS inbound needs the route POST ${smsInbound.route}`);
+      const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
+        r: T,
+        id: string,
+      ): T => {
+        r.overrideLogicalId(id);
+        r.cfnOptions.condition = has;
+        return r;
+      };
+      const dlq = conditional(
+        new sqs.CfnQueue(this, 'AwsSmsInboundDeadLetterQueue', { messageRetentionPeriod: 1209600, sqsManagedSseEnabled: true }),
+        'AwsSmsInboundDeadLetterQueue',
+      );
+      const dlqPolicy = conditional(
+        new sqs.CfnQueuePolicy(this, 'AwsSmsInboundDeadLetterQueuePolicy', {
+          queues: [dlq.ref],
+          policyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'SnsRedrive',
+                Effect: 'Allow',
+                Principal: { Service: 'sns.amazonaws.com' },
+                Action: 'sqs:SendMessage',
+                Resource: dlq.attrArn,
+                Condition: { ArnEquals: { 'aws:SourceArn': topic.ref } },
+              },
+            ],
+          },
+        }),
+        'AwsSmsInboundDeadLetterQueuePolicy',
+      );
+      const subscription = conditional(
+        new sns.CfnSubscription(this, 'AwsSmsInboundSubscription', {
+          topicArn: topic.ref,
+          protocol: 'https',
+          endpoint: Token.asString(
+            Fn.conditionIf(
+              hasPublicBaseUrl.logicalId,
+              Fn.join('', [publicBaseUrl.valueAsString, smsInbound.route]),
+              Fn.join('', [apiUrl, smsInbound.route]),
+            ),
+          ),
+          deliveryPolicy: SES_INBOUND_DELIVERY_POLICY,
+          redrivePolicy: { deadLetterTargetArn: dlq.attrArn },
+        }),
+        'AwsSmsInboundSubscription',
+      );
+      subscription.node.addDependency(served.route, served.fn, stage, dlqPolicy);
+      alarm(
+        'AwsSmsInboundDeadLetterAlarm',
+        'Inbound SMS SNS could not deliver to the SMS webhook (see infra/README.md to redrive it).',
+        new cloudwatch.Metric({
+          namespace: 'AWS/SQS',
+          metricName: 'ApproximateNumberOfMessagesVisible',
+          dimensionsMap: { QueueName: dlq.attrQueueName },
+          period: Duration.minutes(5),
+          statistic: 'Maximum',
+        }),
+        0,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        has,
+      );
+      alarm(
+        'AwsSmsInboundDeliveryFailuresAlarm',
+        'SNS failed to deliver inbound SMS notifications to the SMS webhook.',
+        new cloudwatch.Metric({
+          namespace: 'AWS/SNS',
+          metricName: 'NumberOfNotificationsFailed',
+          dimensionsMap: { TopicName: topic.attrTopicName },
+          period: Duration.minutes(5),
+          statistic: 'Sum',
+        }),
+        0,
+        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        has,
+      );
+      new CfnOutput(this, 'AwsSmsInboundTopicArn', {
+        description: 'AWS SMS: set this SNS topic as the two-way SMS destination of each phone number',
+        value: topic.ref,
+        condition: has,
+      });
+      new CfnOutput(this, 'AwsSmsInboundDeadLetterQueueUrl', {
+        description: 'Inbound SMS SNS could not deliver to the SMS webhook',
+        value: dlq.ref,
+        condition: has,
+      });
     }
 
     if (inbound !== undefined) {
@@ -1026,6 +1248,7 @@ export class IntakeStack extends Stack {
       baseUrl: string;
       logLevel: CfnParameter;
       inbound?: { has: CfnCondition; topic: sns.CfnTopic; extra: CfnParameter };
+      smsInbound?: { has: CfnCondition; topic: sns.CfnTopic };
     },
   ): { name: string; value: string; secretPolicy?: iam.Policy } | undefined {
     if (v.name in NOT_DEPLOYED) {
@@ -1053,6 +1276,21 @@ export class IntakeStack extends Stack {
             ),
           ),
         };
+      case 'AWS_SMS_TOPIC_ARNS':
+        // The stack's inbound SMS topic when AWS SMS inbound is on.
+        if (ctx.smsInbound === undefined) break;
+        return {
+          name: v.name,
+          value: Token.asString(Fn.conditionIf(ctx.smsInbound.has.logicalId, ctx.smsInbound.topic.ref, Aws.NO_VALUE)),
+        };
+      case 'AWS_SMS_SEND': {
+        const send = this.param('AwsSmsSend', {
+          default: 'false',
+          allowedValues: ['false', 'true'],
+          ...PARAMETER_DETAILS[v.name],
+        });
+        return { name: v.name, value: send.valueAsString };
+      }
       case 'SES_IDENTITIES': {
         const identities = this.param('SesIdentities', { default: '', ...PARAMETER_DETAILS[v.name] });
         return { name: v.name, value: Fn.join(',', identities.valueAsList) };

@@ -622,7 +622,9 @@ describe('email', () => {
   });
 
   it('the topic is subscribed over HTTPS to <base URL>/email/ses, after that route, with a dead-letter queue', () => {
-    const subs = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Protocol === 'https');
+    const subs = Object.entries(resources).filter(
+      ([, r]) => r.Type === 'AWS::SNS::Subscription' && r.Properties.Protocol === 'https' && r.Properties.TopicArn.Ref === 'SesInboundTopic',
+    );
     assert.equal(subs.length, 1);
     const [, sub] = subs[0];
     assert.equal(sub.Condition, 'HasSesInbound');
@@ -678,8 +680,8 @@ describe('email', () => {
       })),
     );
     const out = t.toJSON();
-    for (const type of ['AWS::SES::ReceiptRule', 'AWS::SES::ReceiptRuleSet', 'AWS::KMS::Key']) t.resourceCountIs(type, 0);
-    t.resourceCountIs('AWS::SNS::Topic', 1);
+    for (const type of ['AWS::SES::ReceiptRule', 'AWS::SES::ReceiptRuleSet']) t.resourceCountIs(type, 0);
+    for (const id of ['SesInboundKey', 'SesInboundTopic', 'SesInboundSubscription']) assert.equal(out.Resources[id], undefined, id);
     assert.equal(out.Parameters.SesInboundRecipients, undefined);
     assert.equal(out.Conditions.HasSesInbound, undefined);
   });
@@ -731,9 +733,10 @@ describe('handled failures are seen', () => {
   });
 
   it('alarms when SNS cannot deliver inbound mail, only with SES inbound', () => {
-    const found = alarms.filter(([, a]) => a.Properties.MetricName === 'NumberOfNotificationsFailed');
+    const found = alarms.filter(
+      ([, a]) => a.Properties.MetricName === 'NumberOfNotificationsFailed' && a.Condition === 'HasSesInbound',
+    );
     assert.equal(found.length, 1);
-    assert.equal(found[0][1].Condition, 'HasSesInbound');
     assert.deepEqual(found[0][1].Properties.Dimensions, [
       { Name: 'TopicName', Value: { 'Fn::GetAtt': ['SesInboundTopic', 'TopicName'] } },
     ]);
@@ -746,6 +749,77 @@ describe('handled failures are seen', () => {
       assert.ok(body.includes(metric), metric);
     }
     assert.ok(template.toJSON().Outputs.DashboardName);
+  });
+});
+
+describe('AWS End User Messaging SMS', () => {
+  const smsFn = functionId(resources, 'sms-webhook');
+  const ackRole = roleId(resources, functionId(resources, 'acknowledger'));
+
+  it('the inbound topic is encrypted with a key only End User Messaging SMS of this account may publish with', () => {
+    const key = resources.AwsSmsInboundKey;
+    assert.equal(key.Condition, 'HasAwsSmsInbound');
+    assert.equal(key.Properties.EnableKeyRotation, true);
+    const service = key.Properties.KeyPolicy.Statement.find((st: any) => st.Principal.Service !== undefined);
+    assert.equal(service.Principal.Service, 'sms-voice.amazonaws.com');
+    assert.deepEqual(service.Condition, { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
+    const topic = resources.AwsSmsInboundTopic;
+    assert.equal(topic.Condition, 'HasAwsSmsInbound');
+    assert.deepEqual(topic.Properties.KmsMasterKeyId, { 'Fn::GetAtt': ['AwsSmsInboundKey', 'Arn'] });
+    const policy = resources.AwsSmsInboundTopicPolicy.Properties.PolicyDocument.Statement;
+    assert.equal(policy.length, 1);
+    assert.equal(policy[0].Principal.Service, 'sms-voice.amazonaws.com');
+    assert.equal(policy[0].Action, 'sns:Publish');
+    assert.deepEqual(policy[0].Condition, { StringEquals: { 'AWS:SourceAccount': { Ref: 'AWS::AccountId' } } });
+  });
+
+  it('the topic is subscribed over HTTPS to <base URL>/sms/aws, after that route, with a dead-letter queue and alarms', () => {
+    const sub = resources.AwsSmsInboundSubscription;
+    assert.equal(sub.Condition, 'HasAwsSmsInbound');
+    assert.equal(sub.Properties.Protocol, 'https');
+    assert.equal(sub.Properties.RawMessageDelivery, undefined, 'the function verifies the SNS envelope');
+    for (const branch of sub.Properties.Endpoint['Fn::If'].slice(1)) {
+      const parts = branch['Fn::Join'][1];
+      assert.equal(parts[parts.length - 1], '/sms/aws');
+    }
+    const route = Object.keys(resources).find(
+      (id) => resources[id].Type === 'AWS::ApiGatewayV2::Route' && resources[id].Properties.RouteKey === 'POST /sms/aws',
+    )!;
+    assert.ok(sub.DependsOn.includes(route), 'created after its route');
+    assert.ok(sub.DependsOn.includes(smsFn), 'created after the function');
+    assert.deepEqual(sub.Properties.RedrivePolicy, { deadLetterTargetArn: { 'Fn::GetAtt': ['AwsSmsInboundDeadLetterQueue', 'Arn'] } });
+    const alarms = Object.values(resources).filter(
+      (r: any) => r.Type === 'AWS::CloudWatch::Alarm' && r.Condition === 'HasAwsSmsInbound',
+    ) as any[];
+    assert.deepEqual(alarms.map((a) => a.Properties.MetricName).sort(), ['ApproximateNumberOfMessagesVisible', 'NumberOfNotificationsFailed']);
+  });
+
+  it('the SMS webhook accepts the inbound topic only when it exists', () => {
+    assert.deepEqual(resources[smsFn].Properties.Environment.Variables.AWS_SMS_TOPIC_ARNS, {
+      'Fn::If': ['HasAwsSmsInbound', { Ref: 'AwsSmsInboundTopic' }, { Ref: 'AWS::NoValue' }],
+    });
+  });
+
+  it('the acknowledger may send texts from the account numbers and the named configuration set, only when asked', () => {
+    const send = statements(resources, ackRole).filter((st) => list(st.Action).includes('sms-voice:SendTextMessage'));
+    assert.equal(send.length, 1);
+    assert.equal(send[0].condition, 'HasAwsSmsSend');
+    const text = JSON.stringify(send[0].Resource);
+    assert.ok(text.includes(':phone-number/*'), text);
+    assert.ok(text.includes('HasAwsSmsConfigurationSet') && text.includes('configuration-set/${AwsSmsConfigurationSet}'), text);
+    assert.ok(!text.includes('"*"'), 'never on *');
+  });
+
+  it('without an aws route there is no AWS SMS inbound', () => {
+    const t = synth(
+      MANIFEST.map((f) => ({
+        ...f,
+        routes: f.routes.filter((r) => r.provider !== 'aws'),
+        env: f.env.filter((v) => v.name !== 'AWS_SMS_TOPIC_ARNS'),
+      })),
+    ).toJSON();
+    for (const id of ['AwsSmsInboundKey', 'AwsSmsInboundTopic', 'AwsSmsInboundSubscription']) assert.equal(t.Resources[id], undefined, id);
+    assert.equal(t.Parameters.AwsSmsInbound, undefined);
   });
 });
 

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::ack::settings::AckSettings;
-use crate::keywords::Keyword;
+use crate::keywords::Keywords;
 use crate::model::{AckStatus, Channel, Contact, RecentAck, StoredMessage, Ticket};
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/intake.toml");
@@ -47,7 +47,7 @@ fn message(body: &str, language: Option<&str>) -> StoredMessage {
         body: body.into(),
         attachments: vec![],
         received_at: "2026-11-28T03:00:00.000Z".into(),
-        keyword: Keyword::classify(body),
+        keyword: Keywords::default().classify(body),
         language: language.map(str::to_owned),
         reply_token: None,
         message_id: None,

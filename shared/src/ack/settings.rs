@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use super::hours::{OpeningHours, Range, check_overlaps, weekday};
 use super::language::Language;
 use super::templates::{MAX_NAME_CHARS, Template, Values, builtin};
+use crate::keywords::Keywords;
 use crate::model::Channel;
 use crate::sms;
 
@@ -108,6 +109,27 @@ pub struct AckSettings {
     default_brand: usize,
     /// Limits and switches.
     pub limits: Limits,
+    /// How SMS senders are read: their numbers and keywords.
+    pub sms: SmsSettings,
+}
+
+/// How the SMS webhook reads what customers send (`[sms]` in `intake.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsSettings {
+    /// The country code (digits, such as `62`) of national numbers (`0812…`), so that
+    /// `0812…`, `62812…` and `+62812…` are one customer.
+    pub default_country_code: String,
+    /// The opt-out, opt-in and help words.
+    pub keywords: Keywords,
+}
+
+impl Default for SmsSettings {
+    fn default() -> SmsSettings {
+        SmsSettings {
+            default_country_code: crate::phone::DEFAULT_COUNTRY_CODE.to_owned(),
+            keywords: Keywords::default(),
+        }
+    }
 }
 
 impl AckSettings {
@@ -174,6 +196,7 @@ impl AckSettings {
         if limits.sms_max_segments == 0 {
             problems.push("limits.sms_max_segments must be at least 1".to_owned());
         }
+        let sms = sms_settings(file.sms.unwrap_or_default(), &mut problems);
         let raw_brands = if file.brands.is_empty() {
             vec![RawBrand::default()]
         } else {
@@ -214,6 +237,7 @@ impl AckSettings {
                 brands,
                 default_brand,
                 limits,
+                sms,
             })
         } else {
             Err(SettingsError(problems))
@@ -440,6 +464,7 @@ struct File {
     default_brand: Option<String>,
     limits: Option<RawLimits>,
     channels: Option<RawChannels>,
+    sms: Option<RawSms>,
     #[serde(default, rename = "brand")]
     brands: Vec<RawBrand>,
 }
@@ -450,6 +475,61 @@ struct RawLimits {
     per_contact_per_day: Option<u32>,
     quiet_period_minutes: Option<u32>,
     sms_max_segments: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSms {
+    default_country_code: Option<String>,
+    keywords: Option<RawKeywords>,
+}
+
+/// Each list replaces the built-in one when given.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawKeywords {
+    opt_out: Option<Vec<String>>,
+    opt_in: Option<Vec<String>>,
+    help: Option<Vec<String>>,
+}
+
+/// The `[sms]` section, checked; its problems are added to `problems`.
+fn sms_settings(raw: RawSms, problems: &mut Vec<String>) -> SmsSettings {
+    let defaults = SmsSettings::default();
+    let default_country_code = match raw.default_country_code {
+        None => defaults.default_country_code,
+        Some(code) => {
+            let code = code.trim().trim_start_matches('+').to_owned();
+            if code.is_empty() || code.len() > 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+                problems.push(format!(
+                    "sms.default_country_code {code:?} is not a country calling code (1 to 3 digits, such as \"62\")"
+                ));
+            }
+            code
+        }
+    };
+    let keywords = match raw.keywords {
+        None => defaults.keywords,
+        Some(k) => {
+            let list = |given: Option<Vec<String>>, builtin: &[&str]| {
+                given.unwrap_or_else(|| builtin.iter().map(|w| (*w).to_owned()).collect())
+            };
+            use crate::keywords::{DEFAULT_HELP, DEFAULT_OPT_IN, DEFAULT_OPT_OUT};
+            Keywords::new(
+                list(k.opt_out, DEFAULT_OPT_OUT),
+                list(k.opt_in, DEFAULT_OPT_IN),
+                list(k.help, DEFAULT_HELP),
+            )
+            .unwrap_or_else(|errors| {
+                problems.extend(errors);
+                Keywords::default()
+            })
+        }
+    };
+    SmsSettings {
+        default_country_code,
+        keywords,
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -124,3 +124,40 @@ fn every_problem_is_listed_at_once() {
     );
     assert!(found.len() >= 3, "{found:?}");
 }
+
+#[test]
+fn sms_numbers_and_keywords_are_configurable() {
+    use crate::keywords::Keyword;
+    let built_in = AckSettings::builtin().sms;
+    assert_eq!(built_in.default_country_code, "62");
+    assert_eq!(built_in.keywords.classify("BERHENTI"), Some(Keyword::Stop));
+
+    let settings = AckSettings::from_toml(
+        "[sms]\ndefault_country_code = \"+44\"\n[sms.keywords]\nopt_out = [\"stop\", \"keluar\"]\n",
+    )
+    .expect("valid");
+    assert_eq!(settings.sms.default_country_code, "44");
+    let k = &settings.sms.keywords;
+    assert_eq!(k.classify("Keluar"), Some(Keyword::Stop));
+    // The opt-out list was replaced; the others keep their built-in words.
+    assert_eq!(k.classify("berhenti"), None);
+    assert_eq!(k.classify("mulai"), Some(Keyword::Start));
+    assert_eq!(k.classify("bantuan"), Some(Keyword::Help));
+}
+
+#[test]
+fn bad_sms_settings_are_named() {
+    assert_problem(
+        "[sms]\ndefault_country_code = \"Indonesia\"\n",
+        "sms.default_country_code",
+    );
+    assert_problem(
+        "[sms.keywords]\nopt_in = [\"STOP\"]\n",
+        "\"STOP\" is in both opt_out and opt_in",
+    );
+    assert_problem(
+        "[sms.keywords]\nhelp = [\"tolong saya\"]\n",
+        "is not one word",
+    );
+    assert_problem("[sms]\nkeyword = []\n", "unknown field");
+}

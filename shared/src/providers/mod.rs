@@ -15,6 +15,7 @@ use crate::reply::Reply;
 use crate::request::WebhookRequest;
 use crate::store::Store;
 
+pub mod aws_sms;
 mod json;
 pub mod line;
 mod mail;
@@ -23,6 +24,7 @@ pub mod meta;
 pub mod postmark;
 pub mod sendgrid;
 pub mod ses;
+pub mod sns_inbound;
 pub mod telegram;
 pub mod twilio;
 pub mod vonage;
@@ -222,9 +224,14 @@ pub fn inbound(
 /// binaries carry no mail parser, SNS verifier or S3 client.
 pub fn sms(
     config: &Config,
-    _clients: &Clients,
+    clients: &Clients,
 ) -> Result<Vec<Box<dyn Provider>>, crate::config::ConfigError> {
     let mut all: Vec<Box<dyn Provider>> = Vec::new();
+    if let Some(c) = &config.aws_sms
+        && let Some(p) = aws_sms::AwsSms::new(c, clients)?
+    {
+        all.push(Box::new(p));
+    }
     if let Some(c) = &config.twilio {
         all.push(Box::new(twilio::Twilio::new(c)?));
     }
@@ -332,6 +339,13 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         .ses
         .as_ref()
         .and_then(|c| ses::SesSender::new(c, clients))
+    {
+        all.push(Arc::new(s));
+    }
+    if let Some(s) = config
+        .aws_sms
+        .as_ref()
+        .and_then(|c| aws_sms::AwsSmsSender::new(c, clients))
     {
         all.push(Arc::new(s));
     }

@@ -26,7 +26,6 @@ use super::{OutboundMessage, Provider, SendError, SendReceipt, Sender};
 use crate::config::{ConfigError, Secret, TwilioConfig};
 use crate::error::WebhookError;
 use crate::future::BoxFuture;
-use crate::keywords::Keyword;
 use crate::model::{Attachment, Channel, InboundMessage, Party};
 use crate::reply::Reply;
 use crate::request::WebhookRequest;
@@ -260,7 +259,7 @@ fn message(
         },
         to: fields.to.to_owned(),
         subject: None,
-        keyword: Keyword::classify(fields.body),
+        keyword: None,
         body: fields.body.to_owned(),
         attachments,
         language: None,

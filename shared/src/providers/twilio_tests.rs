@@ -196,7 +196,9 @@ fn parse_flags_keywords_and_missing_fields() {
     let m = twilio()
         .parse(&request(stop, None, URL), Timestamp::UNIX_EPOCH)
         .unwrap();
-    assert_eq!(m[0].keyword, Some(Keyword::Stop));
+    // Keywords are the webhook's business, with the deployment's words (`webhook.rs`).
+    assert_eq!(m[0].keyword, None);
+    assert_eq!(m[0].body, "Stop");
     for (body, field) in [
         ("From=%2B1&To=%2B2&Body=x", "MessageSid"),
         ("MessageSid=SM1&To=%2B2&Body=x", "From"),
@@ -403,13 +405,13 @@ fn inbound_events_are_read_like_the_form() {
     let now = Timestamp::UNIX_EPOCH;
     let parse =
         |v: serde_json::Value| twilio().parse(&json_request(&v.to_string(), None, URL), now);
-    // One event on its own, not in an array; a keyword is classified as in the form.
+    // One event on its own, not in an array; its text is read as in the form.
     let single = inbound_event(serde_json::json!({
         "messageSid": "SM1", "from": "whatsapp:+6281", "to": "whatsapp:+6221", "body": "STOP"
     }));
     let m = parse(single).unwrap();
     assert_eq!(m.len(), 1);
-    assert_eq!(m[0].keyword, Some(Keyword::Stop));
+    assert_eq!(m[0].body, "STOP");
     assert_eq!(m[0].from.address, "whatsapp:+6281");
     // No body is an empty message (an MMS without text), not an error.
     let no_body = inbound_event(serde_json::json!({"messageSid": "SM2", "from": "+1", "to": "+2"}));

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 mod ack;
 mod attrs;
+mod customer;
 mod image;
 mod ingest;
 pub mod keys;
@@ -12,8 +13,9 @@ mod once;
 mod read;
 
 pub use ack::{AckRecord, SentAck};
+pub use customer::Customer;
 pub use image::ticket_from_image;
-pub use read::AckReads;
+pub use read::{AckReads, phone_contact_keys};
 pub mod schema;
 
 pub use ingest::{IngestOutcome, IngestPlan, Role, Target, plan};

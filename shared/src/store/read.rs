@@ -45,7 +45,7 @@ fn recent_acks(item: &Item) -> Vec<RecentAck> {
     }
 }
 
-fn contact_from(i: &Item) -> Contact {
+pub(super) fn contact_from(i: &Item) -> Contact {
     Contact {
         channel: opt_s(i, "channel").and_then(|c| c.parse().ok()),
         address: opt_s(i, "address").unwrap_or_default(),
@@ -124,45 +124,28 @@ fn message_from(item: &Item) -> Result<StoredMessage, StoreError> {
 
 /// The contact keys an address typed by a person may be stored under, on every channel.
 ///
-/// A phone number (`+62 812-3456-7890`, `6281234567890`) is an SMS sender (`+<digits>`), a
-/// WhatsApp sender through Twilio (`whatsapp:+<digits>`, the SMS channel) and through Meta
-/// (`whatsapp:<digits>`, the social channel). `whatsapp:<number>` is both WhatsApp forms; an
-/// email address is the email channel's (case-insensitive); any other `platform:id`
-/// (`telegram:123`, `messenger:<PSID>`) is looked up as typed on the social and SMS
-/// channels, and anything else as typed on every channel.
-fn contact_keys(typed: &str) -> Vec<String> {
+/// A phone number, in any spelling [`crate::phone::e164`] reads (`+62 812-3456-7890`,
+/// `6281234567890`, `0812…` with `country_code`), is its person's keys
+/// ([`phone_contact_keys`]). `whatsapp:<number>` is both WhatsApp forms; an email address is
+/// the email channel's (case-insensitive); any other `platform:id` (`telegram:123`,
+/// `messenger:<PSID>`) is looked up as typed on the social and SMS channels, and anything
+/// else as typed on every channel.
+fn contact_keys(typed: &str, country_code: &str) -> Vec<String> {
     let typed = typed.trim();
-    let phone = |number: &str| {
-        let number = number.trim();
-        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-        let shaped = number
-            .trim_start_matches('+')
-            .chars()
-            .all(|c| c.is_ascii_digit() || " -.()".contains(c));
-        (shaped && digits.len() >= 5).then_some(digits)
-    };
-    let whatsapp = |digits: &str| {
-        vec![
-            keys::contact(Channel::Sms, &format!("whatsapp:+{digits}")),
-            keys::contact(Channel::Social, &format!("whatsapp:{digits}")),
-        ]
-    };
     let mut out = match typed.split_once(':') {
-        Some((scheme, number)) if scheme.eq_ignore_ascii_case("whatsapp") => match phone(number) {
-            Some(digits) => whatsapp(&digits),
-            None => vec![keys::contact(Channel::Social, typed)],
-        },
+        Some((scheme, number)) if scheme.eq_ignore_ascii_case("whatsapp") => {
+            match crate::phone::e164(number, country_code) {
+                Some(number) => phone_contact_keys(&number)[1..].to_vec(),
+                None => vec![keys::contact(Channel::Social, typed)],
+            }
+        }
         Some(_) => vec![
             keys::contact(Channel::Social, typed),
             keys::contact(Channel::Sms, typed),
         ],
         None if typed.contains('@') => vec![keys::contact(Channel::Email, typed)],
-        None => match phone(typed) {
-            Some(digits) => {
-                let mut keys = vec![keys::contact(Channel::Sms, &format!("+{digits}"))];
-                keys.extend(whatsapp(&digits));
-                keys
-            }
+        None => match crate::phone::e164(typed, country_code) {
+            Some(number) => phone_contact_keys(&number).to_vec(),
             None => Channel::ALL
                 .iter()
                 .map(|c| keys::contact(*c, typed))
@@ -171,6 +154,26 @@ fn contact_keys(typed: &str) -> Vec<String> {
     };
     out.dedup();
     out
+}
+
+/// Every contact key of the person with this E.164 number (`+62…`): an SMS sender through
+/// any SMS provider (`+62…`, the webhook writes every SMS number so), a WhatsApp sender
+/// through Twilio (`whatsapp:+62…`, the SMS channel) and through Meta (`whatsapp:62…`, the
+/// social channel). The customer is these keys: no item of its own links them, so no write
+/// of any message has to keep one up to date.
+pub fn phone_contact_keys(number: &str) -> [String; 3] {
+    let digits = number.trim_start_matches('+');
+    [
+        keys::contact(Channel::Sms, &format!("+{digits}")),
+        keys::contact(
+            Channel::Sms,
+            &format!("{}+{digits}", crate::phone::WHATSAPP_PREFIX),
+        ),
+        keys::contact(
+            Channel::Social,
+            &format!("{}{digits}", crate::phone::WHATSAPP_PREFIX),
+        ),
+    ]
 }
 
 /// A list of strings; absent or of another type reads as empty.
@@ -368,12 +371,17 @@ impl Store {
 
     /// Every ticket of the contact a person typed, on every channel, newest first: a phone
     /// number finds its SMS and WhatsApp tickets (Twilio's `whatsapp:+62…` and Meta's
-    /// `whatsapp:62…`), an email address its email tickets whatever its case, and a
+    /// `whatsapp:62…`; `0812…` is read with `country_code`), an email address its email
+    /// tickets whatever its case, and a
     /// `platform:id` (`telegram:123`) is taken as stored. One Query of the `by_contact`
     /// index per key the address may be stored under.
-    pub async fn contact_tickets(&self, typed: &str) -> Result<Vec<Ticket>, StoreError> {
+    pub async fn contact_tickets(
+        &self,
+        typed: &str,
+        country_code: &str,
+    ) -> Result<Vec<Ticket>, StoreError> {
         let mut out = Vec::new();
-        for key in contact_keys(typed) {
+        for key in contact_keys(typed, country_code) {
             out.extend(self.tickets_of_contact_key(&key).await?);
         }
         out.sort_by(|a, b| (&b.created_at, &b.id).cmp(&(&a.created_at, &a.id)));
@@ -414,28 +422,34 @@ mod tests {
             "CONTACT#sms#whatsapp:+6281234567890",
             "CONTACT#social#whatsapp:6281234567890",
         ];
-        for typed in ["+6281234567890", " +62 812-3456-7890 ", "6281234567890"] {
-            assert_eq!(contact_keys(typed), keys, "{typed}");
+        for typed in [
+            "+6281234567890",
+            " +62 812-3456-7890 ",
+            "6281234567890",
+            "081234567890",
+        ] {
+            assert_eq!(contact_keys(typed, "62"), keys, "{typed}");
         }
-        assert_eq!(contact_keys("whatsapp:+6281234567890"), keys[1..]);
-        assert_eq!(contact_keys("WhatsApp:6281234567890"), keys[1..]);
+        assert_eq!(contact_keys("whatsapp:+6281234567890", "62"), keys[1..]);
+        assert_eq!(contact_keys("WhatsApp:6281234567890", "62"), keys[1..]);
+        assert_eq!(contact_keys("whatsapp:081234567890", "62"), keys[1..]);
     }
 
     #[test]
     fn other_addresses_are_looked_up_as_typed() {
         assert_eq!(
-            contact_keys("Budi@Example.co.id"),
+            contact_keys("Budi@Example.co.id", "62"),
             ["CONTACT#email#budi@example.co.id"]
         );
         assert_eq!(
-            contact_keys("telegram:123456"),
+            contact_keys("telegram:123456", "62"),
             [
                 "CONTACT#social#telegram:123456",
                 "CONTACT#sms#telegram:123456"
             ]
         );
         assert_eq!(
-            contact_keys("budi"),
+            contact_keys("budi", "62"),
             [
                 "CONTACT#sms#budi",
                 "CONTACT#email#budi",

@@ -7,24 +7,20 @@ use jiff::Timestamp;
 use super::PROVIDER;
 use super::bucket::MailBucket;
 use super::notification::{SesNotification, inbound_mail};
-use super::subscription::Subscriptions;
 use crate::config::{ConfigError, SesConfig};
 use crate::error::WebhookError;
 use crate::future::BoxFuture;
 use crate::model::{Channel, InboundMessage};
+use crate::providers::sns_inbound::{SnsDelivery, SnsEndpoint, sns_error};
 use crate::providers::{Clients, Provider, Received, mail};
 use crate::request::WebhookRequest;
-use crate::sns::{
-    CertSource, HttpsCertSource, SnsError, SnsMessage, SnsVerifier, StaticCertSource,
-};
+use crate::sns::SnsMessage;
 use crate::store::Store;
 
 /// SES inbound through SNS.
 pub struct Ses {
-    topics: Vec<String>,
-    verifier: SnsVerifier,
+    sns: SnsEndpoint,
     bucket: MailBucket,
-    subscriptions: Subscriptions,
 }
 
 impl Ses {
@@ -33,39 +29,15 @@ impl Ses {
         if config.topic_arns.is_empty() {
             return Ok(None);
         }
-        let source: Box<dyn CertSource> = match &config.trusted_cert_file {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| ConfigError::Invalid {
-                    name: "SNS_TRUSTED_CERT_FILE",
-                    reason: format!("cannot read {path}: {e}"),
-                })?;
-                tracing::warn!(
-                    "SNS_TRUSTED_CERT_FILE is set: SNS signatures are checked against a local test certificate (local stack only)"
-                );
-                Box::new(StaticCertSource::new(pem))
-            }
-            None => Box::new(HttpsCertSource::new().map_err(|e| ConfigError::Invalid {
-                name: "SNS certificate client",
-                reason: e.to_string(),
-            })?),
-        };
         Ok(Some(Ses {
-            topics: config.topic_arns.clone(),
-            verifier: SnsVerifier::new(source),
-            bucket: MailBucket::new(config, clients),
-            subscriptions: Subscriptions::new(
-                clients.http.clone(),
+            sns: SnsEndpoint::new(
+                config.topic_arns.clone(),
+                config.trusted_cert_file.as_deref(),
                 config.confirm_base_url.clone(),
-            ),
+                clients.http.clone(),
+            )?,
+            bucket: MailBucket::new(config, clients),
         }))
-    }
-
-    fn accepted_topic(&self, message: &SnsMessage) -> Result<(), WebhookError> {
-        if self.topics.contains(&message.topic_arn) {
-            Ok(())
-        } else {
-            Err(WebhookError::Forbidden("SNS topic not configured"))
-        }
     }
 
     /// The messages of a verified notification.
@@ -90,18 +62,6 @@ impl Ses {
     }
 }
 
-fn sns_error(e: SnsError) -> WebhookError {
-    match e {
-        SnsError::Malformed(what) => WebhookError::Malformed(what.into()),
-        SnsError::Unavailable(why) => WebhookError::Unavailable(why),
-        SnsError::BadSignature
-        | SnsError::UntrustedCertUrl
-        | SnsError::UnsupportedVersion
-        | SnsError::CertificateExpired
-        | SnsError::BadCertificate => WebhookError::BadSignature,
-    }
-}
-
 impl Provider for Ses {
     fn name(&self) -> &'static str {
         PROVIDER
@@ -119,13 +79,7 @@ impl Provider for Ses {
 
     /// Verifies with a certificate already fetched ([`Provider::receive`] fetches it first).
     fn verify(&self, req: &WebhookRequest, now: Timestamp) -> Result<(), WebhookError> {
-        let message = SnsMessage::parse(&req.body).map_err(sns_error)?;
-        self.accepted_topic(&message)?;
-        let cert = self
-            .verifier
-            .cached(&message)
-            .ok_or_else(|| WebhookError::Unavailable("signing certificate not fetched".into()))?;
-        cert.verify(&message, now).map_err(sns_error)
+        self.sns.verify_cached(&req.body, now).map(drop)
     }
 
     /// Reads inline mail of a verified notification (mail in S3 needs [`Provider::receive`]).
@@ -154,17 +108,11 @@ impl Provider for Ses {
         store: &'a Store,
     ) -> BoxFuture<'a, Result<Received, WebhookError>> {
         Box::pin(async move {
-            let message = SnsMessage::parse(&req.body).map_err(sns_error)?;
-            self.accepted_topic(&message)?;
-            let cert = self
-                .verifier
-                .certificate(&message)
-                .await
-                .map_err(sns_error)?;
-            cert.verify(&message, now).map_err(sns_error)?;
-            match self.subscriptions.answer(&message, now, store).await? {
-                Some(reply) => Ok(Received::Answer(reply)),
-                None => Ok(Received::Messages(self.mail(&message, now).await?)),
+            match self.sns.receive(&req.body, now, store).await? {
+                SnsDelivery::Answered(reply) => Ok(Received::Answer(reply)),
+                SnsDelivery::Notification(message) => {
+                    Ok(Received::Messages(self.mail(&message, now).await?))
+                }
             }
         })
     }

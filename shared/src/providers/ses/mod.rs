@@ -3,7 +3,8 @@
 //! Inbound (`POST /email/ses`, `inbound.rs`): a receipt rule publishes each mail to an SNS
 //! topic whose HTTPS subscription calls us. Only configured topics are accepted; each
 //! delivery's SNS signature is verified (certificate fetched from SNS once per process);
-//! subscription confirmations are confirmed once (`subscription.rs`); notifications
+//! subscription confirmations are confirmed once (both shared with every SNS-delivered
+//! provider: `providers/sns_inbound`); notifications
 //! (`notification.rs`) carry the raw mail inline (SNS action) or name the S3 object a receipt
 //! rule stored it in (`bucket.rs`). A spam or virus `FAIL` verdict stores the mail flagged,
 //! never answered.
@@ -19,7 +20,6 @@ mod identity;
 mod inbound;
 mod notification;
 mod sender;
-mod subscription;
 
 pub use ack_email::{AckEmail, one_line};
 pub use bucket::MailBucket;

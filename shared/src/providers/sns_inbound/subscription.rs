@@ -1,4 +1,4 @@
-//! The SNS handshakes of the SES topic: a `SubscriptionConfirmation` is confirmed once, by
+//! The SNS handshakes of a subscribed topic (SES mail, AWS SMS): a `SubscriptionConfirmation` is confirmed once, by
 //! fetching its `SubscribeURL` (an SNS host only); an `UnsubscribeConfirmation` is logged.
 //! Both are answered without storing anything else.
 
