@@ -82,6 +82,20 @@ fn read_values(config: &Config) -> Vec<(&'static str, Option<String>)> {
             "TELNYX_API_KEY",
             expose(telnyx.and_then(|t| t.api_key.as_ref())),
         ),
+        // Vonage
+        (
+            "VONAGE_SIGNATURE_SECRET",
+            expose(
+                config
+                    .vonage
+                    .as_ref()
+                    .and_then(|v| v.signature_secret.as_ref()),
+            ),
+        ),
+        (
+            "VONAGE_API_SECRET",
+            expose(config.vonage.as_ref().and_then(|v| v.api_secret.as_ref())),
+        ),
         (
             "META_APP_SECRET",
             expose(meta.and_then(|m| m.app_secret.as_ref())),
@@ -154,6 +168,8 @@ async fn load_as(function: &Function, sdk: &aws_config::SdkConfig) -> Config {
             "TWILIO_ACCOUNT_SID" => Some("AC00000000000000000000000000000000".into()),
             "PLIVO_AUTH_ID" => Some("MA00000000000000TEST".into()),
             "BIRD_WORKSPACE_ID" => Some("0a0b0c0d-0000-4000-8000-000000000001".into()),
+            // Vonage: the acknowledger's API secret comes with its (not secret) key.
+            "VONAGE_API_KEY" => Some("abcd1234".into()),
             _ => names
                 .iter()
                 .find(|(n, _)| n == name)

@@ -114,6 +114,8 @@ enum Simulate {
     Messagebird(MessageBirdArgs),
     /// An inbound SMS or MMS through Telnyx (signed with the local stack's test key).
     Telnyx(TwilioArgs),
+    /// An inbound SMS through Vonage (SMS API signed webhook, or Messages API).
+    Vonage(VonageArgs),
     /// A Messenger, Instagram or WhatsApp message through Meta's webhook.
     Meta(MetaArgs),
     /// A Telegram private-chat message.
@@ -254,6 +256,29 @@ struct MessageBirdArgs {
     url: Option<String>,
 }
 
+#[derive(Args)]
+struct VonageArgs {
+    /// The customer's number, as Vonage writes it (digits, no +).
+    #[arg(long, default_value = "6281234567890")]
+    from: String,
+    /// Our Vonage number.
+    #[arg(long, default_value = "6221555000")]
+    to: String,
+    /// Message text.
+    #[arg(long)]
+    body: String,
+    /// How Vonage delivers it: the SMS API's GET, POST or POST-JSON (signed with
+    /// VONAGE_SIGNATURE_METHOD), or the Messages API (an HS256 JWT).
+    #[arg(long, value_enum, default_value = "post")]
+    delivery: simulate::VonageDelivery,
+    /// messageId / message_uuid to use (repeat one to see deduplication); fresh by default.
+    #[arg(long)]
+    id: Option<String>,
+    /// Base URL of the stack (default PUBLIC_BASE_URL).
+    #[arg(long)]
+    url: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Tickets {
     /// Every ticket, newest first.
@@ -337,6 +362,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
         Command::Simulate(Simulate::Plivo(args)) => plivo_command::simulate(args).await,
         Command::Simulate(Simulate::Messagebird(args)) => simulate_messagebird(args).await,
         Command::Simulate(Simulate::Telnyx(args)) => simulate_telnyx(args).await,
+        Command::Simulate(Simulate::Vonage(args)) => simulate_vonage(args).await,
         Command::Simulate(Simulate::Aws(args)) => simulate_aws_sms(args).await,
         Command::Simulate(Simulate::Ses(args)) => {
             mail_command::simulate(mail_command::MailProvider::Ses, args).await
@@ -546,6 +572,26 @@ async fn simulate_messagebird(args: MessageBirdArgs) -> DevResult<()> {
     answered(status, &body)
 }
 
+async fn simulate_vonage(args: VonageArgs) -> DevResult<()> {
+    let base = args
+        .url
+        .unwrap_or_else(|| var_or("PUBLIC_BASE_URL", "http://127.0.0.1:3000"));
+    let secret = secret("VONAGE_SIGNATURE_SECRET")?;
+    let method_name = var_or("VONAGE_SIGNATURE_METHOD", "md5hash");
+    let method = intake::config::VonageSignatureMethod::parse(&method_name)
+        .ok_or_else(|| format!("VONAGE_SIGNATURE_METHOD {method_name} is not a Vonage method"))?;
+    let sms = simulate::VonageSms {
+        id: args.id,
+        ..simulate::VonageSms::new(&args.from, &args.to, &args.body)
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let request = simulate::sign_vonage(&base, &secret, method, args.delivery, &sms, now);
+    let (status, body) = simulate::send_vonage(&reqwest::Client::new(), &request)
+        .await
+        .map_err(|e| reach::http("the webhook server", &base, e))?;
+    answered(status, &body)
+}
+
 /// Prints the webhook's answer; an error unless it was 2xx.
 fn answered(status: u16, body: &str) -> DevResult<()> {
     out!("{status} {body}");
@@ -609,7 +655,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
     let base = match &which {
         Simulate::Meta(args) => args.message.base(),
         Simulate::Telegram(args) | Simulate::Line(args) => args.base(),
-        _ => unreachable!("handled by simulate_twilio and mail_command"),
+        _ => unreachable!("handled by their own simulate_* functions and mail_command"),
     };
     let post = match &which {
         Simulate::Meta(args) => simulate::sign_meta(
@@ -630,7 +676,7 @@ async fn simulate_social(which: Simulate) -> DevResult<()> {
             &secret("LINE_CHANNEL_SECRET")?,
             simulate::line_payload(&args.to, &[args.message()]),
         ),
-        _ => unreachable!("handled by simulate_twilio and mail_command"),
+        _ => unreachable!("handled by their own simulate_* functions and mail_command"),
     };
     post_signed_json(&base, &post).await
 }
@@ -660,12 +706,7 @@ async fn simulate_aws_sms(args: AwsSmsArgs) -> DevResult<()> {
     let (status, body) = intake_dev::simulate_email::post(&reqwest::Client::new(), &post)
         .await
         .map_err(|e| format!("the webhook server at {base}: {e}"))?;
-    out!("{status} {body}");
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(format!("the webhook answered {status}").into())
-    }
+    answered(status, &body)
 }
 
 /// The table of the local stack (`TABLE_NAME` at `AWS_ENDPOINT_URL_DYNAMODB`). Only the

@@ -366,6 +366,9 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
                 serde_json::json!({"data": {"record_type": "message", "direction": "outbound", "id": crate::simulate::new_uuid(), "type": "SMS", "from": {"phone_number": recorded.from}, "to": [{"phone_number": recorded.to, "status": "queued"}], "text": recorded.body}}),
             ),
         }
+    } else if let Some(answer) = vonage(req, failure, &mut recorded) {
+        // Vonage: before the Graph API, whose /{version}/.../messages its /v1/messages matches.
+        answer
     } else if path.starts_with("/v") && path.ends_with("/messages") {
         // Graph API: /{version}/{page, account or phone number id}/messages
         recorded.provider = "meta".into();
@@ -501,6 +504,84 @@ fn is_bird_messages(path: &str) -> bool {
         ["", "workspaces", workspace, "channels", channel, "messages"]
             if !workspace.is_empty() && !channel.is_empty()
     )
+}
+
+/// Vonage's Messages API (`POST /v1/messages`, JSON, HTTP Basic) and SMS API (`POST
+/// /sms/json`, form with `api_key` and `api_secret`), answered as Vonage answers: 202 with a
+/// `message_uuid`, or RFC 7807 problems; the SMS API 200 with a `status` per message, `"4"`
+/// for missing credentials. `None` for any other path.
+fn vonage(
+    req: &Request<Bytes>,
+    failure: Option<u16>,
+    recorded: &mut Recorded,
+) -> Option<(u16, serde_json::Value)> {
+    let path = req.uri().path();
+    if req.method() != Method::POST || !(path == "/v1/messages" || path == "/sms/json") {
+        return None;
+    }
+    recorded.provider = "vonage".into();
+    recorded.channel = "sms".into();
+    let id = ulid::Ulid::new();
+    if path == "/v1/messages" {
+        let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap_or_default();
+        let text = |name: &str| body[name].as_str().map(str::to_owned);
+        recorded.kind = Some("message".into());
+        recorded.to = text("to");
+        recorded.from = text("from");
+        recorded.body = text("text");
+        let problem = |code: &str, title: &str| {
+            serde_json::json!({
+                "type": format!("https://developer.vonage.com/api-errors/messages#{code}"),
+                "title": title,
+                "detail": format!("recorder: {title}"),
+                "instance": id.to_string(),
+            })
+        };
+        return Some(match failure {
+            _ if !recorded.authenticated => (401, problem("1010", "Unauthorized")),
+            Some(status) => (
+                status,
+                problem(if status == 422 { "1120" } else { "1000" }, "Failed"),
+            ),
+            None => (
+                202,
+                serde_json::json!({"message_uuid": crate::simulate::uuid_shaped(id)}),
+            ),
+        });
+    }
+    let form: Vec<(String, String)> = form_urlencoded::parse(req.body())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    recorded.kind = Some("sms".into());
+    recorded.to = field("to");
+    recorded.from = field("from");
+    recorded.body = field("text");
+    recorded.authenticated = field("api_key").is_some_and(|k| !k.is_empty())
+        && field("api_secret").is_some_and(|s| !s.is_empty());
+    let part = |status: &str, error: &str| serde_json::json!({"message-count": "1", "messages": [{"status": status, "error-text": error}]});
+    Some(match failure {
+        _ if !recorded.authenticated => (200, part("4", "Bad Credentials")),
+        // The SMS API answers 200 whatever happened: 400 is "invalid parameters", 429
+        // "throttled", anything else a transport-level failure.
+        Some(400) => (200, part("3", "Invalid Message")),
+        Some(429) => (200, part("1", "Throttled")),
+        Some(status) => (
+            status,
+            serde_json::json!({"error": "recorder told to fail"}),
+        ),
+        None => (
+            200,
+            serde_json::json!({"message-count": "1", "messages": [{
+                "to": recorded.to,
+                "message-id": format!("{:016X}", id.random() as u64),
+                "status": "0",
+                "remaining-balance": "10.0",
+                "message-price": "0.0057",
+                "network": "51010",
+            }]}),
+        ),
+    })
 }
 
 /// Reads what a recorder at `url` has received.

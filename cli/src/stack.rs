@@ -235,6 +235,14 @@ impl StackOptions {
                 "MESSAGEBIRD_API_BASE_URL" | "BIRD_API_BASE_URL" => {
                     format!("http://127.0.0.1:{recorder_port}")
                 }
+                // Vonage
+                "VONAGE_SIGNATURE_SECRET" => TEST_VONAGE_SIGNATURE_SECRET.to_owned(),
+                "VONAGE_SIGNATURE_METHOD" => "sha256".to_owned(),
+                "VONAGE_API_KEY" => TEST_VONAGE_API_KEY.to_owned(),
+                "VONAGE_API_SECRET" => "test-vonage-api-secret".to_owned(),
+                "VONAGE_API_BASE_URL" | "VONAGE_REST_BASE_URL" => {
+                    format!("http://127.0.0.1:{recorder_port}")
+                }
                 "META_APP_SECRET" => TEST_META_APP_SECRET.to_owned(),
                 "META_VERIFY_TOKEN" => TEST_META_VERIFY_TOKEN.to_owned(),
                 "META_PAGE_ACCESS_TOKEN" => "test-page-token".to_owned(),
@@ -283,6 +291,11 @@ pub const TEST_MESSAGEBIRD_SIGNING_KEY: &str = "test-messagebird-signing-key";
 pub const TEST_BIRD_SIGNING_KEY: &str = "test-bird-signing-key";
 /// Bird workspace of local and test stacks.
 pub const TEST_BIRD_WORKSPACE_ID: &str = "0a0b0c0d-0000-4000-8000-000000000001";
+/// Vonage signature secret of test stacks (SMS API webhooks signed with HMAC-SHA256, and
+/// Messages API JWTs).
+pub const TEST_VONAGE_SIGNATURE_SECRET: &str = "test-vonage-signature-secret";
+/// Vonage API key of test stacks.
+pub const TEST_VONAGE_API_KEY: &str = "abcd1234";
 /// Meta App Secret of test stacks.
 pub const TEST_META_APP_SECRET: &str = "test-meta-app-secret";
 /// Meta verify token of test stacks.

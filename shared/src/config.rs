@@ -223,6 +223,71 @@ impl fmt::Debug for Ed25519PublicKey {
     }
 }
 
+/// Vonage: SMS API and Messages API webhooks (webhook side), acks through either API
+/// (acknowledger side).
+#[derive(Debug, Clone)]
+pub struct VonageConfig {
+    /// Signature secret (`VONAGE_SIGNATURE_SECRET`): signs SMS API webhooks (`sig`) and the
+    /// JWT of Messages API webhooks (webhook side).
+    pub signature_secret: Option<Secret>,
+    /// How SMS API webhooks are signed (`VONAGE_SIGNATURE_METHOD`, as chosen in the
+    /// dashboard; Vonage's default is `md5hash`).
+    pub signature_method: VonageSignatureMethod,
+    /// API key (`VONAGE_API_KEY`), not secret (acknowledger side).
+    pub api_key: Option<String>,
+    /// API secret (`VONAGE_API_SECRET`) (acknowledger side).
+    pub api_secret: Option<Secret>,
+    /// Which API sends acks (`VONAGE_SEND_API`: `messages`, the default, or `sms`).
+    pub send_api: VonageSendApi,
+    /// Messages API base URL (`VONAGE_API_BASE_URL`); the local stack points it at its
+    /// recorder.
+    pub api_base_url: Url,
+    /// SMS API base URL (`VONAGE_REST_BASE_URL`); the local stack points it at its recorder.
+    pub rest_base_url: Url,
+}
+
+/// The signature methods of Vonage's SMS API webhooks, as its dashboard offers them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VonageSignatureMethod {
+    /// `MD5(params + secret)`, Vonage's default.
+    #[default]
+    Md5Hash,
+    /// HMAC-MD5.
+    Md5Hmac,
+    /// HMAC-SHA1.
+    Sha1Hmac,
+    /// HMAC-SHA256.
+    Sha256Hmac,
+    /// HMAC-SHA512.
+    Sha512Hmac,
+}
+
+impl VonageSignatureMethod {
+    /// From the names Vonage's SDKs use: `md5hash`, `md5`, `sha1`, `sha256`, `sha512` (the
+    /// Python and Node `verifySignature` spelling), or `md5hmac`, `sha1hmac`, ... (Node's
+    /// `AlgorithmTypes`), in any case.
+    pub fn parse(value: &str) -> Option<VonageSignatureMethod> {
+        Some(match value.trim().to_ascii_lowercase().as_str() {
+            "md5hash" => VonageSignatureMethod::Md5Hash,
+            "md5" | "md5hmac" => VonageSignatureMethod::Md5Hmac,
+            "sha1" | "sha1hmac" => VonageSignatureMethod::Sha1Hmac,
+            "sha256" | "sha256hmac" => VonageSignatureMethod::Sha256Hmac,
+            "sha512" | "sha512hmac" => VonageSignatureMethod::Sha512Hmac,
+            _ => return None,
+        })
+    }
+}
+
+/// The Vonage API acks go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VonageSendApi {
+    /// The Messages API (`POST /v1/messages`).
+    #[default]
+    Messages,
+    /// The SMS API (`POST /sms/json`).
+    Sms,
+}
+
 /// Meta (Messenger, Instagram, WhatsApp Cloud API) app settings.
 #[derive(Debug, Clone)]
 pub struct MetaConfig {
@@ -371,6 +436,8 @@ pub struct Config {
     pub messagebird: Option<MessageBirdConfig>,
     /// Telnyx, when `TELNYX_PUBLIC_KEY` (webhook) or `TELNYX_API_KEY` (acks) is set.
     pub telnyx: Option<TelnyxConfig>,
+    /// Vonage, when `VONAGE_SIGNATURE_SECRET` (webhook) or `VONAGE_API_SECRET` (acks) is set.
+    pub vonage: Option<VonageConfig>,
     /// Meta, when its webhook secrets (`META_APP_SECRET` with `META_VERIFY_TOKEN`) or a send
     /// token are set. Each function is given only the side it uses.
     pub meta: Option<MetaConfig>,
@@ -533,6 +600,7 @@ impl Config {
                 api_base_url: base("TELNYX_API_BASE_URL", "https://api.telnyx.com")?,
             }),
         };
+        let vonage = vonage(&lookup, &secret, &base)?;
         let app_secret = secret("META_APP_SECRET")?;
         let verify_token = secret("META_VERIFY_TOKEN")?;
         if app_secret.is_some() && verify_token.is_none() {
@@ -657,6 +725,7 @@ impl Config {
             plivo,
             messagebird,
             telnyx,
+            vonage,
             meta,
             telegram,
             line,
@@ -726,6 +795,50 @@ fn messagebird_config(
         bird_access_key,
         bird_workspace_id,
         bird_api_base_url: base("BIRD_API_BASE_URL", "https://api.bird.com")?,
+    }))
+}
+
+/// Vonage's settings, when its signature secret or API secret is set.
+fn vonage(
+    lookup: &impl Fn(&str) -> Option<String>,
+    secret: &impl Fn(&'static str) -> Result<Option<Secret>, ConfigError>,
+    base: &impl Fn(&'static str, &str) -> Result<Url, ConfigError>,
+) -> Result<Option<VonageConfig>, ConfigError> {
+    let signature_secret = secret("VONAGE_SIGNATURE_SECRET")?;
+    let api_secret = secret("VONAGE_API_SECRET")?;
+    if signature_secret.is_none() && api_secret.is_none() {
+        return Ok(None);
+    }
+    let api_key = lookup("VONAGE_API_KEY").map(|k| k.trim().to_owned());
+    if api_secret.is_some() && api_key.is_none() {
+        return Err(ConfigError::Missing("VONAGE_API_KEY"));
+    }
+    let signature_method = match lookup("VONAGE_SIGNATURE_METHOD") {
+        None => VonageSignatureMethod::default(),
+        Some(v) => VonageSignatureMethod::parse(&v).ok_or(ConfigError::Invalid {
+            name: "VONAGE_SIGNATURE_METHOD",
+            reason: "must be md5hash, md5, sha1, sha256 or sha512 (the dashboard's choice)".into(),
+        })?,
+    };
+    let send_api = match lookup("VONAGE_SEND_API").map(|v| v.trim().to_ascii_lowercase()) {
+        None => VonageSendApi::default(),
+        Some(v) if v == "messages" => VonageSendApi::Messages,
+        Some(v) if v == "sms" => VonageSendApi::Sms,
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                name: "VONAGE_SEND_API",
+                reason: "must be messages or sms".into(),
+            });
+        }
+    };
+    Ok(Some(VonageConfig {
+        signature_secret,
+        signature_method,
+        api_key,
+        api_secret,
+        send_api,
+        api_base_url: base("VONAGE_API_BASE_URL", "https://api.nexmo.com")?,
+        rest_base_url: base("VONAGE_REST_BASE_URL", "https://rest.nexmo.com")?,
     }))
 }
 
@@ -1395,5 +1508,77 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    // Vonage
+    #[test]
+    fn vonage_settings() {
+        let read = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("TABLE_NAME", "t")];
+            all.extend_from_slice(pairs);
+            Config::from_lookup(lookup(&all))
+        };
+        assert!(read(&[]).unwrap().vonage.is_none());
+        let webhook_only = read(&[("VONAGE_SIGNATURE_SECRET", " s3cret\n")])
+            .unwrap()
+            .vonage
+            .unwrap();
+        assert_eq!(webhook_only.signature_secret.unwrap().expose(), "s3cret");
+        // Vonage's dashboard default, and the Messages API for acks.
+        assert_eq!(
+            webhook_only.signature_method,
+            VonageSignatureMethod::Md5Hash
+        );
+        assert_eq!(webhook_only.send_api, VonageSendApi::Messages);
+        assert_eq!(webhook_only.api_base_url.as_str(), "https://api.nexmo.com/");
+        assert_eq!(
+            webhook_only.rest_base_url.as_str(),
+            "https://rest.nexmo.com/"
+        );
+        assert!(webhook_only.api_secret.is_none());
+
+        let full = read(&[
+            ("VONAGE_SIGNATURE_SECRET", "s3cret"),
+            ("VONAGE_SIGNATURE_METHOD", "SHA256"),
+            ("VONAGE_API_KEY", "abcd1234"),
+            ("VONAGE_API_SECRET", "api-secret"),
+            ("VONAGE_SEND_API", "sms"),
+            ("VONAGE_REST_BASE_URL", "http://127.0.0.1:3001"),
+        ])
+        .unwrap()
+        .vonage
+        .unwrap();
+        assert_eq!(full.signature_method, VonageSignatureMethod::Sha256Hmac);
+        assert_eq!(full.send_api, VonageSendApi::Sms);
+        assert_eq!(full.api_key.as_deref(), Some("abcd1234"));
+        assert_eq!(full.rest_base_url.as_str(), "http://127.0.0.1:3001/");
+        for (name, method) in [
+            ("md5hash", VonageSignatureMethod::Md5Hash),
+            ("MD5HMAC", VonageSignatureMethod::Md5Hmac),
+            ("sha1", VonageSignatureMethod::Sha1Hmac),
+            ("sha512hmac", VonageSignatureMethod::Sha512Hmac),
+        ] {
+            assert_eq!(VonageSignatureMethod::parse(name), Some(method), "{name}");
+        }
+
+        assert!(matches!(
+            read(&[("VONAGE_API_SECRET", "api-secret")]).unwrap_err(),
+            ConfigError::Missing("VONAGE_API_KEY")
+        ));
+        assert!(matches!(
+            read(&[("VONAGE_SIGNATURE_SECRET", "  ")]).unwrap_err(),
+            ConfigError::EmptySecret("VONAGE_SIGNATURE_SECRET")
+        ));
+        for (name, value) in [
+            ("VONAGE_SIGNATURE_METHOD", "sha384"),
+            ("VONAGE_SEND_API", "voice"),
+            ("VONAGE_API_BASE_URL", "http://api.nexmo.com"),
+        ] {
+            let err = read(&[("VONAGE_SIGNATURE_SECRET", "s3cret"), (name, value)]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{name}: {err}"
+            );
+        }
     }
 }

@@ -33,6 +33,12 @@ pub const ROUTES: &[Route] = &[
         provider: "twilio",
         methods: &["POST"],
     },
+    // Vonage: the SMS API sends GET (query) or POST; the Messages API POSTs JSON.
+    Route {
+        channel: Channel::Sms,
+        provider: "vonage",
+        methods: &["GET", "POST"],
+    },
     Route {
         channel: Channel::Sms,
         provider: "plivo",
@@ -168,6 +174,19 @@ pub const PROVIDER_ENV: &[(&str, &[EnvVar])] = &[
             optional("TWILIO_ACCOUNT_SID"),
             secret("TWILIO_AUTH_TOKEN"),
             acknowledger(optional("TWILIO_API_BASE_URL")),
+        ],
+    ),
+    // Vonage
+    (
+        "vonage",
+        &[
+            webhook(secret("VONAGE_SIGNATURE_SECRET")),
+            webhook(optional("VONAGE_SIGNATURE_METHOD")),
+            acknowledger(optional("VONAGE_API_KEY")),
+            acknowledger(secret("VONAGE_API_SECRET")),
+            acknowledger(optional("VONAGE_SEND_API")),
+            acknowledger(optional("VONAGE_API_BASE_URL")),
+            acknowledger(optional("VONAGE_REST_BASE_URL")),
         ],
     ),
     (
@@ -408,6 +427,7 @@ mod tests {
                 "AWS_SMS_TOPIC_ARNS" => "arn:aws:sns:us-east-1:111111111111:intake-sms".to_owned(),
                 // RFC 8032 section 7.1, TEST 1.
                 "TELNYX_PUBLIC_KEY" => "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=".to_owned(),
+                "VONAGE_SIGNATURE_SECRET" => "v".to_owned(),
                 "META_APP_SECRET" | "META_VERIFY_TOKEN" => "m".to_owned(),
                 "TELEGRAM_BOT_TOKEN" => "123:abc".to_owned(),
                 "TELEGRAM_SECRET_TOKEN" => "s".to_owned(),

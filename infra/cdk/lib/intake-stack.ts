@@ -59,6 +59,9 @@ export const NOT_DEPLOYED: Record<string, string> = {
   MESSAGEBIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); MessageBird's REST API is the default",
   BIRD_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Bird's API is the default",
   TELNYX_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Telnyx's real API is the default",
+  // Vonage
+  VONAGE_API_BASE_URL: "only the local stack points it elsewhere (its recorder); Vonage's Messages API is the default",
+  VONAGE_REST_BASE_URL: "only the local stack points it elsewhere (its recorder); Vonage's SMS API is the default",
   META_GRAPH_BASE_URL: 'only the local stack points it elsewhere; the Graph API is the default',
   TELEGRAM_API_BASE_URL: "only the local stack points it elsewhere; Telegram's Bot API is the default",
   LINE_API_BASE_URL: "only the local stack points it elsewhere; LINE's Messaging API is the default",
@@ -99,6 +102,25 @@ const PARAMETER_DETAILS: Record<
       'Optional. Telnyx messaging profile id acks are sent under (a UUID). Empty: the profile of the number they are sent from.',
     allowedPattern: '^([0-9a-fA-F-]{36})?$',
     constraintDescription: 'empty, or a messaging profile UUID',
+  },
+  // Vonage
+  VONAGE_SIGNATURE_METHOD: {
+    description:
+      'Optional. The signature method chosen in the Vonage dashboard for SMS API webhooks: md5hash ' +
+      "(Vonage's default), md5, sha1, sha256 or sha512 (HMACs). Empty: md5hash. Messages API webhooks are always " +
+      'HS256 JWTs.',
+    allowedPattern: '^(md5hash|md5|sha1|sha256|sha512)?$',
+    constraintDescription: 'empty, md5hash, md5, sha1, sha256 or sha512',
+  },
+  VONAGE_API_KEY: {
+    description: 'Vonage API key (not a secret), for acks. Required when VonageApiSecretParameterName is set.',
+    allowedPattern: '^[A-Za-z0-9]*$',
+    constraintDescription: 'letters and digits',
+  },
+  VONAGE_SEND_API: {
+    description: 'Optional. The Vonage API acks go through: messages (the Messages API, default) or sms (the SMS API).',
+    allowedPattern: '^(messages|sms)?$',
+    constraintDescription: 'empty, messages or sms',
   },
   SES_IDENTITIES: {
     type: 'CommaDelimitedList',

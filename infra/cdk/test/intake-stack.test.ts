@@ -386,11 +386,12 @@ describe('generated from the manifest', () => {
           : f,
     );
 
+  // A provider that does not exist (Vonage, the example this test once used, is real now).
   it('a new provider gets its routes, output, parameters, secret policy', () => {
     const t = synth(
-      withProvider('vonage', [
-        { name: 'VONAGE_API_KEY', secret: false, required: false },
-        { name: 'VONAGE_SIGNATURE_SECRET', secret: true, required: false },
+      withProvider('acmesms', [
+        { name: 'ACMESMS_API_KEY', secret: false, required: false },
+        { name: 'ACMESMS_SIGNATURE_SECRET', secret: true, required: false },
       ]),
     );
     const json = t.toJSON();
@@ -399,20 +400,20 @@ describe('generated from the manifest', () => {
       .filter((x: any) => x.Type === 'AWS::ApiGatewayV2::Route')
       .map((x: any) => x.Properties.RouteKey)
       .sort();
-    assert.deepEqual(keys, [...MANIFEST_ROUTE_KEYS, 'GET /sms/vonage', 'POST /sms/vonage'].sort());
-    assert.ok(json.Outputs.WebhookUrlSmsVonage);
-    assert.equal(json.Parameters.VonageApiKey.Default, '');
-    assert.match(json.Parameters.VonageSignatureSecretParameterName.Description, /\/intake\/vonage-signature-secret/);
+    assert.deepEqual(keys, [...MANIFEST_ROUTE_KEYS, 'GET /sms/acmesms', 'POST /sms/acmesms'].sort());
+    assert.ok(json.Outputs.WebhookUrlSmsAcmesms);
+    assert.equal(json.Parameters.AcmesmsApiKey.Default, '');
+    assert.match(json.Parameters.AcmesmsSignatureSecretParameterName.Description, /\/intake\/acmesms-signature-secret/);
     const vars = r[functionId(r, 'sms-webhook')].Properties.Environment.Variables;
-    assert.deepEqual(vars.VONAGE_API_KEY, { Ref: 'VonageApiKey' });
-    assert.equal(vars.VONAGE_SIGNATURE_SECRET, undefined);
-    assert.equal(vars.VONAGE_SIGNATURE_SECRET_PARAM['Fn::If'][1].Ref, 'VonageSignatureSecretParameterName');
-    assert.equal(r.VonageSignatureSecretSecretPolicy.Properties.Roles.length, 2);
+    assert.deepEqual(vars.ACMESMS_API_KEY, { Ref: 'AcmesmsApiKey' });
+    assert.equal(vars.ACMESMS_SIGNATURE_SECRET, undefined);
+    assert.equal(vars.ACMESMS_SIGNATURE_SECRET_PARAM['Fn::If'][1].Ref, 'AcmesmsSignatureSecretParameterName');
+    assert.equal(r.AcmesmsSignatureSecretSecretPolicy.Properties.Roles.length, 2);
   });
 
   it('a variable the app cannot wire stops the synthesis', () => {
     assert.throws(
-      () => synth(withProvider('vonage', [{ name: 'SOME_NEW_SETTING', secret: false, required: true }])),
+      () => synth(withProvider('acmesms', [{ name: 'SOME_NEW_SETTING', secret: false, required: true }])),
       /reads SOME_NEW_SETTING, which the CDK app does not know how to set/,
     );
   });

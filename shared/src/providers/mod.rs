@@ -30,6 +30,7 @@ pub mod sns_inbound;
 pub mod telegram;
 pub mod telnyx;
 pub mod twilio;
+pub mod vonage;
 
 /// One messaging provider's inbound side: how to trust its webhooks and read them.
 pub trait Provider: Send + Sync {
@@ -43,7 +44,8 @@ pub trait Provider: Send + Sync {
     }
     /// Whether the provider may deliver messages by GET, the fields in the signed query string
     /// (Vonage's SMS API and legacy MessageBird can be set to): such a GET is verified and
-    /// read like a POST. Every other provider's GET is a handshake or a 405.
+    /// read like a POST. Every other provider's GET is a handshake or a 405. The route must
+    /// declare GET in the manifest too.
     fn delivers_by_get(&self) -> bool {
         false
     }
@@ -250,6 +252,12 @@ pub fn sms(
     {
         all.push(Box::new(p));
     }
+    // Vonage
+    if let Some(c) = &config.vonage
+        && let Some(p) = vonage::Vonage::new(c)?
+    {
+        all.push(Box::new(p));
+    }
     Ok(all)
 }
 
@@ -336,6 +344,13 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         add(
             "telnyx",
             telnyx::TelnyxSender::new(c, http.clone()).map(|s| s.map(|s| Arc::new(s) as _)),
+        );
+    }
+    // Vonage
+    if let Some(c) = &config.vonage {
+        add(
+            "vonage",
+            vonage::VonageSender::new(c, http.clone()).map(|s| s.map(|s| Arc::new(s) as _)),
         );
     }
     if let Some(c) = &config.meta {
