@@ -6,7 +6,9 @@ use intake::model::AckStatus;
 use intake_dev::simulate::TwilioSms;
 use intake_dev::simulate_aws_sms::{AwsSms, TEST_AWS_SMS_TOPIC_ARN, aws_sms};
 use intake_dev::simulate_email::{MailPost, SnsSigner, sns_message, sns_post_to};
-use intake_tests::{OUR_NUMBER, eventually, new_number, quiet_period, shared_stack};
+use intake_tests::{
+    Endpoints, OUR_NUMBER, eventually, new_number, own_stack, quiet_period, shared_stack,
+};
 
 fn signed(sms: &AwsSms) -> MailPost {
     aws_sms(
@@ -178,4 +180,48 @@ async fn the_topic_subscription_is_confirmed_once() {
             == 1
     })
     .await;
+}
+
+/// A first AWS SMS from a new customer to a stack of its own whose SendTextMessage fake fails
+/// the next `failures` sends with `status`: the settled ticket and what the fake answered.
+async fn acked_through_failures(status: u16, failures: usize) -> (intake::model::Ticket, Vec<u16>) {
+    let stack = own_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    intake_dev::recorder::fail_next(&endpoints.recorder, status, failures)
+        .await
+        .expect("recorder");
+    let customer = new_number();
+    let post = aws_sms(
+        &endpoints.url,
+        &SnsSigner::local().expect("test key"),
+        TEST_AWS_SMS_TOPIC_ARN,
+        &AwsSms::new(&customer, OUR_NUMBER, "Halo"),
+    )
+    .expect("signed");
+    assert_eq!(endpoints.post_mail(&post).await.0, 200);
+    let ticket = endpoints.settled_ticket(&customer).await;
+    quiet_period().await;
+    let statuses = endpoints
+        .sent_to(&customer)
+        .await
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    (ticket, statuses)
+}
+
+#[tokio::test]
+async fn a_server_error_of_send_text_message_is_retried_and_sent_once() {
+    let (ticket, statuses) = acked_through_failures(500, 1).await;
+    assert_eq!(ticket.ack_status, AckStatus::Sent);
+    assert_eq!(statuses, vec![500, 200]);
+}
+
+#[tokio::test]
+async fn a_validation_error_is_recorded_with_its_code_and_not_retried() {
+    let (ticket, statuses) = acked_through_failures(400, 1).await;
+    assert_eq!(ticket.ack_status, AckStatus::Failed);
+    let reason = ticket.ack_reason.unwrap_or_default();
+    assert!(reason.starts_with("ValidationException"), "{reason}");
+    assert_eq!(statuses, vec![400]);
 }

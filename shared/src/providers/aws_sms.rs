@@ -11,8 +11,6 @@
 //! Outbound: acks through `SendTextMessage` of the SMS and Voice v2 API, from the number the
 //! customer wrote to, as transactional messages.
 
-use aws_sdk_pinpointsmsvoicev2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_pinpointsmsvoicev2::operation::send_text_message::SendTextMessageError;
 use aws_sdk_pinpointsmsvoicev2::types::MessageType;
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -224,39 +222,9 @@ impl super::Sender for AwsSmsSender {
                     provider_message_id: out.message_id().map(str::to_owned),
                     thread_id: None,
                 }),
-                Err(err) => Err(classify(err)),
+                Err(err) => Err(super::aws_errors::classify("AWS SMS", err)),
             }
         })
-    }
-}
-
-/// Throttling, server errors and an unreachable endpoint come back through the stream;
-/// everything else (an opted-out destination, an unknown origination number, a validation
-/// error, access denied) will not change by retrying and is stored with its reason.
-fn classify<R: std::fmt::Debug>(err: SdkError<SendTextMessageError, R>) -> SendError {
-    match &err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let code = e.code().unwrap_or("Unknown").to_owned();
-            let reason = e.message().unwrap_or_default().to_owned();
-            match e {
-                SendTextMessageError::ThrottlingException(_)
-                | SendTextMessageError::InternalServerException(_) => {
-                    SendError::Retryable(format!("{code}: {reason}"))
-                }
-                _ if code.contains("Throttl") || code == "InternalFailure" => {
-                    SendError::Retryable(format!("{code}: {reason}"))
-                }
-                _ => SendError::Permanent { code, reason },
-            }
-        }
-        SdkError::ResponseError(r) if format!("{r:?}").contains("status: 5") => {
-            SendError::Retryable("AWS SMS answered a server error".into())
-        }
-        _ => SendError::Retryable(format!(
-            "AWS SMS unreachable: {}",
-            aws_sdk_pinpointsmsvoicev2::error::DisplayErrorContext(&err)
-        )),
     }
 }
 

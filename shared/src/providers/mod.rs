@@ -15,6 +15,7 @@ use crate::reply::Reply;
 use crate::request::WebhookRequest;
 use crate::store::Store;
 
+mod aws_errors;
 pub mod aws_sms;
 mod json;
 pub mod line;

@@ -1,8 +1,6 @@
 //! Email acks through SES v2 `SendEmail` (Simple content with our headers); SES errors sorted
 //! into retryable and permanent.
 
-use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 
 use super::PROVIDER;
@@ -115,37 +113,11 @@ impl Sender for SesSender {
                         provider_message_id: id,
                     })
                 }
-                Err(err) => Err(classify(err)),
+                // Throttling and server errors come back through the stream; everything else
+                // SES says no to (unverified identity, rejected message, paused account) is
+                // stored with its reason.
+                Err(err) => Err(crate::providers::aws_errors::classify("SES", err)),
             }
         })
-    }
-}
-
-/// Throttling and server errors come back through the stream; everything else SES says no
-/// to (unverified identity, rejected message, paused account) is stored with its reason.
-fn classify<R: std::fmt::Debug>(err: SdkError<SendEmailError, R>) -> SendError {
-    match &err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            let code = e.code().unwrap_or("Unknown").to_owned();
-            let reason = e.message().unwrap_or_default().to_owned();
-            match e {
-                SendEmailError::TooManyRequestsException(_)
-                | SendEmailError::LimitExceededException(_) => {
-                    SendError::Retryable(format!("{code}: {reason}"))
-                }
-                _ if code.contains("Throttl") || code == "InternalFailure" => {
-                    SendError::Retryable(format!("{code}: {reason}"))
-                }
-                _ => SendError::Permanent { code, reason },
-            }
-        }
-        SdkError::ResponseError(r) if format!("{r:?}").contains("status: 5") => {
-            SendError::Retryable("SES answered a server error".into())
-        }
-        _ => SendError::Retryable(format!(
-            "SES unreachable: {}",
-            aws_sdk_sesv2::error::DisplayErrorContext(&err)
-        )),
     }
 }
