@@ -899,10 +899,23 @@ export class IntakeStack extends Stack {
       cfn.cfnOptions.condition = hasSend;
     }
 
-    if (smsInbound !== undefined) {
-      const { has, topic } = smsInbound;
-      const served = httpRoutes.get(`POST ${smsInbound.route}`);
-      if (!served) throw new Error(`AWS SMS inbound needs the route POST ${smsInbound.route}`);
+    /**
+     * The HTTPS subscription of a webhook to an inbound topic (SES mail, AWS SMS), behind
+     * `has`: a dead-letter queue for what SNS could not deliver within its retries (kept 14
+     * days, not lost), the subscription itself (created once the route, the function and the
+     * stage are in place: the webhook confirms it), and alarms on the queue and on failed
+     * deliveries. Logical ids start with `prefix`; `what` and `webhook` word the alarms.
+     */
+    const subscribeWebhook = (
+      prefix: string,
+      has: CfnCondition,
+      topic: sns.CfnTopic,
+      route: string,
+      what: string,
+      webhook: string,
+    ): sqs.CfnQueue => {
+      const served = httpRoutes.get(`POST ${route}`);
+      if (!served) throw new Error(`${prefix} needs the route POST ${route}`);
       const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
         r: T,
         id: string,
@@ -912,11 +925,11 @@ export class IntakeStack extends Stack {
         return r;
       };
       const dlq = conditional(
-        new sqs.CfnQueue(this, 'AwsSmsInboundDeadLetterQueue', { messageRetentionPeriod: 1209600, sqsManagedSseEnabled: true }),
-        'AwsSmsInboundDeadLetterQueue',
+        new sqs.CfnQueue(this, `${prefix}DeadLetterQueue`, { messageRetentionPeriod: 1209600, sqsManagedSseEnabled: true }),
+        `${prefix}DeadLetterQueue`,
       );
       const dlqPolicy = conditional(
-        new sqs.CfnQueuePolicy(this, 'AwsSmsInboundDeadLetterQueuePolicy', {
+        new sqs.CfnQueuePolicy(this, `${prefix}DeadLetterQueuePolicy`, {
           queues: [dlq.ref],
           policyDocument: {
             Version: '2012-10-17',
@@ -932,28 +945,29 @@ export class IntakeStack extends Stack {
             ],
           },
         }),
-        'AwsSmsInboundDeadLetterQueuePolicy',
+        `${prefix}DeadLetterQueuePolicy`,
       );
+      // Not raw delivery: the function checks SNS's signature of the envelope.
       const subscription = conditional(
-        new sns.CfnSubscription(this, 'AwsSmsInboundSubscription', {
+        new sns.CfnSubscription(this, `${prefix}Subscription`, {
           topicArn: topic.ref,
           protocol: 'https',
           endpoint: Token.asString(
             Fn.conditionIf(
               hasPublicBaseUrl.logicalId,
-              Fn.join('', [publicBaseUrl.valueAsString, smsInbound.route]),
-              Fn.join('', [apiUrl, smsInbound.route]),
+              Fn.join('', [publicBaseUrl.valueAsString, route]),
+              Fn.join('', [apiUrl, route]),
             ),
           ),
           deliveryPolicy: SES_INBOUND_DELIVERY_POLICY,
           redrivePolicy: { deadLetterTargetArn: dlq.attrArn },
         }),
-        'AwsSmsInboundSubscription',
+        `${prefix}Subscription`,
       );
       subscription.node.addDependency(served.route, served.fn, stage, dlqPolicy);
       alarm(
-        'AwsSmsInboundDeadLetterAlarm',
-        'Inbound SMS SNS could not deliver to the SMS webhook (see infra/README.md to redrive it).',
+        `${prefix}DeadLetterAlarm`,
+        `${what} SNS could not deliver to the ${webhook} (see infra/README.md to redrive it).`,
         new cloudwatch.Metric({
           namespace: 'AWS/SQS',
           metricName: 'ApproximateNumberOfMessagesVisible',
@@ -965,9 +979,10 @@ export class IntakeStack extends Stack {
         cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         has,
       );
+      // SNS could not deliver to the webhook (it retries, then the queue).
       alarm(
-        'AwsSmsInboundDeliveryFailuresAlarm',
-        'SNS failed to deliver inbound SMS notifications to the SMS webhook.',
+        `${prefix}DeliveryFailuresAlarm`,
+        `SNS failed to deliver ${what.charAt(0).toLowerCase()}${what.slice(1)} notifications to the ${webhook}.`,
         new cloudwatch.Metric({
           namespace: 'AWS/SNS',
           metricName: 'NumberOfNotificationsFailed',
@@ -979,6 +994,12 @@ export class IntakeStack extends Stack {
         cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         has,
       );
+      return dlq;
+    };
+
+    if (smsInbound !== undefined) {
+      const { has, topic } = smsInbound;
+      const dlq = subscribeWebhook('AwsSmsInbound', has, topic, smsInbound.route, 'Inbound SMS', 'SMS webhook');
       new CfnOutput(this, 'AwsSmsInboundTopicArn', {
         description: 'AWS SMS: set this SNS topic as the two-way SMS destination of each phone number',
         value: topic.ref,
@@ -993,8 +1014,7 @@ export class IntakeStack extends Stack {
 
     if (inbound !== undefined) {
       const { has, topic } = inbound;
-      const served = httpRoutes.get(`POST ${inbound.route}`);
-      if (!served) throw new Error(`SES inbound needs the route POST ${inbound.route}`);
+      const dlq = subscribeWebhook('SesInbound', has, topic, inbound.route, 'Inbound mail', 'email webhook');
       const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
         r: T,
         id: string,
@@ -1003,51 +1023,6 @@ export class IntakeStack extends Stack {
         r.cfnOptions.condition = has;
         return r;
       };
-      // Notifications SNS could not deliver within its retries: kept 14 days, not lost.
-      const dlq = conditional(
-        new sqs.CfnQueue(this, 'SesInboundDeadLetterQueue', { messageRetentionPeriod: 1209600, sqsManagedSseEnabled: true }),
-        'SesInboundDeadLetterQueue',
-      );
-      const dlqPolicy = conditional(
-        new sqs.CfnQueuePolicy(this, 'SesInboundDeadLetterQueuePolicy', {
-          queues: [dlq.ref],
-          policyDocument: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'SnsRedrive',
-                Effect: 'Allow',
-                Principal: { Service: 'sns.amazonaws.com' },
-                Action: 'sqs:SendMessage',
-                Resource: dlq.attrArn,
-                Condition: { ArnEquals: { 'aws:SourceArn': topic.ref } },
-              },
-            ],
-          },
-        }),
-        'SesInboundDeadLetterQueuePolicy',
-      );
-      // The webhook confirms the subscription itself (it GETs the SubscribeURL of a topic it
-      // accepts, SES_TOPIC_ARNS), so it is created once the route, the function and its
-      // invoke permissions, and the stage are in place. Not raw delivery: the function checks
-      // SNS's signature of the envelope.
-      const subscription = conditional(
-        new sns.CfnSubscription(this, 'SesInboundSubscription', {
-          topicArn: topic.ref,
-          protocol: 'https',
-          endpoint: Token.asString(
-            Fn.conditionIf(
-              hasPublicBaseUrl.logicalId,
-              Fn.join('', [publicBaseUrl.valueAsString, inbound.route]),
-              Fn.join('', [apiUrl, inbound.route]),
-            ),
-          ),
-          deliveryPolicy: SES_INBOUND_DELIVERY_POLICY,
-          redrivePolicy: { deadLetterTargetArn: dlq.attrArn },
-        }),
-        'SesInboundSubscription',
-      );
-      subscription.node.addDependency(served.route, served.fn, stage, dlqPolicy);
       const ruleSet = this.node.findChild('SesInboundRuleSet') as ses.CfnReceiptRuleSet;
       const rule = conditional(
         new ses.CfnReceiptRule(this, 'SesInboundRule', {
@@ -1077,35 +1052,6 @@ export class IntakeStack extends Stack {
       );
       // SES checks that it may publish when the rule is created: after the topic policy.
       rule.node.addDependency(this.node.findChild('SesInboundTopicPolicy'));
-      alarm(
-        'SesInboundDeadLetterAlarm',
-        'Inbound mail SNS could not deliver to the email webhook (see infra/README.md to redrive it).',
-        new cloudwatch.Metric({
-          namespace: 'AWS/SQS',
-          metricName: 'ApproximateNumberOfMessagesVisible',
-          dimensionsMap: { QueueName: dlq.attrQueueName },
-          period: Duration.minutes(5),
-          statistic: 'Maximum',
-        }),
-        0,
-        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        has,
-      );
-      // SNS could not deliver inbound mail to the webhook (it retries, then the queue).
-      alarm(
-        'SesInboundDeliveryFailuresAlarm',
-        'SNS failed to deliver inbound mail notifications to the email webhook.',
-        new cloudwatch.Metric({
-          namespace: 'AWS/SNS',
-          metricName: 'NumberOfNotificationsFailed',
-          dimensionsMap: { TopicName: topic.attrTopicName },
-          period: Duration.minutes(5),
-          statistic: 'Sum',
-        }),
-        0,
-        cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        has,
-      );
       const output = (id: string, description: string, value: string) => {
         new CfnOutput(this, id, { description, value, condition: has });
       };
