@@ -9,53 +9,23 @@ use intake_dev::moto_local::MotoLocal;
 use intake_dev::stack::{Stack, StackOptions};
 
 mod common;
-use common::{acked_ticket, intake, json_lines};
+use common::{acked_ticket, create_stack, first_ticket, intake, intake_cloud, json_lines};
 
-/// An SDK configuration for moto (its default timeouts: moto answers slowly while other
-/// tests run).
-async fn moto_sdk(moto: &MotoLocal) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
+/// `intake ...` against the deployment: CloudFormation and the rest at moto, DynamoDB at the
+/// test stack's DynamoDB Local; no TABLE_NAME, no project directory, no .env.
+async fn operator(moto: &MotoLocal, stack: &Stack, args: &[&str]) -> (bool, String) {
+    let dynamo = stack.dynamo.endpoint();
+    intake_cloud(moto, &[("AWS_ENDPOINT_URL_DYNAMODB", &dynamo)], args).await
 }
 
-/// A CloudFormation stack `name` in moto with these outputs.
-async fn deploy(aws: &aws_config::SdkConfig, name: &str, outputs: serde_json::Value) {
-    aws_sdk_cloudformation::Client::new(aws)
-        .create_stack()
-        .stack_name(name)
-        .template_body(
-            serde_json::json!({
-                "Resources": { "Placeholder": { "Type": "AWS::SQS::Queue" } },
-                "Outputs": outputs
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("moto CloudFormation");
-}
-
-/// `intake ...` as an operator runs it against a deployment: only the AWS environment
-/// (CloudFormation and the rest at moto, DynamoDB at the test stack's DynamoDB Local), no
-/// TABLE_NAME, no project directory, no .env.
-async fn intake_cloud(moto: &MotoLocal, stack: &Stack, args: &[&str]) -> (bool, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_intake"));
-    cmd.args(args)
-        .current_dir(std::env::temp_dir())
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    common::run(cmd).await
+/// A first SMS ("Halo") from `customer`, through Twilio.
+async fn sms(stack: &Stack, customer: &str) {
+    let (ok, out) = intake(
+        stack,
+        &["simulate", "twilio", "--from", customer, "--body", "Halo"],
+    )
+    .await;
+    assert!(ok, "{out}");
 }
 
 fn ids(tickets: &[serde_json::Value]) -> Vec<&str> {
@@ -67,10 +37,7 @@ fn ids(tickets: &[serde_json::Value]) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_its_state() {
-    let moto = MotoLocal::start()
-        .await
-        .expect("moto starts (make infra-deps)");
-    let aws = moto_sdk(&moto).await;
+    let (moto, aws) = common::moto().await;
     // The acknowledger held from the start, so the stuck ticket is claimed before it runs.
     let (hold, held) = tokio::sync::watch::channel(true);
     let mut options = StackOptions::ephemeral(None).expect("ports");
@@ -82,26 +49,8 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     // A ticket whose ack an acknowledger claimed and never recorded (it died between the
     // claim and the provider's answer): the claim written as the acknowledger writes it.
     let stuck_customer = "+6281277780001";
-    let (ok, out) = intake(
-        &stack,
-        &[
-            "simulate",
-            "twilio",
-            "--from",
-            stuck_customer,
-            "--body",
-            "Halo",
-        ],
-    )
-    .await;
-    assert!(ok, "{out}");
-    let stuck = stack
-        .store
-        .contact_tickets(stuck_customer, intake::phone::DEFAULT_COUNTRY_CODE)
-        .await
-        .expect("store")
-        .pop()
-        .expect("the ticket");
+    sms(&stack, stuck_customer).await;
+    let stuck = first_ticket(&stack, stuck_customer).await;
     assert_eq!(stuck.ack_status, AckStatus::Pending);
     let token = ulid::Ulid::new().to_string();
     assert!(
@@ -116,12 +65,7 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     let customers = ["+6281277780002", "+6281277780003"];
     let mut sent = Vec::new();
     for customer in customers {
-        let (ok, out) = intake(
-            &stack,
-            &["simulate", "twilio", "--from", customer, "--body", "Halo"],
-        )
-        .await;
-        assert!(ok, "{out}");
+        sms(&stack, customer).await;
         let ticket = acked_ticket(&stack, customer).await;
         assert_eq!(ticket["ack_status"], "sent", "{customer}");
         sent.push(ticket["id"].as_str().expect("an id").to_owned());
@@ -130,20 +74,20 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     // The deployment: a stack whose TableName output names the test stack's table, and one
     // that is not an Intake stack.
     let name = "intake-prod";
-    deploy(
+    create_stack(
         &aws,
         name,
         serde_json::json!({ "TableName": { "Value": stack.store.table() } }),
     )
     .await;
-    deploy(
+    create_stack(
         &aws,
         "website",
         serde_json::json!({ "BucketName": { "Value": "www" } }),
     )
     .await;
 
-    let (ok, out) = intake_cloud(
+    let (ok, out) = operator(
         &moto,
         &stack,
         &["tickets", "list", "--stack", name, "--json"],
@@ -158,7 +102,7 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     );
 
     // The on-call engineer's question: which acks are stuck?
-    let (ok, out) = intake_cloud(
+    let (ok, out) = operator(
         &moto,
         &stack,
         &[
@@ -193,12 +137,12 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     ] {
         let mut all_args = vec!["tickets", "list", "--stack", name, "--json"];
         all_args.extend(&args);
-        let (ok, out) = intake_cloud(&moto, &stack, &all_args).await;
+        let (ok, out) = operator(&moto, &stack, &all_args).await;
         assert!(ok, "{args:?}: {out}");
         assert_eq!(ids(&json_lines(&out)), expected, "{args:?}: {out}");
     }
     // The table, for a person.
-    let (ok, out) = intake_cloud(
+    let (ok, out) = operator(
         &moto,
         &stack,
         &["tickets", "list", "--stack", name, "--ack", "sending"],
@@ -213,7 +157,7 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
 
     // One ticket by reference, by --stack and by --table.
     for target in [["--stack", name], ["--table", stack.store.table()]] {
-        let (ok, out) = intake_cloud(
+        let (ok, out) = operator(
             &moto,
             &stack,
             &[
@@ -231,7 +175,7 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
         assert_eq!(shown[0]["id"], stuck.id.as_str(), "{out}");
         assert_eq!(shown[0]["messages"][0]["body"], "Halo", "{out}");
     }
-    let (ok, out) = intake_cloud(
+    let (ok, out) = operator(
         &moto,
         &stack,
         &["tickets", "show", &stuck.reference, "--stack", name],
@@ -244,7 +188,7 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     );
 
     // One customer, by a national spelling of the number.
-    let (ok, out) = intake_cloud(
+    let (ok, out) = operator(
         &moto,
         &stack,
         &[
@@ -286,7 +230,7 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
             "intake: table no-such-table: ",
         ),
     ] {
-        let (ok, out) = intake_cloud(&moto, &stack, &args).await;
+        let (ok, out) = operator(&moto, &stack, &args).await;
         assert!(!ok, "{args:?}: {out}");
         let stderr = out.split("[stderr] ").nth(1).expect("an error");
         assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
