@@ -926,6 +926,7 @@ async fn doctor(stack: &str) -> DevResult<()> {
         .region()
         .map(|r| r.to_string())
         .ok_or("no AWS region: set AWS_REGION (or a profile's region)")?;
+    intake_dev::target::ready(&config).await?;
     out!("Checking stack {stack} in {region}");
     let report = intake_dev::doctor::diagnose(&config, stack).await;
     for check in &report.checks {

@@ -57,7 +57,7 @@ impl Deployed {
         let table = self
             .table_name(&sdk)
             .await?
-            .expect("is_cloud: --stack or --table");
+            .ok_or("--stack or --table names the table")?;
         Ok(Store::from_sdk_config(&sdk, table))
     }
 }
@@ -92,11 +92,24 @@ pub async fn ready(sdk: &aws_config::SdkConfig) -> DevResult<()> {
         .credentials_provider()
         .ok_or("no AWS credentials provider")?;
     if let Err(e) = provider.provide_credentials().await {
-        return Err(format!(
-            "no AWS credentials: set AWS_PROFILE (after `aws sso login` if it uses SSO) or \
-             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY ({e})"
-        )
-        .into());
+        let hint = match std::env::var("AWS_PROFILE") {
+            Ok(profile) => format!(
+                "profile {profile} gives none (is it in ~/.aws/config? `aws sso login --profile \
+                 {profile}` if it uses SSO)"
+            ),
+            Err(_) => "set AWS_PROFILE (after `aws sso login` if it uses SSO) or \
+                       AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                .to_owned(),
+        };
+        // No provider found any: the hint says it all. Otherwise (an expired SSO token, a
+        // refused role) the provider's own explanation follows.
+        let text = e.to_string();
+        let detail = if text.contains("not enabled") {
+            String::new()
+        } else {
+            format!(": {}", DisplayErrorContext(e))
+        };
+        return Err(format!("no AWS credentials: {hint}{detail}").into());
     }
     Ok(())
 }
