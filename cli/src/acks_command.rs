@@ -11,6 +11,7 @@ use intake_dev::dead_letters::DeadLetterQueue;
 use intake_dev::dotenv::var_or;
 use intake_dev::redrive::{self, Acker, Inspected, Redriven};
 use intake_dev::table::{self, Column};
+use intake_dev::target::{Deployed, failed, operator_sdk, ready};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,14 +50,10 @@ pub enum Acks {
 /// Which dead letters: the local stack's (default) or a deployed stack's.
 #[derive(Args)]
 pub struct Target {
-    /// A deployed stack (its TableName output; region and credentials from the
-    /// environment). The on-failure queue and the acknowledger are those of the table's
-    /// stream mapping.
-    #[arg(long, conflicts_with = "table")]
-    stack: Option<String>,
-    /// A deployed stack's table, instead of --stack.
-    #[arg(long)]
-    table: Option<String>,
+    /// A deployed stack (`--stack` or `--table`). The on-failure queue and the acknowledger
+    /// are those of the table's stream mapping.
+    #[command(flatten)]
+    deployed: Deployed,
     /// The on-failure queue's URL (default: the stream mapping's OnFailure destination).
     #[arg(long)]
     queue: Option<String>,
@@ -74,10 +71,7 @@ impl Acks {
     /// local stack's settings).
     pub fn is_cloud(&self) -> bool {
         let (Acks::DeadLetters { target, .. } | Acks::Redrive { target, .. }) = self;
-        target.stack.is_some()
-            || target.table.is_some()
-            || target.queue.is_some()
-            || target.function.is_some()
+        target.deployed.is_cloud() || target.queue.is_some() || target.function.is_some()
     }
 }
 
@@ -131,7 +125,7 @@ struct Place {
 }
 
 async fn resolve(target: &Target, redriving: bool) -> DevResult<Place> {
-    if target.stack.is_none() && target.table.is_none() {
+    if !target.deployed.is_cloud() {
         if target.queue.is_some() || target.function.is_some() {
             return Err(
                 "--queue and --function need --stack or --table (the stack's table)".into(),
@@ -180,11 +174,12 @@ async fn local(target: &Target, redriving: bool) -> DevResult<Place> {
 /// on-failure queue (unless given).
 async fn cloud(target: &Target) -> DevResult<Place> {
     let sdk = operator_sdk(Duration::from_secs(120)).await;
-    let table = match (&target.table, &target.stack) {
-        (Some(table), _) => table.clone(),
-        (None, Some(stack)) => stack_output(&sdk, stack, "TableName").await?,
-        (None, None) => unreachable!("resolve sends the local stack elsewhere"),
-    };
+    ready(&sdk).await?;
+    let table = target
+        .deployed
+        .table_name(&sdk)
+        .await?
+        .ok_or("resolve sends the local stack elsewhere")?;
     let described = aws_sdk_dynamodb::Client::new(&sdk)
         .describe_table()
         .table_name(&table)
@@ -242,40 +237,6 @@ async fn cloud(target: &Target) -> DevResult<Place> {
     })
 }
 
-/// The caller's AWS environment, with timeouts for a person waiting (the functions' short
-/// ones suit a webhook): `timeout` per call, long enough for an invocation of the
-/// acknowledger when redriving.
-pub async fn operator_sdk(timeout: Duration) -> aws_config::SdkConfig {
-    use aws_config::timeout::TimeoutConfig;
-    intake::aws::loader()
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(timeout)
-                .operation_timeout(timeout)
-                .build(),
-        )
-        .load()
-        .await
-}
-
-async fn stack_output(sdk: &aws_config::SdkConfig, stack: &str, name: &str) -> DevResult<String> {
-    let out = aws_sdk_cloudformation::Client::new(sdk)
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(failed(format!("stack {stack}")))?;
-    out.stacks()
-        .first()
-        .into_iter()
-        .flat_map(|s| s.outputs())
-        .find(|o| o.output_key() == Some(name))
-        .and_then(|o| o.output_value())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("stack {stack} has no {name} output").into())
-}
-
 /// The URL of the queue `arn` (`arn:aws:sqs:<region>:<account>:<name>`).
 async fn queue_url(sdk: &aws_config::SdkConfig, arn: &str) -> DevResult<String> {
     let parts: Vec<&str> = arn.split(':').collect();
@@ -291,16 +252,6 @@ async fn queue_url(sdk: &aws_config::SdkConfig, arn: &str) -> DevResult<String> 
         .map_err(failed(format!("queue {name}")))?
         .queue_url
         .ok_or_else(|| format!("queue {name} has no URL").into())
-}
-
-/// What went wrong calling AWS about `what`, with the SDK's whole explanation.
-fn failed<E: std::error::Error>(what: String) -> impl FnOnce(E) -> String {
-    move |e| {
-        format!(
-            "{what}: {}",
-            aws_smithy_types::error::display::DisplayErrorContext(e)
-        )
-    }
 }
 
 /// The columns of `acks dead-letters`.

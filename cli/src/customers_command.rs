@@ -7,6 +7,7 @@ use intake::ack::settings::SmsSettings;
 use intake_dev::DevResult;
 use intake_dev::reach;
 use intake_dev::table::{self, Column};
+use intake_dev::target::Deployed;
 use std::io::Write;
 
 /// `intake customers ...`.
@@ -18,6 +19,8 @@ pub enum Customers {
     Show {
         /// The phone number.
         number: String,
+        #[command(flatten)]
+        deployed: Deployed,
         /// One JSON object: the number, its contacts and its tickets.
         #[arg(long)]
         json: bool,
@@ -32,16 +35,28 @@ const CONTACT_COLUMNS: [Column; 5] = [
     Column::left("OPTED OUT"),
 ];
 
+impl Customers {
+    /// The table it reads.
+    pub fn deployed(&self) -> &Deployed {
+        let Customers::Show { deployed, .. } = self;
+        deployed
+    }
+}
+
 /// Runs one `intake customers` command.
 pub async fn run(command: Customers) -> DevResult<()> {
-    let Customers::Show { number, json } = command;
+    let Customers::Show {
+        number,
+        deployed,
+        json,
+    } = command;
     let sms = sms_settings()?;
     let e164 = intake::phone::e164(&number, &sms.default_country_code)
         .ok_or_else(|| format!("{number:?} is not a phone number"))?;
-    let store = crate::store().await;
+    let store = deployed.store().await?;
     let customer = match store.customer(&e164).await {
         Ok(customer) => customer,
-        Err(e) => return Err(reach::store(e).await),
+        Err(e) => return Err(reach::table(&store, e).await),
     };
     if json {
         out!("{}", serde_json::to_string(&customer)?);

@@ -2,7 +2,8 @@
 //! webhook server, the stream poller that feeds the acknowledger as Lambda would, and the
 //! recorder that stands in for provider APIs. Also the emulators tests start on their own
 //! (moto for AWS APIs without another emulator), the checks of `intake doctor`, and the load
-//! harness of `intake load` (`load`).
+//! harness of `intake load` (`load`), and which table the inspector reads (`target`: the local
+//! stack's or a deployed one's).
 
 pub mod child;
 pub mod dead_letters;
@@ -24,6 +25,8 @@ pub mod simulate_email;
 pub mod simulate_messagebird;
 pub mod stack;
 pub mod table;
+pub mod target;
+pub mod ticket_filter;
 
 /// Errors of the developer tools, with a message meant for a person.
 pub type DevResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

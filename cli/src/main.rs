@@ -7,6 +7,7 @@ use intake_dev::dotenv::{self, var_or};
 use intake_dev::simulate::{self, TwilioSms};
 use intake_dev::stack::{Stack, StackOptions};
 use intake_dev::table::{self, Column};
+use intake_dev::target::Deployed;
 use intake_dev::{outbox, reach};
 use std::io::Write;
 use std::process::ExitCode;
@@ -281,13 +282,17 @@ struct VonageArgs {
 
 #[derive(Subcommand)]
 enum Tickets {
-    /// Every ticket, newest first.
+    /// Every ticket, newest first: the local stack's, or a deployed stack's with --stack.
     List {
         /// Only the tickets of this contact, on every channel: a phone number
         /// (+6281234567890, also finds its WhatsApp tickets), an email address, or a
         /// platform id as stored (whatsapp:6281234567890, telegram:123456).
         #[arg(long)]
         contact: Option<String>,
+        #[command(flatten)]
+        filter: intake_dev::ticket_filter::TicketFilter,
+        #[command(flatten)]
+        deployed: Deployed,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -296,10 +301,20 @@ enum Tickets {
     Show {
         /// Ticket id or reference (K7F3Q2).
         id: String,
+        #[command(flatten)]
+        deployed: Deployed,
         /// JSON output.
         #[arg(long)]
         json: bool,
     },
+}
+
+impl Tickets {
+    /// The table it reads.
+    fn deployed(&self) -> &Deployed {
+        let (Tickets::List { deployed, .. } | Tickets::Show { deployed, .. }) = self;
+        deployed
+    }
 }
 
 #[derive(Subcommand)]
@@ -317,12 +332,14 @@ enum Outbox {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The local settings (.env, .env.example, else the same defaults built in: fake
-    // credentials, emulator endpoints) are for the local stack; doctor and `acks --stack`
-    // read a real account with the caller's own environment. Loaded before the runtime starts its threads, since
-    // loading sets environment variables.
+    // credentials, emulator endpoints) are for the local stack; doctor and `--stack` (or
+    // `--table`) read a real account with the caller's own environment. Loaded before the
+    // runtime starts its threads, since loading sets environment variables.
     let cloud = match &cli.command {
         Command::Doctor { .. } => true,
         Command::Acks(acks) => acks.is_cloud(),
+        Command::Tickets(tickets) => tickets.deployed().is_cloud(),
+        Command::Customers(customers) => customers.deployed().is_cloud(),
         _ => false,
     };
     let settings = (!cloud).then(dotenv::load);
@@ -377,10 +394,15 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
             mail_command::simulate(mail_command::MailProvider::Postmark, args).await
         }
         Command::Simulate(other) => simulate_social(other).await,
-        Command::Tickets(Tickets::List { contact, json }) => {
-            tickets_list(contact.as_deref(), json).await
+        Command::Tickets(Tickets::List {
+            contact,
+            filter,
+            deployed,
+            json,
+        }) => tickets_list(contact.as_deref(), &filter, &deployed, json).await,
+        Command::Tickets(Tickets::Show { id, deployed, json }) => {
+            tickets_show(&id, &deployed, json).await
         }
-        Command::Tickets(Tickets::Show { id, json }) => tickets_show(&id, json).await,
         Command::Customers(command) => customers_command::run(command).await,
         Command::Outbox(Outbox::List { json }) => outbox_list(json).await,
         Command::Config(ConfigCommand::Check {
@@ -709,17 +731,13 @@ async fn simulate_aws_sms(args: AwsSmsArgs) -> DevResult<()> {
     answered(status, &body)
 }
 
-/// The table of the local stack (`TABLE_NAME` at `AWS_ENDPOINT_URL_DYNAMODB`). Only the
-/// table's name is needed, not the functions' whole configuration.
-async fn store() -> Store {
-    Store::from_sdk_config(
-        &intake::aws::load().await,
-        var_or("TABLE_NAME", "intake-local"),
-    )
-}
-
-async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
-    let store = store().await;
+async fn tickets_list(
+    contact: Option<&str>,
+    filter: &intake_dev::ticket_filter::TicketFilter,
+    deployed: &Deployed,
+    json: bool,
+) -> DevResult<()> {
+    let store = deployed.store().await?;
     let tickets = match contact {
         Some(address) => {
             let sms = customers_command::sms_settings()?;
@@ -729,10 +747,12 @@ async fn tickets_list(contact: Option<&str>, json: bool) -> DevResult<()> {
         }
         None => store.all_tickets().await,
     };
-    let tickets = match tickets {
+    let mut tickets = match tickets {
         Ok(tickets) => tickets,
-        Err(e) => return Err(reach::store(e).await),
+        Err(e) => return Err(reach::table(&store, e).await),
     };
+    let now = jiff::Timestamp::now();
+    tickets.retain(|t| filter.keeps(t, now));
     if json {
         for t in &tickets {
             out!("{}", serde_json::to_string(t)?);
@@ -785,13 +805,13 @@ fn ack(ticket: &intake::model::Ticket) -> String {
     }
 }
 
-async fn tickets_show(id: &str, json: bool) -> DevResult<()> {
-    let store = store().await;
+async fn tickets_show(id: &str, deployed: &Deployed, json: bool) -> DevResult<()> {
+    let store = deployed.store().await?;
     let (ticket, messages) = match ticket_with_messages(&store, id).await {
         Ok(found) => found,
-        Err(e) => return Err(reach::store(e).await),
+        Err(e) => return Err(reach::table(&store, e).await),
     };
-    let ticket = ticket.ok_or_else(|| format!("no ticket {id}"))?;
+    let ticket = ticket.ok_or_else(|| format!("no ticket {id} in table {}", store.table()))?;
     if json {
         let mut value = serde_json::to_value(&ticket)?;
         value["messages"] = serde_json::to_value(&messages)?;
@@ -901,11 +921,12 @@ const BODY_WIDTH: usize = 120;
 
 async fn doctor(stack: &str) -> DevResult<()> {
     // The functions' short timeouts suit a webhook, not a person waiting on CloudFormation.
-    let config = acks_command::operator_sdk(std::time::Duration::from_secs(60)).await;
+    let config = intake_dev::target::operator_sdk(std::time::Duration::from_secs(60)).await;
     let region = config
         .region()
         .map(|r| r.to_string())
         .ok_or("no AWS region: set AWS_REGION (or a profile's region)")?;
+    intake_dev::target::ready(&config).await?;
     out!("Checking stack {stack} in {region}");
     let report = intake_dev::doctor::diagnose(&config, stack).await;
     for check in &report.checks {

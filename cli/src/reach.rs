@@ -52,16 +52,20 @@ pub fn dynamo_endpoint() -> Option<String> {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
-/// `err`, from the store, as [`NotAnswering::Dynamo`] when the store was unavailable and
-/// nothing accepts a connection on the local endpoint; otherwise unchanged.
-pub async fn store(err: intake::store::StoreError) -> Box<dyn std::error::Error + Send + Sync> {
+/// `err`, from reading `store`'s table, as [`NotAnswering::Dynamo`] when the store was
+/// unavailable and nothing accepts a connection on the local endpoint; otherwise the error
+/// with the table's name (`table intake-prod-Table: DynamoDB rejected ...`).
+pub async fn table(
+    store: &intake::store::Store,
+    err: intake::store::StoreError,
+) -> Box<dyn std::error::Error + Send + Sync> {
     if err.is_retryable()
         && let Some(endpoint) = dynamo_endpoint()
         && !accepts(&endpoint).await
     {
         return Box::new(NotAnswering::Dynamo { endpoint });
     }
-    Box::new(err)
+    format!("table {}: {err}", store.table()).into()
 }
 
 /// Whether something accepts a TCP connection at `url`'s host and port within a second.

@@ -11,7 +11,7 @@ use intake_dev::recorder;
 use intake_dev::stack::{Stack, StackOptions};
 
 mod common;
-use common::{intake, json_lines};
+use common::{create_stack, first_ticket, intake, intake_cloud, json_lines};
 
 /// Retries of a failing batch in these tests: two quick ones instead of the mapping's five
 /// slow ones.
@@ -73,20 +73,6 @@ async fn end_outage(stack: &Stack) {
         .expect("recorder");
 }
 
-/// An SDK configuration for moto, with the SDK's default timeouts: moto answers slowly while
-/// other tests run, and a create retried after the functions' short timeout would find its
-/// first attempt done ("already exists").
-async fn moto_sdk(moto: &intake_dev::moto_local::MotoLocal) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto.endpoint())
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .load()
-        .await
-}
-
 /// What the Twilio fake received for `customer`.
 async fn sends_to(stack: &Stack, customer: &str) -> Vec<u16> {
     recorder::fetch(&stack.recorder.url())
@@ -120,13 +106,7 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
         letter.batch.stream_arn.contains(stack.store.table()),
         "{letter:?}"
     );
-    let ticket = stack
-        .store
-        .contact_tickets(customer, intake::phone::DEFAULT_COUNTRY_CODE)
-        .await
-        .expect("store")
-        .pop()
-        .expect("the ticket was stored");
+    let ticket = first_ticket(&stack, customer).await;
     assert_eq!(ticket.ack_status, AckStatus::Pending);
     // Every attempt reached the provider and failed; none was accepted.
     assert_eq!(sends_to(&stack, customer).await, vec![503; 3]);
@@ -229,13 +209,9 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
 /// Lambda invoke needs Docker), so `Acker::Lambda` is not exercised here.
 #[tokio::test]
 async fn through_sqs_the_dead_letter_is_sent_listed_redriven_and_deleted() {
-    use intake_dev::moto_local::MotoLocal;
     use intake_dev::redrive::{self, Acker, Redriven};
 
-    let moto = MotoLocal::start()
-        .await
-        .expect("moto starts (make infra-deps)");
-    let aws = moto_sdk(&moto).await;
+    let (_moto, aws) = common::moto().await;
     let url = aws_sdk_sqs::Client::new(&aws)
         .create_queue()
         .queue_name("intake-acknowledger-dlq")
@@ -333,19 +309,12 @@ async fn deploy(aws: &aws_config::SdkConfig, local: &Stack, ticket_id: &str) -> 
         .table
         .and_then(|t| t.latest_stream_arn)
         .expect("a stream");
-    aws_sdk_cloudformation::Client::new(aws)
-        .create_stack()
-        .stack_name(name)
-        .template_body(
-            serde_json::json!({
-                "Resources": { "Placeholder": { "Type": "AWS::SQS::Queue" } },
-                "Outputs": { "TableName": { "Value": table } }
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .expect("moto CloudFormation");
+    create_stack(
+        aws,
+        name,
+        serde_json::json!({ "TableName": { "Value": table } }),
+    )
+    .await;
     let role = aws_sdk_iam::Client::new(aws)
         .create_role()
         .role_name("acknowledger")
@@ -463,45 +432,19 @@ async fn dead_letter_of_first_record(
     letter
 }
 
-/// `intake acks ... --stack NAME` as an operator runs it: the caller's AWS environment (here
-/// moto's endpoint), none of the local stack's settings.
-async fn intake_cloud(moto: &intake_dev::moto_local::MotoLocal, args: &[&str]) -> (bool, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_intake"));
-    cmd.args(args)
-        .current_dir(std::env::temp_dir())
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    common::run(cmd).await
-}
-
 /// A deployed stack's dead letter, found from the stack's name alone: its table (output),
 /// the stream mapping's function and on-failure queue, the record re-read from the stream.
 /// moto cannot run the function (no Docker: it answers a function error), so the redrive
 /// keeps the dead letter, as it must when the acknowledger fails.
 #[tokio::test]
 async fn a_deployed_stacks_dead_letter_is_found_from_its_name_and_kept_while_the_function_fails() {
-    use intake_dev::moto_local::MotoLocal;
-
-    let moto = MotoLocal::start()
-        .await
-        .expect("moto starts (make infra-deps)");
-    let aws = moto_sdk(&moto).await;
+    let (moto, aws) = common::moto().await;
     // A ticket whose ack is pending for good, to deploy.
     let local = stack_with(None).await;
     let customer = "+6281277770003";
     message_during_outage(&local, customer).await;
     records(&local.options.dead_letters, 1).await;
-    let ticket = local
-        .store
-        .contact_tickets(customer, intake::phone::DEFAULT_COUNTRY_CODE)
-        .await
-        .expect("store")
-        .pop()
-        .expect("the ticket");
+    let ticket = first_ticket(&local, customer).await;
     assert_eq!(ticket.ack_status, AckStatus::Pending);
     let deployed = deploy(&aws, &local, &ticket.id).await;
     let letter = dead_letter_of_first_record(&aws, &deployed.stream_arn).await;
@@ -509,6 +452,7 @@ async fn a_deployed_stacks_dead_letter_is_found_from_its_name_and_kept_while_the
 
     let (ok, out) = intake_cloud(
         &moto,
+        &[],
         &["acks", "dead-letters", "--stack", &deployed.stack, "--json"],
     )
     .await;
@@ -523,7 +467,8 @@ async fn a_deployed_stacks_dead_letter_is_found_from_its_name_and_kept_while_the
         "{out}"
     );
 
-    let (ok, out) = intake_cloud(&moto, &["acks", "redrive", "--stack", &deployed.stack]).await;
+    let (ok, out) =
+        intake_cloud(&moto, &[], &["acks", "redrive", "--stack", &deployed.stack]).await;
     assert!(!ok, "the function failed: {out}");
     assert!(out.contains("not redriven, kept"), "{out}");
     assert!(out.contains("the acknowledger failed"), "{out}");

@@ -10,6 +10,8 @@ use tokio::io::AsyncBufReadExt;
 use intake_dev::simulate;
 use intake_dev::stack::{Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
+mod common;
+
 /// The workspace root (where `make dev` runs).
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -105,15 +107,7 @@ async fn a_ticket(stack: &Stack, from: &str) -> String {
         .await
         .expect("the webhook answers");
     assert_eq!(status, 200, "{body}");
-    stack
-        .store
-        .contact_tickets(from, intake::phone::DEFAULT_COUNTRY_CODE)
-        .await
-        .expect("the table answers")
-        .first()
-        .expect("a ticket")
-        .reference
-        .clone()
+    common::first_ticket(stack, from).await.reference
 }
 
 #[tokio::test]

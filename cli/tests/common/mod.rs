@@ -84,3 +84,75 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect()
 }
+
+/// An SDK configuration for moto, with the SDK's default timeouts: moto answers slowly while
+/// other tests run, and a create retried after the functions' short timeout would find its
+/// first attempt done ("already exists").
+pub async fn moto_sdk(moto: &intake_dev::moto_local::MotoLocal) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(aws_sdk_cloudformation::config::Credentials::new(
+            "test", "test", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
+/// A CloudFormation stack `name` in moto with these `Outputs` (and a placeholder resource).
+pub async fn create_stack(aws: &aws_config::SdkConfig, name: &str, outputs: serde_json::Value) {
+    aws_sdk_cloudformation::Client::new(aws)
+        .create_stack()
+        .stack_name(name)
+        .template_body(
+            serde_json::json!({
+                "Resources": { "Placeholder": { "Type": "AWS::SQS::Queue" } },
+                "Outputs": outputs
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("moto CloudFormation");
+}
+
+/// `intake ...` as an operator runs it against a deployed stack: the caller's AWS environment
+/// (here moto's endpoint, and `env` on top: another endpoint for a service), none of the local
+/// stack's settings, outside the project.
+pub async fn intake_cloud(
+    moto: &intake_dev::moto_local::MotoLocal,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_intake"));
+    cmd.args(args)
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied());
+    run(cmd).await
+}
+
+/// The first ticket of the customer `number` in `stack`'s table (read straight from it).
+pub async fn first_ticket(stack: &Stack, number: &str) -> intake::model::Ticket {
+    stack
+        .store
+        .contact_tickets(number, intake::phone::DEFAULT_COUNTRY_CODE)
+        .await
+        .expect("the table answers")
+        .pop()
+        .expect("the ticket was stored")
+}
+
+/// moto in server mode, and an SDK configuration for it ([`moto_sdk`]).
+pub async fn moto() -> (intake_dev::moto_local::MotoLocal, aws_config::SdkConfig) {
+    let moto = intake_dev::moto_local::MotoLocal::start()
+        .await
+        .expect("moto starts (make infra-deps)");
+    let aws = moto_sdk(&moto).await;
+    (moto, aws)
+}
