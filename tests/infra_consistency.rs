@@ -962,6 +962,7 @@ fn sam_and_cdk_alarm_on_the_same_handled_failures() {
         "Intake/Webhooks [\"Outcome=failed\"]",
         "Intake/Acks [\"Outcome=failed\"]",
         "Intake/Acks [\"Outcome=unrecorded\"]",
+        "Intake/Acks [\"Outcome=interrupted\"]",
         "AWS/ApiGateway/5xx [\"ApiId=<ref>\"]",
         "AWS/SNS/NumberOfNotificationsFailed",
         "Intake/Webhooks [\"Code=bad_signature\", \"Outcome=refused\"]",
@@ -976,6 +977,10 @@ fn sam_and_cdk_alarm_on_the_same_handled_failures() {
     assert_eq!(
         intake::metrics::AckMetricOutcome::Unrecorded.as_str(),
         "unrecorded"
+    );
+    assert_eq!(
+        intake::metrics::AckMetricOutcome::Interrupted.as_str(),
+        "interrupted"
     );
     for code in ["bad_signature", "missing_signature"] {
         assert!(
@@ -1001,5 +1006,65 @@ fn sam_and_cdk_alarm_on_the_same_handled_failures() {
         body(&dashboard(&s)),
         body(&dashboard(&c)),
         "the same dashboard"
+    );
+}
+
+/// The stale-claim sweeper's schedule, the same in both templates: one EventBridge rule every
+/// `ack::sweep::SCHEDULE_MINUTES` minutes whose only target is the acknowledger, and the
+/// permission for EventBridge to invoke it from that rule only.
+#[test]
+fn sam_and_cdk_schedule_the_same_sweep_of_stale_acks() {
+    for (which, t) in intake_tests::templates::both() {
+        let r = resources(&t);
+        let acknowledger = functions(&t)
+            .remove("acknowledger")
+            .unwrap_or_else(|| panic!("{which}: no acknowledger"));
+        let rules: Vec<(&String, &Value)> = r
+            .iter()
+            .filter(|(_, v)| v["Type"] == "AWS::Events::Rule")
+            .collect();
+        assert_eq!(rules.len(), 1, "{which}: one schedule");
+        let (rule_id, rule) = rules[0];
+        let p = &rule["Properties"];
+        assert_eq!(
+            p["ScheduleExpression"],
+            format!(
+                "rate({} minutes)",
+                intake::ack::sweep::SCHEDULE_MINUTES
+            ),
+            "{which}"
+        );
+        assert_eq!(p["State"], "ENABLED", "{which}");
+        assert_eq!(p["Targets"].as_array().map(Vec::len), Some(1), "{which}");
+        assert_eq!(
+            p["Targets"][0]["Arn"],
+            json!({"Fn::GetAtt": [acknowledger, "Arn"]}),
+            "{which}: the acknowledger is the target"
+        );
+        assert!(r.contains_key(&acknowledger));
+        let permissions: Vec<&Value> = r
+            .values()
+            .filter(|v| v["Type"] == "AWS::Lambda::Permission")
+            .filter(|v| v["Properties"]["Principal"] == "events.amazonaws.com")
+            .collect();
+        assert_eq!(permissions.len(), 1, "{which}: one permission for EventBridge");
+        let p = &permissions[0]["Properties"];
+        assert_eq!(p["Action"], "lambda:InvokeFunction", "{which}");
+        assert_eq!(
+            p["FunctionName"],
+            json!({"Fn::GetAtt": [acknowledger, "Arn"]}),
+            "{which}"
+        );
+        assert_eq!(
+            p["SourceArn"],
+            json!({"Fn::GetAtt": [rule_id, "Arn"]}),
+            "{which}: from that rule only"
+        );
+    }
+    // The schedule's period and the staleness the sweeper waits for are the code's.
+    assert_eq!(
+        intake::ack::sweep::STALE_AFTER.as_secs(),
+        300,
+        "the documented 5 minutes"
     );
 }

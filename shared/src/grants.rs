@@ -151,7 +151,9 @@ pub fn acknowledger(parameters_read: &[&'static str]) -> Vec<Grant> {
     // GetItem when its record has no image); claims the ack (conditional UpdateItem); records
     // it with the contact's recent acks and an email ack's Message-ID (a MSGID# item) in one
     // TransactWriteItems, authorized item by item as UpdateItem and PutItem (the same
-    // actions when a failed transaction is written one by one).
+    // actions when a failed transaction is written one by one). On its schedule it sweeps
+    // stale claims (ack/sweep.rs): a Scan of the table for acks `sending` too long, then a
+    // conditional UpdateItem each.
     out.push(grant(
         Resource::Table,
         &[
@@ -159,6 +161,7 @@ pub fn acknowledger(parameters_read: &[&'static str]) -> Vec<Grant> {
             "dynamodb:GetItem",
             "dynamodb:UpdateItem",
             "dynamodb:PutItem",
+            "dynamodb:Scan",
         ],
     ));
     out.push(by_aws(

@@ -154,6 +154,10 @@ pub enum AckMetricOutcome {
     /// acknowledger's write deadline (the reason says what: `sent`, `pending`, `failed`,
     /// `skipped`, `claim`): it stays `sending` until the stale-claim sweeper takes it.
     Unrecorded,
+    /// Found `sending` past the acknowledger's timeout by the stale-claim sweeper
+    /// (`ack::sweep`) and marked `failed (interrupted)`: the acknowledger died
+    /// between its claim and its write-back; the customer may or may not have had the ack.
+    Interrupted,
 }
 
 impl AckMetricOutcome {
@@ -166,6 +170,7 @@ impl AckMetricOutcome {
             AckMetricOutcome::Retry => "retry",
             AckMetricOutcome::AlreadyHandled => "already_handled",
             AckMetricOutcome::Unrecorded => "unrecorded",
+            AckMetricOutcome::Interrupted => "interrupted",
         }
     }
 }

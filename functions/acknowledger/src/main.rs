@@ -1,7 +1,9 @@
-//! DynamoDB stream consumer: one acknowledgement per new ticket.
+//! DynamoDB stream consumer: one acknowledgement per new ticket. Also run by an EventBridge
+//! schedule, which sweeps acks left `sending` by an invocation that died (`ack::sweep`).
 
-use aws_lambda_events::event::dynamodb::Event;
 use intake::ack::Acknowledger;
+use intake::ack::sweep::Sweeper;
+use intake::ack::trigger::Trigger;
 use intake::store::Store;
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -12,10 +14,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = intake::Config::load(&sdk).await?;
     let store = Store::from_sdk_config(&sdk, &config.table_name);
     let clients = intake::providers::Clients::new(&sdk)?;
+    let sweeper = Sweeper::new(store.clone(), intake::metrics::stdout());
     let acknowledger = Acknowledger::from_config(&config, store, &clients);
-    let acknowledger = &acknowledger;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, lambda_runtime::Error>(acknowledger.handle_event(event.payload).await)
-    }))
+    let (acknowledger, sweeper) = (&acknowledger, &sweeper);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            match Trigger::from_value(event.payload)? {
+                Trigger::Stream(batch) => {
+                    let response = acknowledger.handle_event(*batch).await;
+                    Ok::<_, lambda_runtime::Error>(serde_json::to_value(response)?)
+                }
+                Trigger::Schedule => {
+                    let report = sweeper.sweep(jiff::Timestamp::now()).await?;
+                    tracing::info!(?report, "stale ack claims swept");
+                    Ok(serde_json::to_value(report)?)
+                }
+            }
+        },
+    ))
     .await
 }

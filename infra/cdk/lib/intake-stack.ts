@@ -27,6 +27,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -831,6 +832,23 @@ export class IntakeStack extends Stack {
           fn.metric('IteratorAge', { period: Duration.minutes(5), statistic: 'Maximum' }),
           300_000,
         );
+        // The stale-claim sweeper (shared/src/ack/sweep.rs), as in the SAM template: every 5
+        // minutes the acknowledger is invoked with a scheduled event and fails, as
+        // `interrupted`, every ack still `sending` 5 minutes after its claim. Never re-sends.
+        const schedule = new events.CfnRule(this, 'AcknowledgerSweepSchedule', {
+          description: 'Sweeps acknowledgements left sending by an acknowledger that died (Intake)',
+          scheduleExpression: 'rate(5 minutes)',
+          state: 'ENABLED',
+          targets: [{ id: 'acknowledger', arn: fn.functionArn }],
+        });
+        schedule.overrideLogicalId('AcknowledgerSweepSchedule');
+        const permission = new lambda.CfnPermission(this, 'AcknowledgerSweepPermission', {
+          action: 'lambda:InvokeFunction',
+          functionName: fn.functionArn,
+          principal: 'events.amazonaws.com',
+          sourceArn: schedule.attrArn,
+        });
+        permission.overrideLogicalId('AcknowledgerSweepPermission');
       }
     }
 
@@ -1112,6 +1130,11 @@ export class IntakeStack extends Stack {
       'UnrecordedAcksAlarm',
       'Acknowledgements whose outcome could not be recorded; they stay in sending (see the Acks metric by Reason).',
       intake('Acks', { Outcome: 'unrecorded' }),
+    );
+    alarm(
+      'InterruptedAcksAlarm',
+      "Acknowledgements interrupted (found sending after the timeout, now failed; check the provider's log whether they went out).",
+      intake('Acks', { Outcome: 'interrupted' }),
     );
     // The flow at a glance: the same dashboard as the SAM template's.
     const dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {

@@ -31,7 +31,9 @@ pub mod hours;
 pub mod language;
 pub mod policy;
 pub mod settings;
+pub mod sweep;
 pub mod templates;
+pub mod trigger;
 pub mod write_back;
 
 pub use language::Language;

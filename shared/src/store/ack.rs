@@ -380,7 +380,7 @@ impl Store {
 }
 
 /// A conditional update's answer: `false` when its condition failed.
-fn conditional(
+pub(super) fn conditional(
     answer: Result<UpdateItemOutput, SdkError<UpdateItemError, HttpResponse>>,
 ) -> Result<bool, StoreError> {
     match answer {

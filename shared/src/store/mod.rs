@@ -11,11 +11,13 @@ mod ingest;
 pub mod keys;
 mod once;
 mod read;
+mod stale;
 
 pub use ack::{AckRecord, SentAck};
 pub use customer::Customer;
 pub use image::ticket_from_image;
 pub use read::{AckReads, phone_contact_keys};
+pub use stale::{INTERRUPTED, StaleClaim};
 pub mod schema;
 
 pub use ingest::{IngestOutcome, IngestPlan, Role, Target, plan};
