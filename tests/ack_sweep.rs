@@ -15,7 +15,9 @@ use intake::ack::sweep::{STALE_AFTER, SweepReport, Sweeper};
 use intake::metrics::MemorySink;
 use intake::model::AckStatus;
 use intake::store::{AckRecord, INTERRUPTED};
-use intake_tests::{Endpoints, assert_lines_private, emf, own_stack, pending_tickets, stored_ticket};
+use intake_tests::{
+    Endpoints, assert_lines_private, emf, own_stack, pending_tickets, stored_ticket,
+};
 
 /// `now` moved on by `by`.
 fn later(by: Duration) -> jiff::Timestamp {
@@ -34,7 +36,13 @@ async fn a_dead_claim_is_failed_as_interrupted_after_the_timeout_and_nothing_els
 
     // Two acks claimed as the acknowledger claims them; their functions "die" here.
     for (ticket, token) in [(dead, "01DEADCLAIM"), (finishing, "01FINISHINGCLAIM")] {
-        assert!(stack.store.claim_ack(&ticket.id, token).await.expect("claim"));
+        assert!(
+            stack
+                .store
+                .claim_ack(&ticket.id, token)
+                .await
+                .expect("claim")
+        );
     }
     let sink = MemorySink::default();
     let sweeper = Sweeper::new(stack.store.clone(), Arc::new(sink.clone()));
@@ -92,7 +100,8 @@ async fn a_dead_claim_is_failed_as_interrupted_after_the_timeout_and_nothing_els
         SweepReport {
             found: 1,
             interrupted: 1,
-            moved_on: 0
+            moved_on: 0,
+            tickets: vec![dead.id.clone()],
         }
     );
     let swept = stored_ticket(&stack, &dead.id).await;
@@ -102,7 +111,11 @@ async fn a_dead_claim_is_failed_as_interrupted_after_the_timeout_and_nothing_els
         .sweep(later(STALE_AFTER + Duration::from_secs(120)))
         .await
         .expect("sweep");
-    assert_eq!(again, SweepReport::default(), "a swept ack is not swept again");
+    assert_eq!(
+        again,
+        SweepReport::default(),
+        "a swept ack is not swept again"
+    );
 
     // Every other ack as it was.
     assert_eq!(

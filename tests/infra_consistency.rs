@@ -1028,10 +1028,7 @@ fn sam_and_cdk_schedule_the_same_sweep_of_stale_acks() {
         let p = &rule["Properties"];
         assert_eq!(
             p["ScheduleExpression"],
-            format!(
-                "rate({} minutes)",
-                intake::ack::sweep::SCHEDULE_MINUTES
-            ),
+            format!("rate({} minutes)", intake::ack::sweep::SCHEDULE_MINUTES),
             "{which}"
         );
         assert_eq!(p["State"], "ENABLED", "{which}");
@@ -1047,7 +1044,11 @@ fn sam_and_cdk_schedule_the_same_sweep_of_stale_acks() {
             .filter(|v| v["Type"] == "AWS::Lambda::Permission")
             .filter(|v| v["Properties"]["Principal"] == "events.amazonaws.com")
             .collect();
-        assert_eq!(permissions.len(), 1, "{which}: one permission for EventBridge");
+        assert_eq!(
+            permissions.len(),
+            1,
+            "{which}: one permission for EventBridge"
+        );
         let p = &permissions[0]["Properties"];
         assert_eq!(p["Action"], "lambda:InvokeFunction", "{which}");
         assert_eq!(

@@ -1,7 +1,8 @@
-//! `intake acks dead-letters` and `intake acks redrive`: the stream batches the acknowledger
-//! gave up on, locally (the local stack's dead-letter directory, the acknowledger run in
-//! this process) or for a deployed stack (its on-failure SQS queue, its acknowledger
-//! function invoked with the re-read records).
+//! `intake acks sweep` (the stale-claim sweep, run once), and `intake acks dead-letters` and
+//! `intake acks redrive`: the stream batches the acknowledger gave up on, locally (the local
+//! stack's dead-letter directory, the acknowledger run in this process) or for a deployed
+//! stack (its on-failure SQS queue, its acknowledger function invoked with the re-read
+//! records).
 
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
 use clap::{Args, Subcommand};
@@ -45,6 +46,18 @@ pub enum Acks {
         #[arg(long)]
         json: bool,
     },
+    /// Marks `failed` (reason `interrupted`) every ack still `sending` 5 minutes after its
+    /// claim, as the acknowledger's 5-minute schedule does: a function that died between
+    /// calling the provider and recording its answer. Never sends an ack. The customer may or
+    /// may not have had the ack: the provider's log says. Scans the whole table.
+    Sweep {
+        /// A deployed stack (`--stack` or `--table`); default: the local stack's table.
+        #[command(flatten)]
+        deployed: Deployed,
+        /// One JSON object: found, interrupted, moved_on, tickets.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Which dead letters: the local stack's (default) or a deployed stack's.
@@ -70,8 +83,12 @@ impl Acks {
     /// Whether it reads a deployed stack (with the caller's own AWS environment, not the
     /// local stack's settings).
     pub fn is_cloud(&self) -> bool {
-        let (Acks::DeadLetters { target, .. } | Acks::Redrive { target, .. }) = self;
-        target.deployed.is_cloud() || target.queue.is_some() || target.function.is_some()
+        match self {
+            Acks::DeadLetters { target, .. } | Acks::Redrive { target, .. } => {
+                target.deployed.is_cloud() || target.queue.is_some() || target.function.is_some()
+            }
+            Acks::Sweep { deployed, .. } => deployed.is_cloud(),
+        }
     }
 }
 
@@ -113,7 +130,36 @@ pub async fn run(command: Acks) -> DevResult<()> {
             .await?;
             report(&done, json)
         }
+        Acks::Sweep { deployed, json } => sweep(&deployed, json).await,
     }
+}
+
+/// `intake acks sweep`: the scheduled sweep, run once now. Its metric lines are the
+/// function's business (the schedule's sweeps are counted in CloudWatch), not this output.
+async fn sweep(deployed: &Deployed, json: bool) -> DevResult<()> {
+    let store = deployed.store().await?;
+    let quiet: intake::metrics::Sink = Arc::new(intake::metrics::MemorySink::default());
+    let report = intake::ack::sweep::Sweeper::new(store, quiet)
+        .sweep(jiff::Timestamp::now())
+        .await?;
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        writeln!(stdout, "{}", serde_json::to_string(&report)?)?;
+        return Ok(());
+    }
+    let minutes = intake::ack::sweep::STALE_AFTER.as_secs() / 60;
+    writeln!(
+        stdout,
+        "{} ack(s) sending for over {minutes} minutes: {} marked failed (interrupted), {} moved on meanwhile",
+        report.found, report.interrupted, report.moved_on
+    )?;
+    for ticket in &report.tickets {
+        writeln!(
+            stdout,
+            "  {ticket}  failed (interrupted): check the provider's log whether the ack went out"
+        )?;
+    }
+    Ok(())
 }
 
 /// Where the dead letters are and what reads and acknowledges their records.

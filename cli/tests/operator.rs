@@ -4,6 +4,7 @@
 //! here moto's endpoint and DynamoDB Local's, none of the local stack's settings. `--ack
 //! sending` finds the ack a crashed acknowledger left claimed.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use intake::model::AckStatus;
 use intake_dev::moto_local::MotoLocal;
 use intake_dev::stack::{Stack, StackOptions};
@@ -207,6 +208,74 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     assert_eq!(
         ids(customer[0]["tickets"].as_array().expect("tickets")),
         [sent[0].as_str()]
+    );
+
+    // The sweep, run once by the on-call engineer: a claim younger than the acknowledger's
+    // timeout plus the margin may still be live, and is left alone.
+    let sweep = ["acks", "sweep", "--stack", name, "--json"];
+    let (ok, out) = operator(&moto, &stack, &sweep).await;
+    assert!(ok, "{out}");
+    assert_eq!(json_lines(&out)[0]["found"], 0, "{out}");
+    // Ten minutes later (the claim's time moved back, as DynamoDB would have it had the
+    // acknowledger died ten minutes ago): failed as interrupted, never sent.
+    let ten_minutes_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10);
+    stack
+        .store
+        .client()
+        .update_item()
+        .table_name(stack.store.table())
+        .key("pk", AttributeValue::S(format!("TICKET#{}", stuck.id)))
+        .key("sk", AttributeValue::S("META".into()))
+        .update_expression("SET ack_updated_at = :at")
+        .expression_attribute_values(
+            ":at",
+            AttributeValue::S(
+                ten_minutes_ago
+                    .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+                    .to_string(),
+            ),
+        )
+        .send()
+        .await
+        .expect("the claim aged");
+    let (ok, out) = operator(&moto, &stack, &sweep).await;
+    assert!(ok, "{out}");
+    let report = &json_lines(&out)[0];
+    assert_eq!(
+        (&report["found"], &report["interrupted"], &report["tickets"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!([stuck.id])
+        ),
+        "{out}"
+    );
+    let (ok, out) = operator(
+        &moto,
+        &stack,
+        &[
+            "tickets", "list", "--stack", name, "--ack", "failed", "--json",
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    let failed = json_lines(&out);
+    assert_eq!(ids(&failed), [stuck.id.as_str()], "{out}");
+    assert_eq!(failed[0]["ack_reason"], "interrupted", "{out}");
+    // For a person; and a second sweep finds nothing.
+    let (ok, out) = operator(&moto, &stack, &["acks", "sweep", "--stack", name]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with("0 ack(s) sending for over 5 minutes"),
+        "{out}"
+    );
+    assert!(
+        intake_dev::recorder::fetch(&stack.recorder.url())
+            .await
+            .expect("the recorder")
+            .iter()
+            .all(|r| r.to.as_deref() != Some(stuck_customer)),
+        "the stuck ack is never sent"
     );
 
     // What goes wrong says so in one line, and exits non-zero.

@@ -202,7 +202,7 @@ const DASHBOARD_BODY = [
   '{"type":"metric","x":0,"y":0,"width":12,"height":6,"properties":{"title":"Webhooks by outcome","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries","stacked":true,',
   '"metrics":[["Intake","Webhooks","Outcome","stored"],["...","duplicate"],["...","accepted"],["...","refused"],["...","failed"]]}},',
   '{"type":"metric","x":12,"y":0,"width":12,"height":6,"properties":{"title":"Acknowledgements by outcome","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries","stacked":true,',
-  '"metrics":[["Intake","Acks","Outcome","sent"],["...","skipped"],["...","failed"],["...","retry"],["...","unrecorded"]]}},',
+  '"metrics":[["Intake","Acks","Outcome","sent"],["...","skipped"],["...","failed"],["...","retry"],["...","unrecorded"],["...","interrupted"]]}},',
   '{"type":"metric","x":0,"y":6,"width":8,"height":6,"properties":{"title":"Customer message to ack sent (ms)","region":"${AWS::Region}","period":300,"view":"timeSeries",',
   '"metrics":[["Intake","AckDelay","Outcome","sent",{"stat":"p50"}],["...",{"stat":"p99"}]]}},',
   '{"type":"metric","x":8,"y":6,"width":8,"height":6,"properties":{"title":"Webhook latency (ms)","region":"${AWS::Region}","period":300,"view":"timeSeries",',

@@ -39,6 +39,9 @@ pub struct SweepReport {
     pub interrupted: usize,
     /// Of those, moved on between the scan and the update (left alone).
     pub moved_on: usize,
+    /// The tickets whose ack was marked `failed (interrupted)` (for logs and the operator,
+    /// never for metrics).
+    pub tickets: Vec<String>,
 }
 
 /// Finds and fails stale claims; writes one metric line per ack it fails.
@@ -70,6 +73,7 @@ impl Sweeper {
         for claim in &stale {
             if self.store.fail_interrupted(claim).await? {
                 report.interrupted += 1;
+                report.tickets.push(claim.ticket_id.clone());
                 tracing::warn!(ticket_id = %claim.ticket_id, "stale ack claim failed as interrupted");
                 self.metrics.emit(&metric(claim).line(Timestamp::now()));
             } else {
@@ -83,7 +87,10 @@ impl Sweeper {
 /// The `Acks{Outcome=interrupted}` line of one swept ack: its channel and provider, no more.
 fn metric(claim: &StaleClaim) -> AckMetric {
     AckMetric {
-        channel: claim.channel.as_deref().and_then(|c| c.parse::<Channel>().ok()),
+        channel: claim
+            .channel
+            .as_deref()
+            .and_then(|c| c.parse::<Channel>().ok()),
         provider: claim
             .provider
             .clone()

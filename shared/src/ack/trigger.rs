@@ -31,7 +31,8 @@ impl Trigger {
         if event.get("Records").is_some() {
             return Ok(Trigger::Stream(Box::new(serde_json::from_value(event)?)));
         }
-        let scheduled = event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event";
+        let scheduled =
+            event["source"] == "aws.events" && event["detail-type"] == "Scheduled Event";
         if scheduled {
             Ok(Trigger::Schedule)
         } else {
