@@ -18,6 +18,7 @@ use crate::reach::Wanted;
 use crate::recorder::Recorder;
 use crate::ses_local::SesLocal;
 use crate::{DevResult, free_port, server};
+use intake::ack::sweep::{SCHEDULE_MINUTES, Sweeper};
 
 /// Where each part listens and what the functions are configured with.
 #[derive(Clone)]
@@ -400,9 +401,11 @@ impl Stack {
                 "no provider is configured: set TWILIO_AUTH_TOKEN and TWILIO_ACCOUNT_SID".into(),
             );
         }
+        let sweeper = Sweeper::new(store.clone(), sink.clone());
         let tasks = vec![
             tokio::spawn(poller.run()),
             server::spawn(listener, server::webhook_handler(services)),
+            tokio::spawn(sweep_on_schedule(sweeper)),
         ];
         Ok(Stack {
             dynamo,
@@ -420,6 +423,23 @@ impl Stack {
     /// The webhook server's base URL (what `PUBLIC_BASE_URL` says).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.options.port)
+    }
+}
+
+/// The stale-claim sweep (`intake::ack::sweep`) every [`SCHEDULE_MINUTES`] minutes, as the
+/// deployed schedule runs it, from one period after the start.
+async fn sweep_on_schedule(sweeper: Sweeper) {
+    let period = std::time::Duration::from_secs(u64::from(SCHEDULE_MINUTES) * 60);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        ticks.tick().await;
+        match sweeper.sweep(jiff::Timestamp::now()).await {
+            Ok(report) if report.interrupted > 0 => {
+                tracing::warn!(?report, "stale ack claims failed as interrupted");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error_kind = e.kind(), "stale-claim sweep failed"),
+        }
     }
 }
 
