@@ -15,17 +15,22 @@ use jiff::Timestamp;
 
 const BUCKET: &str = "intake-archive-test";
 
-/// A stack archiving to a fresh moto, and a client of that archive.
-async fn archiving_stack() -> (Stack, MotoLocal, Archive) {
+/// A stack archiving to a fresh moto (`all`: `ARCHIVE_ALL`), and a client of that archive.
+async fn archiving_stack_with(all: bool) -> (Stack, MotoLocal, Archive) {
     let moto = MotoLocal::start()
         .await
         .expect("moto starts (make infra-deps)");
-    let options = ArchiveOptions::new(BUCKET, &moto.endpoint(), false).expect("loopback");
+    let options = ArchiveOptions::new(BUCKET, &moto.endpoint(), all).expect("loopback");
     let archive_options = options.clone();
     let stack = own_stack_with(|o| o.archive = Some(options)).await;
     let sdk = local_sdk_config(&stack.dynamo.endpoint()).await;
     let archive = archive_options.open(&sdk).await.expect("archive bucket");
     (stack, moto, archive)
+}
+
+/// A stack archiving what it did not store, to a fresh moto.
+async fn archiving_stack() -> (Stack, MotoLocal, Archive) {
+    archiving_stack_with(false).await
 }
 
 /// The SMS service as the stack builds it, with `providers` instead of the configured ones.
@@ -231,4 +236,56 @@ async fn a_forged_request_is_never_archived_even_when_its_body_fails_parsing() {
     assert!(archive.list(None).await.expect("list").is_empty());
     assert!(archived_metrics(&endpoints).is_empty());
     assert!(endpoints.tickets_of(&customer).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_archive_that_cannot_be_written_changes_no_answer_and_is_counted() {
+    let (stack, mut moto, _archive) = archiving_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    moto.stop().await;
+
+    let (status, body) = endpoints
+        .post(&endpoints.sign(&unparsable(&customer)))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("malformed_body"), "{body}");
+    let (status, _) = endpoints
+        .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
+        .await;
+    assert_eq!(status, 200);
+
+    let failures: Vec<serde_json::Value> = endpoints
+        .metric_lines()
+        .iter()
+        .map(|l| intake_tests::emf(l))
+        .filter(|v| v.get("ArchiveWriteFailures").is_some())
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["Code"], "malformed_body");
+    assert!(archived_metrics(&endpoints).is_empty());
+}
+
+#[tokio::test]
+async fn archive_all_keeps_stored_deliveries_once_and_not_their_duplicates() {
+    let (stack, _moto, archive) = archiving_stack_with(true).await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    let post = endpoints.sign(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"));
+
+    assert_eq!(endpoints.post(&post).await.0, 200);
+    assert_eq!(endpoints.post(&post).await.0, 200);
+    let listed = archive.list(None).await.expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].status, 200);
+    assert_eq!(listed[0].code, None);
+    let metrics = archived_metrics(&endpoints);
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics[0]["Code"], "stored");
+    // Replaying a stored delivery is a duplicate.
+    let live = [sms_service(&stack, vec![twilio(&stack).await])];
+    assert_eq!(
+        replay::run(&live, &listed).await[0].outcome,
+        Replayed::Duplicate
+    );
 }
