@@ -149,6 +149,14 @@ impl ArchivedDelivery {
     }
 }
 
+/// An S3 call's error as an [`ArchiveError`], with the SDK's whole explanation.
+fn s3_error<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> ArchiveError {
+    move |e| ArchiveError::S3 {
+        operation,
+        detail: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+    }
+}
+
 /// Where verified deliveries are archived: a bucket, and whether stored ones are kept too.
 #[derive(Debug, Clone)]
 pub struct Archive {
@@ -203,10 +211,7 @@ impl Archive {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| ArchiveError::S3 {
-                operation: "PutObject",
-                detail: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            })?;
+            .map_err(s3_error("PutObject"))?;
         Ok(())
     }
 
@@ -248,10 +253,7 @@ impl Archive {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ArchiveError::S3 {
-                operation: "ListObjectsV2",
-                detail: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            })?;
+            let page = page.map_err(s3_error("ListObjectsV2"))?;
             keys.extend(
                 page.contents()
                     .iter()
@@ -269,10 +271,7 @@ impl Archive {
             .key(key)
             .send()
             .await
-            .map_err(|e| ArchiveError::S3 {
-                operation: "GetObject",
-                detail: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            })?;
+            .map_err(s3_error("GetObject"))?;
         let bytes = object
             .body
             .collect()
