@@ -181,3 +181,23 @@ pub async fn run(
     }
     reports
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_archive_endpoint_must_be_loopback() {
+        for local in [
+            "http://127.0.0.1:5000",
+            "http://localhost:5000",
+            "http://[::1]:5000",
+        ] {
+            assert!(ArchiveOptions::new("b", local, false).is_ok(), "{local}");
+        }
+        for remote in ["https://s3.amazonaws.com", "http://10.0.0.5:5000"] {
+            let err = ArchiveOptions::new("b", remote, false).unwrap_err();
+            assert!(err.to_string().contains("loopback"), "{remote}: {err}");
+        }
+    }
+}
