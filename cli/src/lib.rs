@@ -17,6 +17,7 @@ pub mod poller;
 pub mod reach;
 pub mod recorder;
 pub mod redrive;
+pub mod replay;
 pub mod server;
 pub mod ses_local;
 pub mod simulate;

@@ -31,6 +31,9 @@ mod acks_command;
 // One customer per phone number (issue 11).
 mod customers_command;
 
+// Archive and replay (issue 12).
+mod replay_command;
+
 #[derive(Parser)]
 #[command(
     name = "intake",
@@ -87,6 +90,13 @@ enum Command {
     /// left un-acked (read from the table and the recorder). Starts a stack of its own
     /// unless --url names a running `intake dev`. Exits non-zero when anything was.
     Load(Box<intake_dev::load::LoadArgs>),
+
+    // -- Archive and replay (issue 12) --
+    /// Verified deliveries the local stack did not store (a parse failure, a store outage):
+    /// list them, and run them again through the current code after a fix. Needs
+    /// ARCHIVE_BUCKET and ARCHIVE_ENDPOINT_URL (a local S3 server, e.g. moto).
+    #[command(subcommand)]
+    Replay(replay_command::Replay),
 }
 
 #[derive(Subcommand)]
@@ -412,6 +422,7 @@ async fn run(command: Command, settings: Option<dotenv::Loaded>) -> DevResult<()
         Command::Doctor { stack } => doctor(&stack).await,
         Command::Acks(acks) => acks_command::run(acks).await,
         Command::Load(args) => load(&args).await,
+        Command::Replay(command) => replay_command::run(command).await,
         Command::Manifest => {
             out!(
                 "{}",

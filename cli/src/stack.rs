@@ -47,6 +47,10 @@ pub struct StackOptions {
     /// While this reads `true`, the stream poller reads nothing (`intake load --hold-acks`
     /// measures ingest alone, then releases the acks); `None`: never held.
     pub acks_held: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Where the webhook functions archive verified deliveries they did not store
+    /// (`ARCHIVE_BUCKET` with `ARCHIVE_ENDPOINT_URL`, a local S3 server such as moto);
+    /// `None`: off, as other tests' stacks run.
+    pub archive: Option<crate::replay::ArchiveOptions>,
 }
 
 /// `INTAKE_DEAD_LETTER_DIR`, else `.local/dead-letters` in the project: where the local
@@ -155,6 +159,7 @@ impl StackOptions {
             dead_letters: DeadLetterQueue::Dir(local_dead_letter_dir()?),
             retries: (poller::MAX_RETRIES, poller::RETRY_PAUSE),
             acks_held: None,
+            archive: crate::replay::ArchiveOptions::from_env()?,
             data_dir: match std::env::var("INTAKE_DATA_DIR").ok().as_deref() {
                 Some(":memory:") => None,
                 Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
@@ -274,6 +279,7 @@ impl StackOptions {
             ),
             retries: (poller::MAX_RETRIES, poller::RETRY_PAUSE),
             acks_held: None,
+            archive: None,
         })
     }
 }
@@ -386,12 +392,21 @@ impl Stack {
         if let Some(held) = options.acks_held.clone() {
             poller = poller.held_while(held);
         }
+        let archive = match &options.archive {
+            Some(archive) => Some(archive.open(&sdk).await?),
+            None => None,
+        };
         let services: Vec<WebhookService> = Channel::ALL
             .into_iter()
             .filter_map(|c| {
-                WebhookService::from_config(c, &options.config, store.clone(), &clients)
-                    .ok()
-                    .map(|s| s.with_metrics(sink.clone()))
+                let service =
+                    WebhookService::from_config(c, &options.config, store.clone(), &clients)
+                        .ok()?
+                        .with_metrics(sink.clone());
+                Some(match &archive {
+                    Some(archive) => service.with_archive(archive.clone()),
+                    None => service,
+                })
             })
             .collect();
         // A channel without providers starts and answers 404, as in the cloud.

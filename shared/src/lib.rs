@@ -10,6 +10,7 @@
 //! [`lambda`] and the SDK clients built in [`aws`] are the only edges.
 
 pub mod ack;
+pub mod archive;
 pub mod aws;
 pub mod aws_calls;
 pub mod config;

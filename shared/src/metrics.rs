@@ -212,6 +212,41 @@ impl AckMetric {
     }
 }
 
+/// One verified delivery put in the archive (or an archive write that failed), as the
+/// `ArchivedDeliveries` / `ArchiveWriteFailures` line reports it: an alarm fires on archived
+/// failures, another on writes that failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveMetric {
+    /// The delivery's channel.
+    pub channel: Channel,
+    /// The provider of the route.
+    pub provider: &'static str,
+    /// The error code the delivery was answered with; `None` for a stored delivery kept by
+    /// `ARCHIVE_ALL`.
+    pub code: Option<&'static str>,
+    /// Whether the archive write succeeded.
+    pub written: bool,
+}
+
+impl ArchiveMetric {
+    /// The EMF line (no trailing newline) for metrics taken at `at`.
+    pub fn line(&self, at: Timestamp) -> String {
+        let mut doc = Document::new(at);
+        doc.dimension("Channel", self.channel.as_str());
+        doc.dimension("Provider", self.provider);
+        doc.dimension("Code", self.code.unwrap_or("stored"));
+        doc.dimension_set(&["Channel", "Provider", "Code"]);
+        doc.dimension_set(&["Code"]);
+        let name = if self.written {
+            "ArchivedDeliveries"
+        } else {
+            "ArchiveWriteFailures"
+        };
+        doc.metric(name, Unit::Count, json!(1));
+        doc.render()
+    }
+}
+
 /// `raw` when it is a safe dimension value, else [`OTHER`]. Safe means a code: 1 to 64
 /// ASCII letters, digits, `_`, `-` or `.` (CloudWatch wants ASCII without control
 /// characters or blanks), and no run of 8 or more digits, the shortest phone numbers. So a

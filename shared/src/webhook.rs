@@ -6,6 +6,7 @@ use std::time::Instant;
 use url::Url;
 
 use crate::ack::settings::SmsSettings;
+use crate::archive::{Archive, ArchivedDelivery};
 use crate::error::WebhookError;
 use crate::metrics::{self, WebhookMetric, WebhookOutcome};
 use crate::model::Channel;
@@ -22,6 +23,24 @@ pub struct WebhookService {
     public_base_url: Url,
     metrics: metrics::Sink,
     sms: SmsSettings,
+    archive: Option<Archive>,
+}
+
+/// What a replayed delivery came to ([`WebhookService::replay`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replayed {
+    /// At least one of its messages was stored now.
+    Stored,
+    /// Every message was stored already (by the provider's retry, or an earlier replay),
+    /// or it carried none.
+    Duplicate,
+    /// It still fails: the status and error code it is answered with today.
+    Failing {
+        /// The HTTP status.
+        status: u16,
+        /// The error code (`malformed_body`, `store_unavailable`, ...).
+        code: &'static str,
+    },
 }
 
 impl WebhookService {
@@ -40,6 +59,7 @@ impl WebhookService {
             public_base_url,
             metrics: metrics::stdout(),
             sms: SmsSettings::default(),
+            archive: None,
         }
     }
 
@@ -87,6 +107,13 @@ impl WebhookService {
         self
     }
 
+    /// The same service archiving verified deliveries it does not store in `archive`
+    /// (see [`crate::archive`]).
+    pub fn with_archive(mut self, archive: Archive) -> WebhookService {
+        self.archive = Some(archive);
+        self
+    }
+
     /// The channel this service serves.
     pub fn channel(&self) -> Channel {
         self.channel
@@ -105,21 +132,57 @@ impl WebhookService {
     pub async fn handle(&self, req: WebhookRequest) -> Reply {
         crate::aws_calls::within(
             crate::manifest::webhook_function(self.channel),
-            self.handle_request(req),
+            self.handle_request(req, Timestamp::now(), true),
         )
         .await
+        .0
     }
 
-    async fn handle_request(&self, req: WebhookRequest) -> Reply {
+    /// Runs an archived request again as if it arrived at `received` (its signature is
+    /// checked at that time, so windows such as Mailgun's 5 minutes still accept it), then
+    /// parses and ingests it exactly as a live delivery. Never archived again.
+    pub async fn replay(&self, req: WebhookRequest, received: Timestamp) -> Replayed {
+        let (reply, outcome) = crate::aws_calls::within(
+            crate::manifest::webhook_function(self.channel),
+            self.handle_request(req, received, false),
+        )
+        .await;
+        match outcome {
+            Ok(summary) if summary.stored > 0 => Replayed::Stored,
+            Ok(_) => Replayed::Duplicate,
+            Err(code) => Replayed::Failing {
+                status: reply.status,
+                code,
+            },
+        }
+    }
+
+    async fn handle_request(
+        &self,
+        mut req: WebhookRequest,
+        now: Timestamp,
+        archive: bool,
+    ) -> (Reply, Result<Summary, &'static str>) {
         let started = Instant::now();
         let route = req.path.clone();
         let routed = self.route(&req.path);
         let provider = routed.as_ref().map_or(metrics::UNKNOWN, |p| p.name());
+        let routed_to = routed.as_ref().ok().copied();
         let result = match routed {
-            Ok(p) => self.process(p, req, Timestamp::now()).await,
+            Ok(p) => self.process(p, &mut req, now).await,
             Err(err) => Err(err),
         };
-        let (reply, metric) = match result {
+        if let (true, Some(p)) = (archive, routed_to) {
+            let (status, code) = match &result {
+                // A delivery that stored nothing new (a duplicate, a receipt, a handshake)
+                // is not kept even with ARCHIVE_ALL.
+                Ok((_, summary)) if summary.stored == 0 => (0, None),
+                Ok((reply, _)) => (reply.status, None),
+                Err(err) => (err.status(), Some(err.code())),
+            };
+            self.archive(p, &req, now, status, code).await;
+        }
+        let (reply, metric, outcome) = match result {
             Ok((reply, summary)) => {
                 tracing::info!(
                     channel = %self.channel,
@@ -132,7 +195,7 @@ impl WebhookService {
                     "webhook accepted"
                 );
                 let metric = self.metric(provider, &summary, started);
-                (reply, metric)
+                (reply, metric, Ok(summary))
             }
             Err(err) => {
                 let reply = Reply::from_error(&err);
@@ -146,11 +209,51 @@ impl WebhookService {
                     code: Some(err.code()),
                     ..self.metric(provider, &Summary::default(), started)
                 };
-                (reply, metric)
+                (reply, metric, Err(err.code()))
             }
         };
         self.metrics.emit(&metric.line(Timestamp::now()));
-        reply
+        (reply, outcome)
+    }
+
+    /// Archives a verified delivery answered `status`: a parse failure (400) or a failure
+    /// (5xx), or with `ARCHIVE_ALL` one that was stored. Verification is run again (it is
+    /// pure), so a request that failed it is never archived, whatever else failed first. A
+    /// failed write is logged and counted, and changes nothing in the answer.
+    async fn archive(
+        &self,
+        provider: &dyn Provider,
+        req: &WebhookRequest,
+        received: Timestamp,
+        status: u16,
+        code: Option<&'static str>,
+    ) {
+        let Some(archive) = &self.archive else {
+            return;
+        };
+        let kept = match code {
+            Some(_) => status == 400 || status >= 500,
+            None => archive.keeps_all() && (200..300).contains(&status),
+        };
+        if !kept || provider.verify(req, received).is_err() {
+            return;
+        }
+        let delivery =
+            ArchivedDelivery::of(req, received, self.channel, provider.name(), status, code);
+        let written = match archive.put(&delivery).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::error!(channel = %self.channel, provider = provider.name(), code, error = %err, "archive write failed");
+                false
+            }
+        };
+        let metric = metrics::ArchiveMetric {
+            channel: self.channel,
+            provider: provider.name(),
+            code,
+            written,
+        };
+        self.metrics.emit(&metric.line(Timestamp::now()));
     }
 
     /// The metric of a request answered 2xx with `summary`.
@@ -173,7 +276,7 @@ impl WebhookService {
     async fn process(
         &self,
         provider: &dyn Provider,
-        mut req: WebhookRequest,
+        req: &mut WebhookRequest,
         now: Timestamp,
     ) -> Result<(Reply, Summary), WebhookError> {
         if req.body.len() > provider.max_body_bytes() {
@@ -182,7 +285,7 @@ impl WebhookService {
             });
         }
         req.public_url = self.public_url(provider, req.query.as_deref());
-        if let Some(answer) = provider.handshake(&req) {
+        if let Some(answer) = provider.handshake(req) {
             return answer.map(|reply| (reply, Summary::default()));
         }
         let delivery =
@@ -192,7 +295,7 @@ impl WebhookService {
                 allowed: crate::manifest::methods(self.channel, provider.name()),
             });
         }
-        let mut messages = match provider.receive(&req, now, &self.store).await? {
+        let mut messages = match provider.receive(req, now, &self.store).await? {
             Received::Messages(messages) => messages,
             Received::Answer(reply) => return Ok((reply, Summary::default())),
         };

@@ -1,0 +1,291 @@
+//! The archive of verified deliveries, end to end: DynamoDB Local, moto's S3 through the
+//! real `aws-sdk-s3`, the webhook server, and `intake replay` after the fix.
+
+use intake::archive::{Archive, ArchivedDelivery};
+use intake::model::Channel;
+use intake::providers::{Clients, Provider};
+use intake::webhook::Replayed;
+use intake::{InboundMessage, WebhookError, WebhookRequest, WebhookService};
+use intake_dev::moto_local::MotoLocal;
+use intake_dev::replay::{self, ArchiveOptions, Filter};
+use intake_dev::simulate::{TwilioSms, new_message_sid};
+use intake_dev::stack::{Stack, local_sdk_config};
+use intake_tests::{Endpoints, OUR_NUMBER, new_number, own_stack_with, quiet_period};
+use jiff::Timestamp;
+
+const BUCKET: &str = "intake-archive-test";
+
+/// A stack archiving to a fresh moto (`all`: `ARCHIVE_ALL`), and a client of that archive.
+async fn archiving_stack_with(all: bool) -> (Stack, MotoLocal, Archive) {
+    let moto = MotoLocal::start()
+        .await
+        .expect("moto starts (make infra-deps)");
+    let options = ArchiveOptions::new(BUCKET, &moto.endpoint(), all).expect("loopback");
+    let archive_options = options.clone();
+    let stack = own_stack_with(|o| o.archive = Some(options)).await;
+    let sdk = local_sdk_config(&stack.dynamo.endpoint()).await;
+    let archive = archive_options.open(&sdk).await.expect("archive bucket");
+    (stack, moto, archive)
+}
+
+/// A stack archiving what it did not store, to a fresh moto.
+async fn archiving_stack() -> (Stack, MotoLocal, Archive) {
+    archiving_stack_with(false).await
+}
+
+/// The SMS service as the stack builds it, with `providers` instead of the configured ones.
+fn sms_service(stack: &Stack, providers: Vec<Box<dyn Provider>>) -> WebhookService {
+    WebhookService::with_providers(
+        Channel::Sms,
+        providers,
+        &stack.options.config,
+        stack.store.clone(),
+    )
+    .expect("service")
+}
+
+/// The configured Twilio provider of the stack (today's parser).
+async fn twilio(stack: &Stack) -> Box<dyn Provider> {
+    let sdk = local_sdk_config(&stack.dynamo.endpoint()).await;
+    let clients = Clients::new(&sdk).expect("clients");
+    intake::providers::inbound(Channel::Sms, &stack.options.config, &clients)
+        .expect("providers")
+        .into_iter()
+        .find(|p| p.name() == "twilio")
+        .expect("twilio is configured")
+}
+
+/// "The fix": Twilio's parser that also accepts a `MessageSid` with dashes (it drops them).
+/// Verification is Twilio's own, on the bytes as they were signed.
+struct FixedTwilio(Box<dyn Provider>);
+
+impl Provider for FixedTwilio {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn channel(&self) -> Channel {
+        self.0.channel()
+    }
+    fn verify(&self, req: &WebhookRequest, now: Timestamp) -> Result<(), WebhookError> {
+        self.0.verify(req, now)
+    }
+    fn parse(
+        &self,
+        req: &WebhookRequest,
+        now: Timestamp,
+    ) -> Result<Vec<InboundMessage>, WebhookError> {
+        let mut fixed = req.clone();
+        fixed.body = String::from_utf8_lossy(&req.body)
+            .replace("MessageSid=SM-", "MessageSid=SM")
+            .into();
+        self.0.parse(&fixed, now)
+    }
+}
+
+/// A Twilio SMS whose `MessageSid` today's parser refuses (a dash in it).
+fn unparsable(customer: &str) -> TwilioSms {
+    let mut sms = TwilioSms::new(customer, OUR_NUMBER, "Pesanan saya belum sampai");
+    sms.message_sid = Some(new_message_sid().replacen("SM", "SM-", 1));
+    sms
+}
+
+fn archived_metrics(endpoints: &Endpoints) -> Vec<serde_json::Value> {
+    endpoints
+        .metric_lines()
+        .iter()
+        .map(|l| intake_tests::emf(l))
+        .filter(|v| v.get("ArchivedDeliveries").is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_verified_delivery_that_fails_parsing_is_archived_and_replayed_once_after_the_fix() {
+    let (stack, _moto, archive) = archiving_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    let post = endpoints.sign(&unparsable(&customer));
+
+    let (status, body) = endpoints.post(&post).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("malformed_body"), "{body}");
+    assert!(endpoints.tickets_of(&customer).await.is_empty());
+
+    // What the operator lists: one delivery, its provider, code and exact bytes.
+    let filter = Filter {
+        since: Some(Timestamp::now() - jiff::SignedDuration::from_hours(1)),
+        provider: Some("twilio".into()),
+        error: Some("malformed_body".into()),
+    };
+    let listed = replay::list(&archive, &filter).await.expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let delivery: &ArchivedDelivery = &listed[0];
+    assert_eq!(delivery.channel, Channel::Sms);
+    assert_eq!(delivery.status, 400);
+    assert_eq!(delivery.code.as_deref(), Some("malformed_body"));
+    assert_eq!(
+        delivery.request().expect("request").body,
+        post.body.as_bytes()
+    );
+    assert!(delivery.key().contains("/sms/twilio/"));
+    let other = Filter {
+        error: Some("store_unavailable".into()),
+        ..Filter::default()
+    };
+    assert!(
+        replay::list(&archive, &other)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let metrics = archived_metrics(&endpoints);
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics[0]["Code"], "malformed_body");
+    assert_eq!(metrics[0]["Provider"], "twilio");
+
+    // Replayed through today's parser, it still fails, and says why.
+    let today = [sms_service(&stack, vec![twilio(&stack).await])];
+    let report = replay::run(&today, &listed).await;
+    assert_eq!(
+        report[0].outcome,
+        Replayed::Failing {
+            status: 400,
+            code: "malformed_body"
+        }
+    );
+    // A failing replay is not archived again.
+    assert_eq!(archive.list(None).await.expect("list").len(), 1);
+
+    // After the fix: stored once, then a duplicate.
+    let fixed = [sms_service(
+        &stack,
+        vec![Box::new(FixedTwilio(twilio(&stack).await))],
+    )];
+    let first = replay::run(&fixed, &listed).await;
+    assert_eq!(first[0].outcome, Replayed::Stored);
+    assert_eq!(first[0].json()["outcome"], "stored");
+    let by_id = archive.get(&delivery.id).await.expect("get by id");
+    let second = replay::run(&fixed, &[by_id]).await;
+    assert_eq!(second[0].outcome, Replayed::Duplicate);
+
+    let ticket = endpoints.settled_ticket(&customer).await;
+    assert_eq!(endpoints.tickets_of(&customer).await.len(), 1);
+    assert_eq!(endpoints.messages(&ticket.id).await.len(), 1);
+    quiet_period().await;
+    assert_eq!(endpoints.sent_to(&customer).await.len(), 1);
+}
+
+#[tokio::test]
+async fn dynamodb_down_archives_the_503_and_replay_plus_the_retry_store_one_message() {
+    let (mut stack, _moto, archive) = archiving_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    let post = endpoints.sign(&TwilioSms::new(&customer, OUR_NUMBER, "Halo, ada orang?"));
+
+    stack.dynamo.stop().await;
+    let (status, body) = endpoints.post(&post).await;
+    assert_eq!(status, 503, "{body}");
+    let listed = archive.list(None).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, 503);
+    assert_eq!(listed[0].code.as_deref(), Some("store_unavailable"));
+
+    stack
+        .dynamo
+        .restart()
+        .await
+        .expect("DynamoDB Local restarts");
+    let live = [sms_service(&stack, vec![twilio(&stack).await])];
+    let report = replay::run(&live, &listed).await;
+    assert_eq!(report[0].outcome, Replayed::Stored);
+    // Twilio's own retry of the same request: accepted, and nothing new.
+    assert_eq!(endpoints.post(&post).await.0, 200);
+    assert_eq!(
+        replay::run(&live, &listed).await[0].outcome,
+        Replayed::Duplicate
+    );
+
+    let ticket = endpoints.settled_ticket(&customer).await;
+    assert_eq!(endpoints.tickets_of(&customer).await.len(), 1);
+    assert_eq!(endpoints.messages(&ticket.id).await.len(), 1);
+    quiet_period().await;
+    assert_eq!(endpoints.sent_to(&customer).await.len(), 1);
+    // Only the failure was archived (ARCHIVE_ALL is off).
+    assert_eq!(archive.list(None).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn a_forged_request_is_never_archived_even_when_its_body_fails_parsing() {
+    let (stack, _moto, archive) = archiving_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    for sms in [
+        unparsable(&customer),
+        TwilioSms::new(&customer, OUR_NUMBER, "Halo"),
+    ] {
+        let mut forged = endpoints.sign(&sms);
+        forged.signature = "bm90IGEgc2lnbmF0dXJl".into();
+        let (status, body) = endpoints.post(&forged).await;
+        assert_eq!(status, 403, "{body}");
+    }
+    // A broken body that Twilio's form reader refuses before any signature is checked.
+    let mut garbage = endpoints.sign(&TwilioSms::new(&customer, OUR_NUMBER, "x"));
+    garbage.body = "MessageSid=SM-%ZZ&&=".into();
+    let (status, _) = endpoints.post(&garbage).await;
+    assert!(status == 400 || status == 403, "{status}");
+
+    assert!(archive.list(None).await.expect("list").is_empty());
+    assert!(archived_metrics(&endpoints).is_empty());
+    assert!(endpoints.tickets_of(&customer).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_archive_that_cannot_be_written_changes_no_answer_and_is_counted() {
+    let (stack, mut moto, _archive) = archiving_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    moto.stop().await;
+
+    let (status, body) = endpoints
+        .post(&endpoints.sign(&unparsable(&customer)))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("malformed_body"), "{body}");
+    let (status, _) = endpoints
+        .send(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"))
+        .await;
+    assert_eq!(status, 200);
+
+    let failures: Vec<serde_json::Value> = endpoints
+        .metric_lines()
+        .iter()
+        .map(|l| intake_tests::emf(l))
+        .filter(|v| v.get("ArchiveWriteFailures").is_some())
+        .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["Code"], "malformed_body");
+    assert!(archived_metrics(&endpoints).is_empty());
+}
+
+#[tokio::test]
+async fn archive_all_keeps_stored_deliveries_once_and_not_their_duplicates() {
+    let (stack, _moto, archive) = archiving_stack_with(true).await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    let post = endpoints.sign(&TwilioSms::new(&customer, OUR_NUMBER, "Halo"));
+
+    assert_eq!(endpoints.post(&post).await.0, 200);
+    assert_eq!(endpoints.post(&post).await.0, 200);
+    let listed = archive.list(None).await.expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].status, 200);
+    assert_eq!(listed[0].code, None);
+    let metrics = archived_metrics(&endpoints);
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(metrics[0]["Code"], "stored");
+    // Replaying a stored delivery is a duplicate.
+    let live = [sms_service(&stack, vec![twilio(&stack).await])];
+    assert_eq!(
+        replay::run(&live, &listed).await[0].outcome,
+        Replayed::Duplicate
+    );
+}
