@@ -516,64 +516,22 @@ export class IntakeStack extends Stack {
       // AWS managed key aws/sns: its key policy cannot be changed, so SES could not publish. A
       // customer managed key whose policy lets SES encrypt, for this account's receipt rules
       // only (1 USD a month, rotated yearly). SNS decrypts for the HTTPS delivery itself.
-      const topicKey = conditional(
-        new kms.CfnKey(this, 'SesInboundKey', {
-          description: 'Intake inbound mail topic (SES -> SNS)',
-          enableKeyRotation: true,
-          keyPolicy: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'AccountAdministration',
-                Effect: 'Allow',
-                Principal: { AWS: Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
-                Action: 'kms:*',
-                Resource: '*',
-              },
-              {
-                Sid: 'SesPublishesToTheEncryptedTopic',
-                Effect: 'Allow',
-                Principal: { Service: 'ses.amazonaws.com' },
-                Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-                Resource: '*',
-                Condition: {
-                  StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
-                  ArnLike: { 'aws:SourceArn': sourceArn },
-                },
-              },
-            ],
-          },
-        }),
-        'SesInboundKey',
-      );
-      topicKey.applyRemovalPolicy(RemovalPolicy.DESTROY);
-      const topic = conditional(
-        new sns.CfnTopic(this, 'SesInboundTopic', { displayName: 'Intake inbound mail', kmsMasterKeyId: topicKey.attrArn }),
-        'SesInboundTopic',
-      );
-      // SES may publish, for this account's rule set only.
-      conditional(
-        new sns.CfnTopicPolicy(this, 'SesInboundTopicPolicy', {
-          topics: [topic.ref],
-          policyDocument: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'SesPublishes',
-                Effect: 'Allow',
-                Principal: { Service: 'ses.amazonaws.com' },
-                Action: 'sns:Publish',
-                Resource: topic.ref,
-                Condition: {
-                  StringEquals: { 'AWS:SourceAccount': Aws.ACCOUNT_ID },
-                  ArnLike: { 'AWS:SourceArn': sourceArn },
-                },
-              },
-            ],
-          },
-        }),
-        'SesInboundTopicPolicy',
-      );
+      const topic = this.encryptedInboundTopic('SesInbound', has, {
+        keyDescription: 'Intake inbound mail topic (SES -> SNS)',
+        displayName: 'Intake inbound mail',
+        service: 'ses.amazonaws.com',
+        keySid: 'SesPublishesToTheEncryptedTopic',
+        topicSid: 'SesPublishes',
+        keyCondition: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': sourceArn },
+        },
+        // SES may publish, for this account's rule set only.
+        topicCondition: {
+          StringEquals: { 'AWS:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'AWS:SourceArn': sourceArn },
+        },
+      });
       inbound = { has, topic, extra, route: `/${sesRoute.trigger.http}/ses`, bucket, hasBucket, key, hasKey };
     }
 
@@ -594,66 +552,16 @@ export class IntakeStack extends Stack {
         allowedValues: ['false', 'true'],
       });
       const has = this.condition('HasAwsSmsInbound', Fn.conditionEquals(enabled.valueAsString, 'true'));
-      const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
-        r: T,
-        id: string,
-      ): T => {
-        r.overrideLogicalId(id);
-        r.cfnOptions.condition = has;
-        return r;
-      };
-      const sourceAccount = { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } };
-      const topicKey = conditional(
-        new kms.CfnKey(this, 'AwsSmsInboundKey', {
-          description: 'Intake inbound SMS topic (AWS End User Messaging SMS -> SNS)',
-          enableKeyRotation: true,
-          keyPolicy: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'AccountAdministration',
-                Effect: 'Allow',
-                Principal: { AWS: Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
-                Action: 'kms:*',
-                Resource: '*',
-              },
-              {
-                Sid: 'SmsVoicePublishesToTheEncryptedTopic',
-                Effect: 'Allow',
-                Principal: { Service: 'sms-voice.amazonaws.com' },
-                Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
-                Resource: '*',
-                Condition: sourceAccount,
-              },
-            ],
-          },
-        }),
-        'AwsSmsInboundKey',
-      );
-      topicKey.applyRemovalPolicy(RemovalPolicy.DESTROY);
-      const topic = conditional(
-        new sns.CfnTopic(this, 'AwsSmsInboundTopic', { displayName: 'Intake inbound SMS', kmsMasterKeyId: topicKey.attrArn }),
-        'AwsSmsInboundTopic',
-      );
-      conditional(
-        new sns.CfnTopicPolicy(this, 'AwsSmsInboundTopicPolicy', {
-          topics: [topic.ref],
-          policyDocument: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Sid: 'SmsVoicePublishes',
-                Effect: 'Allow',
-                Principal: { Service: 'sms-voice.amazonaws.com' },
-                Action: 'sns:Publish',
-                Resource: topic.ref,
-                Condition: { StringEquals: { 'AWS:SourceAccount': Aws.ACCOUNT_ID } },
-              },
-            ],
-          },
-        }),
-        'AwsSmsInboundTopicPolicy',
-      );
+      // End User Messaging SMS may publish (and encrypt), for this account only.
+      const topic = this.encryptedInboundTopic('AwsSmsInbound', has, {
+        keyDescription: 'Intake inbound SMS topic (AWS End User Messaging SMS -> SNS)',
+        displayName: 'Intake inbound SMS',
+        service: 'sms-voice.amazonaws.com',
+        keySid: 'SmsVoicePublishesToTheEncryptedTopic',
+        topicSid: 'SmsVoicePublishes',
+        keyCondition: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        topicCondition: { StringEquals: { 'AWS:SourceAccount': Aws.ACCOUNT_ID } },
+      });
       smsInbound = { has, topic, route: `/${awsSmsRoute.trigger.http}/aws` };
     }
 
@@ -1217,6 +1125,88 @@ export class IntakeStack extends Stack {
   }
 
   /** A condition, created once. */
+  /**
+   * An SNS topic an AWS service publishes customers' messages to (SES mail, AWS SMS), behind
+   * `has`: encrypted at rest with a customer managed key (not aws/sns, whose key policy cannot
+   * let the service encrypt), rotated yearly, whose policy lets only `service` use it, under
+   * `keyCondition`; and a topic policy letting only `service` publish, under `topicCondition`.
+   * Logical ids are `<prefix>Key`, `<prefix>Topic`, `<prefix>TopicPolicy`.
+   */
+  private encryptedInboundTopic(
+    prefix: string,
+    has: CfnCondition,
+    o: {
+      keyDescription: string;
+      displayName: string;
+      service: string;
+      keySid: string;
+      topicSid: string;
+      keyCondition: object;
+      topicCondition: object;
+    },
+  ): sns.CfnTopic {
+    const conditional = <T extends { cfnOptions: { condition?: CfnCondition }; overrideLogicalId(id: string): void }>(
+      r: T,
+      id: string,
+    ): T => {
+      r.overrideLogicalId(id);
+      r.cfnOptions.condition = has;
+      return r;
+    };
+    const key = conditional(
+      new kms.CfnKey(this, `${prefix}Key`, {
+        description: o.keyDescription,
+        enableKeyRotation: true,
+        keyPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'AccountAdministration',
+              Effect: 'Allow',
+              Principal: { AWS: Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:root') },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+            {
+              Sid: o.keySid,
+              Effect: 'Allow',
+              Principal: { Service: o.service },
+              Action: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+              Resource: '*',
+              Condition: o.keyCondition,
+            },
+          ],
+        },
+      }),
+      `${prefix}Key`,
+    );
+    key.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    const topic = conditional(
+      new sns.CfnTopic(this, `${prefix}Topic`, { displayName: o.displayName, kmsMasterKeyId: key.attrArn }),
+      `${prefix}Topic`,
+    );
+    conditional(
+      new sns.CfnTopicPolicy(this, `${prefix}TopicPolicy`, {
+        topics: [topic.ref],
+        policyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: o.topicSid,
+              Effect: 'Allow',
+              Principal: { Service: o.service },
+              Action: 'sns:Publish',
+              Resource: topic.ref,
+              Condition: o.topicCondition,
+            },
+          ],
+        },
+      }),
+      `${prefix}TopicPolicy`,
+    );
+    return topic;
+  }
+
   private condition(name: string, expression: ICfnConditionExpression): CfnCondition {
     let c = this.conditions.get(name);
     if (!c) {
