@@ -66,7 +66,7 @@ impl MotoLocal {
             &mut child,
             &stderr,
             &format!("{}/moto-api/data.json", local.endpoint()),
-            Duration::from_secs(30),
+            Duration::from_secs(60),
             "moto",
             &format!("is port {port} free?"),
         )

@@ -85,7 +85,7 @@ impl SesLocal {
             &mut child,
             &stderr,
             &format!("http://127.0.0.1:{port}/health-check"),
-            Duration::from_secs(15),
+            Duration::from_secs(60),
             "the SES emulator",
             &format!("is `{node}` Node.js 20+?"),
         )

@@ -376,7 +376,14 @@ impl Stack {
         let dynamo = DynamoLocal::start(options.dynamodb_port, options.data_dir.as_deref()).await?;
         let sdk = local_sdk_config(&dynamo.endpoint()).await;
         let store = Store::from_sdk_config(&sdk, &options.config.table_name);
-        schema::create_table_if_missing(store.client(), store.table()).await?;
+        // The table with a patient client: a JVM that has only just bound its port can take
+        // longer than the functions' 6 s budget to answer its first request when many stacks
+        // start at once on a small machine (a CI run failed so).
+        let setup = Store::from_sdk_config(
+            &setup_sdk_config(&dynamo.endpoint()).await,
+            &options.config.table_name,
+        );
+        schema::create_table_if_missing(setup.client(), setup.table()).await?;
         let ses = SesLocal::start(&crate::project_root()?, options.ses_port).await?;
         let clients = intake::providers::Clients::new(&sdk)?;
         let mut acknowledger = Acknowledger::from_config(&options.config, store.clone(), &clients);
@@ -481,6 +488,25 @@ impl Drop for Stack {
 /// SDK configuration for DynamoDB Local: any region and credentials do (it runs with
 /// `-sharedDb`), the endpoint is the local one, timeouts as in the cloud.
 pub async fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    local_loader(endpoint).load().await
+}
+
+/// [`local_sdk_config`] with minutes instead of seconds to answer, for setting up a stack
+/// (creating its table), never for the functions themselves.
+pub async fn setup_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .operation_timeout(std::time::Duration::from_secs(120))
+        .build();
+    local_loader(endpoint)
+        .timeout_config(patient)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
+        .load()
+        .await
+}
+
+fn local_loader(endpoint: &str) -> aws_config::ConfigLoader {
     intake::aws::loader()
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
@@ -491,6 +517,4 @@ pub async fn local_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
             "intake-local",
         ))
         .endpoint_url(endpoint)
-        .load()
-        .await
 }
