@@ -60,7 +60,15 @@ fn kind_of(call: &AwsCall, identities: &[String]) -> Result<Resource, String> {
                 .map(|_| Resource::SmsPhoneNumbers)
                 .ok_or_else(|| format!("{r}: not a phone number"))
         }
-        "s3" => Ok(Resource::InboundMailBucket),
+        "s3" => match r.split_once('/') {
+            Some((_, key)) if key.starts_with(intake::archive::PREFIX) => {
+                Ok(Resource::ArchiveObjects)
+            }
+            Some((_, key)) if key.starts_with("inbound/") => Ok(Resource::InboundMailBucket),
+            _ => Err(format!(
+                "{r}: neither an archived delivery nor inbound mail"
+            )),
+        },
         _ => Err(format!("{}: no service of ours", call.action)),
     }
 }
@@ -92,6 +100,7 @@ fn matches(resource: Resource, text: &str) -> bool {
             text == format!("{PREFIX}s3:::{{InboundMailBucket}}/inbound/*")
         }
         Resource::InboundMailKey => text == "{InboundMailKmsKeyArn}",
+        Resource::ArchiveObjects => text == format!("{PREFIX}s3:::{{ArchiveBucket}}/archive/*"),
         Resource::SmsPhoneNumbers => text == format!("{PREFIX}sms-voice:{REGIONAL}phone-number/*"),
         Resource::SmsConfigurationSet => {
             text == format!(

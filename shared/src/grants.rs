@@ -41,6 +41,9 @@ pub enum Resource {
     InboundMailBucket,
     /// The KMS key that bucket encrypts with, when it has one.
     InboundMailKey,
+    /// The objects under `archive/` of the stack's archive bucket (`ArchiveBucket`):
+    /// verified deliveries that were not stored ([`crate::archive`]).
+    ArchiveObjects,
     /// Actions that support no narrower resource than `*`.
     Any,
 }
@@ -132,6 +135,12 @@ pub fn webhook(channel: Channel, parameters_read: &[&'static str]) -> Vec<Grant>
     }
     out.push(grant(Resource::Table, &table));
     out.extend(parameters(parameters_read));
+    // A verified delivery that was not stored is put in the archive (archive.rs), and read
+    // back by key when an operator replays it through the deployed function.
+    out.push(grant(
+        Resource::ArchiveObjects,
+        &["s3:PutObject", "s3:GetObject"],
+    ));
     if channel == Channel::Email {
         // SES mail over SNS's 150 KB limit is stored by the receipt rule's S3 action.
         out.push(grant(Resource::InboundMailBucket, &["s3:GetObject"]));

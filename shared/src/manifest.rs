@@ -374,6 +374,10 @@ pub fn functions() -> Vec<Function> {
         }
         let mut env = common.to_vec();
         env.push(var("PUBLIC_BASE_URL"));
+        // The archive of verified deliveries that were not stored (archive.rs): the stack's
+        // bucket, and `true` to keep stored ones too.
+        env.push(optional("ARCHIVE_BUCKET"));
+        env.push(optional("ARCHIVE_ALL"));
         env.extend(provider_env(&routes, Side::Webhook));
         // The SMS webhook reads the keywords and the default country code of intake.toml.
         if channel == Channel::Sms && !env.iter().any(|v| v.name == ACK_SETTINGS.name) {

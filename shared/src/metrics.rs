@@ -235,8 +235,19 @@ impl ArchiveMetric {
         doc.dimension("Channel", self.channel.as_str());
         doc.dimension("Provider", self.provider);
         doc.dimension("Code", self.code.unwrap_or("stored"));
+        // `Kept`: `failure` for a delivery that was not stored (what the alarm watches),
+        // `audit` for a stored one kept by ARCHIVE_ALL.
+        doc.dimension(
+            "Kept",
+            if self.code.is_some() {
+                "failure"
+            } else {
+                "audit"
+            },
+        );
         doc.dimension_set(&["Channel", "Provider", "Code"]);
         doc.dimension_set(&["Code"]);
+        doc.dimension_set(&["Kept"]);
         let name = if self.written {
             "ArchivedDeliveries"
         } else {
