@@ -33,6 +33,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as ses from 'aws-cdk-lib/aws-ses';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -168,6 +169,11 @@ const PARAMETER_SETTINGS: Record<string, string> = {
     'Empty: built-in English acknowledgements around the clock.',
 };
 
+/** The key prefix of archived deliveries (intake::archive::PREFIX). */
+export const ARCHIVE_PREFIX = 'archive/';
+/** What a webhook may put and get in the archive: objects under the prefix, nothing else. */
+export const ARCHIVE_OBJECTS_ARN = `arn:\${AWS::Partition}:s3:::\${ArchiveBucket}/${ARCHIVE_PREFIX}*`;
+
 /** SES identities the acknowledger may send as: CloudFormation cannot map over a list, so five slots. */
 export const SES_IDENTITY_SLOTS = 5;
 /** `ses:SendEmail` resources: each identity, and the configuration set when one is named (SES v2 authorizes both). */
@@ -212,7 +218,9 @@ const DASHBOARD_BODY = [
   '{"type":"metric","x":0,"y":12,"width":12,"height":6,"properties":{"title":"Function errors and throttles","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries",',
   '"metrics":[["AWS/Lambda","Errors","FunctionName","${SmsWebhook}"],["...","${EmailWebhook}"],["...","${SocialWebhook}"],["...","${Acknowledger}"],["AWS/Lambda","Throttles","FunctionName","${SmsWebhook}"],["...","${EmailWebhook}"],["...","${SocialWebhook}"],["...","${Acknowledger}"]]}},',
   '{"type":"metric","x":12,"y":12,"width":12,"height":6,"properties":{"title":"Dead letters and API 5xx","region":"${AWS::Region}","period":300,"view":"timeSeries",',
-  '"metrics":[["AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","${DeadLetters}",{"stat":"Maximum"}],["AWS/ApiGateway","5xx","ApiId","${Api}",{"stat":"Sum"}]]}}',
+  '"metrics":[["AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","${DeadLetters}",{"stat":"Maximum"}],["AWS/ApiGateway","5xx","ApiId","${Api}",{"stat":"Sum"}]]}},',
+  '{"type":"metric","x":0,"y":18,"width":12,"height":6,"properties":{"title":"Archived for replay, and archive writes that failed","region":"${AWS::Region}","stat":"Sum","period":300,"view":"timeSeries",',
+  '"metrics":[["Intake","ArchivedDeliveries","Kept","failure"],["...","audit"],["Intake","ArchiveWriteFailures","Kept","failure"],["...","audit"]]}}',
   ']}',
 ].join('\n');
 
@@ -234,6 +242,8 @@ export interface IntakeStackProps extends StackProps {
 
 export class IntakeStack extends Stack {
   readonly table: dynamodb.Table;
+  /** The archive of verified deliveries not stored (logical id ArchiveBucket). */
+  readonly archiveBucket: s3.CfnBucket;
   readonly api: apigwv2.HttpApi;
   readonly functions: Record<string, lambda.Function> = {};
 
@@ -313,6 +323,16 @@ export class IntakeStack extends Stack {
       default: 20,
       minValue: 1,
     });
+    const archiveRetentionDays = this.param('ArchiveRetentionDays', {
+      type: 'Number',
+      description:
+        'Days an archived delivery (a verified webhook request that was not stored: parse failure, store outage, ' +
+        'internal error) is kept in ArchiveBucket for `intake replay` before S3 deletes it. It holds customers\' ' +
+        'messages: keep it as short as your replay window allows.',
+      default: 30,
+      minValue: 1,
+      maxValue: 3650,
+    });
     const architecture = this.param('Architecture', {
       description:
         'Processor of the functions. arm64 (Graviton) costs less per millisecond; build with `make lambda ARCH=arm64` ' +
@@ -363,6 +383,55 @@ export class IntakeStack extends Stack {
       sortKey: { name: 'created_at', type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
     });
+
+    // ---- The archive (shared/src/archive.rs), as the SAM template (which says why) -------------
+    // Verified deliveries not stored (or all, with ArchiveAll) under archive/: no public
+    // access, ACLs off, SSE-S3 (no kms: for the roles), TLS only, expired after
+    // ArchiveRetentionDays, not versioned, retained like the table. L1 resources with the SAM
+    // template's logical ids, so both templates are the same.
+    this.archiveBucket = new s3.CfnBucket(this, 'ArchiveBucket', {
+      bucketEncryption: {
+        serverSideEncryptionConfiguration: [{ serverSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
+      },
+      publicAccessBlockConfiguration: {
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      ownershipControls: { rules: [{ objectOwnership: 'BucketOwnerEnforced' }] },
+      lifecycleConfiguration: {
+        rules: [
+          {
+            id: 'ExpireArchivedDeliveries',
+            status: 'Enabled',
+            prefix: ARCHIVE_PREFIX,
+            expirationInDays: archiveRetentionDays.valueAsNumber,
+          },
+          { id: 'AbortIncompleteUploads', status: 'Enabled', abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
+        ],
+      },
+    });
+    this.archiveBucket.overrideLogicalId('ArchiveBucket');
+    this.archiveBucket.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    const archivePolicy = new s3.CfnBucketPolicy(this, 'ArchiveBucketPolicy', {
+      bucket: this.archiveBucket.ref,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'DenyInsecureTransport',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: [this.archiveBucket.attrArn, Fn.sub('${ArchiveBucket.Arn}/*')],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      },
+    });
+    archivePolicy.overrideLogicalId('ArchiveBucketPolicy');
+    archivePolicy.applyRemovalPolicy(RemovalPolicy.RETAIN);
 
     // ---- HTTP API -------------------------------------------------------------------------
     // The API depends on nothing (routes and integrations are separate resources), so the
@@ -587,6 +656,12 @@ export class IntakeStack extends Stack {
       ];
       const onlyIf = (condition: CfnCondition, statement: object) =>
         Fn.conditionIf(condition.logicalId, statement, Aws.NO_VALUE);
+      // The archive: put a delivery not stored, read it back by key on replay. Nothing else
+      // of the bucket (no ListBucket), never bucket.grantReadWrite.
+      const archives = grantedOn(spec, 'archive_objects');
+      if (archives.length > 0) {
+        statements.push({ Sid: 'Archive', Effect: 'Allow', Action: archives, Resource: Fn.sub(ARCHIVE_OBJECTS_ARN) });
+      }
       const readsInboundMail = grantedOn(spec, 'inbound_mail_bucket');
       if (readsInboundMail.length > 0) {
         if (inbound === undefined) throw new Error(`${spec.name} reads inbound mail but the stack has no InboundMailBucket`);
@@ -1044,6 +1119,33 @@ export class IntakeStack extends Stack {
       "Acknowledgements interrupted (found sending after the timeout, now failed; check the provider's log whether they went out).",
       intake('Acks', { Outcome: 'interrupted' }),
     );
+    // The archive, as the SAM template: verified deliveries NOT stored were archived (Kept=failure;
+    // Kept=audit is ArchiveAll's and does not alarm), and archive writes that failed (either).
+    alarm(
+      'ArchivedFailuresAlarm',
+      'Verified webhook deliveries were not stored (parse failure 400, store outage or internal error 5xx) and ' +
+        'were archived for replay. See which (ArchivedDeliveries by Channel, Provider, Code; the webhook\'s log), fix ' +
+        'the cause (deploy the fix, restore the store or the secret), then list and replay them: intake replay list ' +
+        '--stack <stack> --since 1h, then intake replay run --stack <stack> --since 1h (stored once; a duplicate is ' +
+        'harmless).',
+      intake('ArchivedDeliveries', { Kept: 'failure' }),
+    );
+    alarm(
+      'ArchiveWriteFailuresAlarm',
+      "The archive could not be written (S3 refused or was unreachable; the webhook's log has the error). A " +
+        "delivery that was not stored and not archived may be lost unless its provider retries: check the webhook's " +
+        "4xx/5xx in the log and the provider's console. Check ArchiveBucket exists and the webhook's role may " +
+        's3:PutObject on archive/*.',
+      new cloudwatch.MathExpression({
+        expression: 'FILL(failure, 0) + FILL(audit, 0)',
+        label: 'Archive writes that failed',
+        usingMetrics: {
+          failure: intake('ArchiveWriteFailures', { Kept: 'failure' }),
+          audit: intake('ArchiveWriteFailures', { Kept: 'audit' }),
+        },
+        period: Duration.minutes(5),
+      }),
+    );
     // The flow at a glance: the same dashboard as the SAM template's.
     const dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {
       dashboardName: `${Aws.STACK_NAME}-intake`,
@@ -1067,6 +1169,17 @@ export class IntakeStack extends Stack {
       description: 'The DynamoDB table (retained when the stack is deleted)',
       value: this.table.tableName,
     });
+    new CfnOutput(this, 'ArchiveBucketName', {
+      description: 'The archive of verified deliveries not stored, read by intake replay --stack (retained when the stack is deleted)',
+      value: this.archiveBucket.ref,
+    });
+    // The webhooks by name: `intake replay --stack` invokes one with an archived delivery.
+    for (const spec of manifest.filter(isHttp)) {
+      new CfnOutput(this, `${pascal(spec.name)}FunctionName`, {
+        description: `The ${spec.name} function (intake replay --stack invokes it with an archived delivery)`,
+        value: this.functions[spec.name].functionName,
+      });
+    }
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       description: 'Stream batches the acknowledger gave up on',
       value: deadLetters.queueUrl,
@@ -1248,6 +1361,18 @@ export class IntakeStack extends Stack {
         return { name: v.name, value: ctx.baseUrl };
       case 'RUST_LOG':
         return { name: v.name, value: ctx.logLevel.valueAsString };
+      case 'ARCHIVE_BUCKET':
+        return { name: v.name, value: this.archiveBucket.ref };
+      case 'ARCHIVE_ALL': {
+        const all = this.param('ArchiveAll', {
+          description:
+            'ARCHIVE_ALL of the webhooks. true: every verified delivery is archived, stored ones too (for audits; one ' +
+            'S3 write per delivery). false (default): only those that were not stored.',
+          default: 'false',
+          allowedValues: ['false', 'true'],
+        });
+        return { name: v.name, value: all.valueAsString };
+      }
       case 'SES_TOPIC_ARNS':
         // The SNS topics whose notifications are accepted: the stack's inbound topic when SES
         // inbound is on, and any others named. Empty entries are ignored by the function.

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { BUNDLING_STACKS } from 'aws-cdk-lib/cx-api';
-import { ACCESS_LOG_FORMAT, IntakeStack } from '../lib/intake-stack';
+import { ACCESS_LOG_FORMAT, ARCHIVE_OBJECTS_ARN, IntakeStack } from '../lib/intake-stack';
 import { FunctionSpec, grantedOn, loadManifest, parseManifest, pascal, workspaceRoot } from '../lib/manifest';
 
 const CDK_DIR = path.join(workspaceRoot(), 'infra', 'cdk');
@@ -835,9 +835,128 @@ describe('inbound mail in S3', () => {
       ],
     );
     assert.ok(JSON.stringify(mail[0].Resource).includes('/inbound/*'));
+    // Other functions touch no inbound mail: their only s3: statement is the archive's.
     for (const f of MANIFEST.filter((f) => f.name !== 'email-webhook')) {
       const other = roleId(resources, functionId(resources, f.name));
-      assert.ok(!statements(resources, other).some((s) => list(s.Action).some((a: string) => a.startsWith('s3:'))), f.name);
+      const s3 = statements(resources, other).filter((s) => list(s.Action).some((a: string) => a.startsWith('s3:')));
+      assert.ok(s3.every((s) => s.Sid === 'Archive'), f.name);
     }
+  });
+});
+
+describe('the archive of verified deliveries not stored', () => {
+  const bucket = resources.ArchiveBucket;
+  const archivers = MANIFEST.filter((f) => f.env.some((v) => v.name === 'ARCHIVE_BUCKET'));
+
+  it('is one bucket, retained, encrypted with S3-managed keys, with no public access and ACLs off', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    assert.equal(bucket.Type, 'AWS::S3::Bucket');
+    assert.equal(bucket.DeletionPolicy, 'Retain');
+    assert.equal(bucket.UpdateReplacePolicy, 'Retain');
+    const p = bucket.Properties;
+    assert.deepEqual(p.BucketEncryption, {
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    assert.deepEqual(p.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    assert.deepEqual(p.OwnershipControls, { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    assert.equal(p.VersioningConfiguration, undefined, 'not versioned: an expired delivery is gone');
+  });
+
+  it('expires archive/ after ArchiveRetentionDays (30 by default) and aborts unfinished uploads after a day', () => {
+    assert.deepEqual(bucket.Properties.LifecycleConfiguration.Rules, [
+      { Id: 'ExpireArchivedDeliveries', Status: 'Enabled', Prefix: 'archive/', ExpirationInDays: { Ref: 'ArchiveRetentionDays' } },
+      { Id: 'AbortIncompleteUploads', Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } },
+    ]);
+    const days = template.toJSON().Parameters.ArchiveRetentionDays;
+    assert.equal(days.Type, 'Number');
+    assert.equal(days.Default, 30);
+    assert.equal(days.MinValue, 1);
+    assert.equal(days.MaxValue, 3650);
+  });
+
+  it('refuses every request without TLS', () => {
+    const policy = resources.ArchiveBucketPolicy;
+    assert.equal(policy.DeletionPolicy, 'Retain');
+    assert.deepEqual(policy.Properties.Bucket, { Ref: 'ArchiveBucket' });
+    assert.deepEqual(policy.Properties.PolicyDocument.Statement, [
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: [{ 'Fn::GetAtt': ['ArchiveBucket', 'Arn'] }, { 'Fn::Sub': '${ArchiveBucket.Arn}/*' }],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+    ]);
+  });
+
+  it('each webhook archives to the bucket, ArchiveAll as ARCHIVE_ALL, and may put and get archive/* only', () => {
+    assert.deepEqual(
+      archivers.map((f) => f.name),
+      ['sms-webhook', 'email-webhook', 'social-webhook'],
+    );
+    const all = template.toJSON().Parameters.ArchiveAll;
+    assert.equal(all.Default, 'false');
+    assert.deepEqual(all.AllowedValues, ['false', 'true']);
+    for (const f of archivers) {
+      const fn = functionId(resources, f.name);
+      const vars = resources[fn].Properties.Environment.Variables;
+      assert.deepEqual(vars.ARCHIVE_BUCKET, { Ref: 'ArchiveBucket' }, f.name);
+      assert.deepEqual(vars.ARCHIVE_ALL, { Ref: 'ArchiveAll' }, f.name);
+      const role = roleId(resources, fn);
+      const archive = { 'Fn::Sub': ARCHIVE_OBJECTS_ARN };
+      assert.deepEqual(actionsOn(resources, role, archive), ['s3:GetObject', 's3:PutObject'], f.name);
+      assert.deepEqual(grantedOn(f, 'archive_objects').sort(), ['s3:GetObject', 's3:PutObject']);
+      const onBucket = statements(resources, role).filter((s) => JSON.stringify(s.Resource).includes('ArchiveBucket'));
+      assert.equal(onBucket.length, 1, `${f.name}: one statement on the archive`);
+      assert.equal(onBucket[0].condition, undefined, `${f.name}: always`);
+    }
+    assert.equal(ARCHIVE_OBJECTS_ARN, 'arn:${AWS::Partition}:s3:::${ArchiveBucket}/archive/*');
+    const ack = roleId(resources, functionId(resources, acknowledger.name));
+    assert.ok(!JSON.stringify(statements(resources, ack)).includes('ArchiveBucket'), 'the acknowledger archives nothing');
+  });
+
+  it('outputs the bucket and each webhook function by name, for intake replay --stack', () => {
+    const outputs = template.toJSON().Outputs;
+    assert.deepEqual(outputs.ArchiveBucketName.Value, { Ref: 'ArchiveBucket' });
+    for (const f of archivers) {
+      assert.deepEqual(outputs[`${pascal(f.name)}FunctionName`].Value, { Ref: functionId(resources, f.name) }, f.name);
+    }
+  });
+
+  it('alarms on archived failures (Kept=failure, not audit) and on archive writes that failed (either)', () => {
+    const alarm = (prefix: string) => resources[byPrefix(resources, 'AWS::CloudWatch::Alarm', prefix)].Properties;
+    const archived = alarm('ArchivedFailuresAlarm');
+    assert.equal(archived.Namespace, 'Intake');
+    assert.equal(archived.MetricName, 'ArchivedDeliveries');
+    assert.deepEqual(archived.Dimensions, [{ Name: 'Kept', Value: 'failure' }]);
+    assert.equal(archived.Statistic, 'Sum');
+    assert.equal(archived.Period, 300);
+    assert.ok(archived.AlarmDescription.includes('intake replay run --stack'));
+    const writes = alarm('ArchiveWriteFailuresAlarm');
+    const kept = writes.Metrics.filter((m: any) => m.MetricStat).map((m: any) => [
+      m.Id,
+      m.MetricStat.Metric.MetricName,
+      m.MetricStat.Metric.Dimensions,
+      m.MetricStat.Stat,
+    ]);
+    assert.deepEqual(kept, [
+      ['failure', 'ArchiveWriteFailures', [{ Name: 'Kept', Value: 'failure' }], 'Sum'],
+      ['audit', 'ArchiveWriteFailures', [{ Name: 'Kept', Value: 'audit' }], 'Sum'],
+    ]);
+    assert.ok(writes.Metrics.some((m: any) => m.Expression === 'FILL(failure, 0) + FILL(audit, 0)'));
+    for (const p of [archived, writes]) {
+      assert.equal(p.Threshold, 0);
+      assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+      assert.equal(p.TreatMissingData, 'notBreaching');
+      assert.deepEqual(p.AlarmActions, [{ Ref: ALARM_TOPIC }]);
+    }
+    const body = JSON.stringify(resources.Dashboard.Properties.DashboardBody);
+    for (const metric of ['ArchivedDeliveries', 'ArchiveWriteFailures']) assert.ok(body.includes(metric), metric);
   });
 });
