@@ -963,6 +963,9 @@ fn sam_and_cdk_alarm_on_the_same_handled_failures() {
         "Intake/Acks [\"Outcome=failed\"]",
         "Intake/Acks [\"Outcome=unrecorded\"]",
         "Intake/Acks [\"Outcome=interrupted\"]",
+        "Intake/ArchivedDeliveries [\"Kept=failure\"]",
+        "failure: Intake/ArchiveWriteFailures [\"Kept=failure\"]",
+        "audit: Intake/ArchiveWriteFailures [\"Kept=audit\"]",
         "AWS/ApiGateway/5xx [\"ApiId=<ref>\"]",
         "AWS/SNS/NumberOfNotificationsFailed",
         "Intake/Webhooks [\"Code=bad_signature\", \"Outcome=refused\"]",
@@ -1068,4 +1071,382 @@ fn sam_and_cdk_schedule_the_same_sweep_of_stale_acks() {
         300,
         "the documented 5 minutes"
     );
+}
+
+/// A resource by logical id: exactly `id` (SAM, and CDK where it overrides the id) or, for a
+/// CDK construct, `id` followed by its hash.
+fn by_id<'a>(which: &str, t: &'a Value, id: &str) -> (String, &'a Value) {
+    let found: Vec<(&String, &Value)> = resources(t)
+        .iter()
+        .filter(|(k, _)| {
+            *k == id
+                || (k.len() == id.len() + 8
+                    && k.starts_with(id)
+                    && k[id.len()..].bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{which}: one resource {id}");
+    (found[0].0.clone(), found[0].1)
+}
+
+/// A parameter without its description (the two templates word some differently).
+fn parameter_shape(t: &Value, name: &str) -> Value {
+    let mut p = t["Parameters"][name].clone();
+    assert!(p.is_object(), "no parameter {name}");
+    p.as_object_mut().unwrap().remove("Description");
+    p
+}
+
+/// The archive of verified deliveries not stored (issue 12), the same in both templates: one
+/// bucket, always deployed and retained with the stack, that no ACL or policy can open to the
+/// public (all four public access blocks, objects owned by the bucket), encrypted at rest with
+/// S3-managed keys (no key policy, no kms: for the roles), refusing every request without TLS,
+/// not versioned, whose lifecycle deletes `archive/` (the code's prefix) after
+/// `ArchiveRetentionDays` (30 by default) and unfinished uploads after a day.
+#[test]
+fn sam_and_cdk_deploy_the_same_archive_bucket() {
+    let mut shapes = Vec::new();
+    for (which, t) in intake_tests::templates::both() {
+        let r = resources(&t);
+        let buckets: Vec<&String> = r
+            .iter()
+            .filter(|(_, x)| x["Type"] == "AWS::S3::Bucket")
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(buckets, ["ArchiveBucket"], "{which}: the one bucket");
+        let bucket = &r["ArchiveBucket"];
+        assert!(bucket.get("Condition").is_none(), "{which}: always there");
+        assert_eq!(bucket["DeletionPolicy"], "Retain", "{which}");
+        assert_eq!(bucket["UpdateReplacePolicy"], "Retain", "{which}");
+        let p = &bucket["Properties"];
+
+        // No public access, whatever an ACL or a policy says; ACLs off.
+        assert_eq!(
+            p["PublicAccessBlockConfiguration"],
+            json!({"BlockPublicAcls": true, "BlockPublicPolicy": true,
+                   "IgnorePublicAcls": true, "RestrictPublicBuckets": true}),
+            "{which}: public access blocked"
+        );
+        assert_eq!(
+            p["OwnershipControls"],
+            json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}),
+            "{which}"
+        );
+        // Encrypted with S3-managed keys, so no role needs kms:.
+        assert_eq!(
+            p["BucketEncryption"],
+            json!({"ServerSideEncryptionConfiguration": [
+                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+            ]}),
+            "{which}: SSE-S3"
+        );
+        // Not versioned: an expired delivery is gone, not kept as a noncurrent version.
+        assert!(
+            p.get("VersioningConfiguration").is_none(),
+            "{which}: versioned"
+        );
+
+        // The lifecycle: the archive's prefix expires after ArchiveRetentionDays.
+        let rules = p["LifecycleConfiguration"]["Rules"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{which}: no lifecycle"));
+        let expiring: Vec<&Value> = rules
+            .iter()
+            .filter(|rule| rule.get("ExpirationInDays").is_some())
+            .collect();
+        assert_eq!(expiring.len(), 1, "{which}: one expiring rule");
+        let rule = expiring[0];
+        assert_eq!(rule["Status"], "Enabled", "{which}");
+        assert_eq!(
+            rule["Prefix"],
+            intake::archive::PREFIX,
+            "{which}: expires what the code writes"
+        );
+        assert!(
+            rule.get("TagFilters").is_none() && rule.get("Filter").is_none(),
+            "{which}: the whole prefix, no narrower filter"
+        );
+        assert_eq!(
+            rule["ExpirationInDays"],
+            json!({"Ref": "ArchiveRetentionDays"}),
+            "{which}"
+        );
+        assert!(
+            rules.iter().any(|rule| rule["Status"] == "Enabled"
+                && rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+                && rule.get("Prefix").is_none()),
+            "{which}: unfinished uploads aborted after a day"
+        );
+        let days = parameter_shape(&t, "ArchiveRetentionDays");
+        assert_eq!(days["Type"], "Number", "{which}");
+        assert_eq!(
+            days["Default"].to_string().trim_matches('"'),
+            "30",
+            "{which}"
+        );
+        assert_eq!(days["MinValue"].to_string().trim_matches('"'), "1");
+        assert_eq!(days["MaxValue"].to_string().trim_matches('"'), "3650");
+
+        // TLS only: one policy on the bucket, denying every s3: action without TLS, to anyone.
+        let policies: Vec<(&String, &Value)> = r
+            .iter()
+            .filter(|(_, x)| {
+                x["Type"] == "AWS::S3::BucketPolicy"
+                    && x["Properties"]["Bucket"] == json!({"Ref": "ArchiveBucket"})
+            })
+            .collect();
+        assert_eq!(policies.len(), 1, "{which}: one policy on the archive");
+        let (policy_id, policy) = policies[0];
+        assert_eq!(policy_id, "ArchiveBucketPolicy", "{which}");
+        assert_eq!(
+            policy["DeletionPolicy"], "Retain",
+            "{which}: a retained archive stays TLS-only"
+        );
+        let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("Statement");
+        assert!(
+            statements.iter().all(|s| s["Effect"] == "Deny"),
+            "{which}: the bucket policy allows nothing"
+        );
+        let tls = statements
+            .iter()
+            .find(|s| s["Condition"]["Bool"]["aws:SecureTransport"] == "false")
+            .unwrap_or_else(|| panic!("{which}: no statement on aws:SecureTransport"));
+        assert_eq!(tls["Principal"], "*", "{which}: anyone");
+        assert_eq!(tls["Action"], "s3:*", "{which}: every action");
+        assert_eq!(
+            tls["Resource"],
+            json!([{"Fn::GetAtt": ["ArchiveBucket", "Arn"]}, {"Fn::Sub": "${ArchiveBucket.Arn}/*"}]),
+            "{which}: the bucket and its objects"
+        );
+
+        let without_metadata = |v: &Value| {
+            let mut v = v.clone();
+            v.as_object_mut().unwrap().remove("Metadata");
+            v
+        };
+        shapes.push(json!({
+            "bucket": without_metadata(bucket),
+            "policy": without_metadata(policy),
+            "retention": days,
+        }));
+    }
+    assert_eq!(shapes[0], shapes[1], "the archive bucket");
+}
+
+/// Each function that archives (`ARCHIVE_BUCKET` in the manifest) gets the stack's bucket and
+/// `ArchiveAll` in both templates; the bucket's name and each webhook function's name are
+/// outputs, for `intake replay --stack`.
+#[test]
+fn each_webhook_archives_to_the_stacks_bucket_in_both_templates() {
+    let archivers: Vec<&str> = intake::manifest::functions()
+        .iter()
+        .filter(|f| f.env.iter().any(|v| v.name == "ARCHIVE_BUCKET"))
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(
+        archivers,
+        ["sms-webhook", "email-webhook", "social-webhook"]
+    );
+    // Those that archive are those granted the archive, and read ARCHIVE_ALL too.
+    for f in intake::manifest::functions() {
+        let granted = f
+            .grants
+            .iter()
+            .any(|g| g.resource == intake::grants::Resource::ArchiveObjects);
+        assert_eq!(granted, archivers.contains(&f.name), "{}", f.name);
+        assert_eq!(
+            f.env.iter().any(|v| v.name == "ARCHIVE_ALL"),
+            archivers.contains(&f.name),
+            "{}",
+            f.name
+        );
+    }
+    let mut all = Vec::new();
+    for (which, t) in intake_tests::templates::both() {
+        let fns = functions(&t);
+        for name in &archivers {
+            let vars = &resources(&t)[&fns[*name]]["Properties"]["Environment"]["Variables"];
+            assert_eq!(
+                vars["ARCHIVE_BUCKET"],
+                json!({"Ref": "ArchiveBucket"}),
+                "{which}: {name}"
+            );
+            assert_eq!(
+                vars["ARCHIVE_ALL"],
+                json!({"Ref": "ArchiveAll"}),
+                "{which}: {name}"
+            );
+        }
+        let archive_all = parameter_shape(&t, "ArchiveAll");
+        assert_eq!(archive_all["Default"], "false", "{which}");
+        assert_eq!(archive_all["AllowedValues"], json!(["false", "true"]));
+        all.push(archive_all);
+
+        let outputs = t["Outputs"].as_object().expect("Outputs");
+        let output = |id: &str| -> Value {
+            outputs
+                .get(id)
+                .unwrap_or_else(|| panic!("{which}: no output {id}"))["Value"]
+                .clone()
+        };
+        assert_eq!(
+            output("ArchiveBucketName"),
+            json!({"Ref": "ArchiveBucket"}),
+            "{which}"
+        );
+        for f in intake::manifest::functions()
+            .iter()
+            .filter(|f| matches!(f.trigger, intake::manifest::Trigger::Http(_)))
+        {
+            assert_eq!(
+                output(&format!("{}FunctionName", pascal(f.name))),
+                json!({"Ref": fns[f.name]}),
+                "{which}: {}",
+                f.name
+            );
+        }
+    }
+    assert_eq!(all[0], all[1], "ArchiveAll");
+}
+
+/// The archive's two alarms, the same in both templates (to the alarm topic, on the metric
+/// names and `Kept` values the code writes, `intake::metrics::ArchiveMetric`):
+/// `ArchivedFailuresAlarm` on `ArchivedDeliveries{Kept=failure}` (not `audit`: a stored one
+/// kept by ArchiveAll) and `ArchiveWriteFailuresAlarm` on `ArchiveWriteFailures` of both.
+#[test]
+fn sam_and_cdk_alarm_the_same_on_archived_failures_and_failed_archive_writes() {
+    // What the code writes: metric name and Kept of each kind of archive line.
+    let emitted = |code: Option<&'static str>, written: bool| -> (String, String) {
+        let line = intake::metrics::ArchiveMetric {
+            channel: intake::Channel::Sms,
+            provider: "twilio",
+            code,
+            written,
+        }
+        .line(jiff::Timestamp::now());
+        let v: Value = serde_json::from_str(&line).expect("EMF");
+        let directive = &v["_aws"]["CloudWatchMetrics"][0];
+        assert!(
+            directive["Dimensions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(["Kept"])),
+            "Kept is a dimension set of its own: {line}"
+        );
+        assert_eq!(directive["Namespace"], "Intake");
+        (
+            directive["Metrics"][0]["Name"].as_str().unwrap().to_owned(),
+            v["Kept"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (archived, failure) = emitted(Some("parse_failed"), true);
+    let (_, audit) = emitted(None, true);
+    let (write_failed, failure_not_written) = emitted(Some("parse_failed"), false);
+    let (write_failed_audit, audit_not_written) = emitted(None, false);
+    assert_eq!(
+        (archived.as_str(), failure.as_str(), audit.as_str()),
+        ("ArchivedDeliveries", "failure", "audit")
+    );
+    assert_eq!(write_failed, "ArchiveWriteFailures");
+    assert_eq!(write_failed_audit, write_failed);
+    assert_eq!(
+        (failure_not_written, audit_not_written),
+        (failure.clone(), audit.clone())
+    );
+
+    let mut shapes = Vec::new();
+    for (which, t) in intake_tests::templates::both() {
+        let (topic, _) = by_id(which, &t, "AlarmTopic");
+        let alarm = |id: &str| -> Value {
+            let (_, a) = by_id(which, &t, id);
+            assert_eq!(a["Type"], "AWS::CloudWatch::Alarm");
+            assert!(a.get("Condition").is_none(), "{which}: {id} always");
+            let mut p = a["Properties"].clone();
+            let p = p.as_object_mut().unwrap();
+            for actions in ["AlarmActions", "OKActions"] {
+                assert_eq!(
+                    p.remove(actions),
+                    Some(json!([{"Ref": topic}])),
+                    "{which}: {id} {actions}"
+                );
+            }
+            // The expression's own id is a name only (CDK numbers it).
+            for m in p
+                .get_mut("Metrics")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if m.get("Expression").is_some() {
+                    m.as_object_mut().unwrap().remove("Id");
+                }
+            }
+            Value::Object(p.clone())
+        };
+        let on_failures = alarm("ArchivedFailuresAlarm");
+        assert_eq!(on_failures["Namespace"], "Intake", "{which}");
+        assert_eq!(on_failures["MetricName"], archived, "{which}");
+        assert_eq!(
+            on_failures["Dimensions"],
+            json!([{"Name": "Kept", "Value": failure}]),
+            "{which}: failures only, not audit copies"
+        );
+        assert_eq!(on_failures["Statistic"], "Sum", "{which}");
+        assert_eq!(on_failures["Period"], 300, "{which}");
+        let description = on_failures["AlarmDescription"].as_str().unwrap_or("");
+        for step in ["intake replay list --stack", "intake replay run --stack"] {
+            assert!(
+                description.contains(step),
+                "{which}: the description says {step}"
+            );
+        }
+
+        let on_writes = alarm("ArchiveWriteFailuresAlarm");
+        let metrics = on_writes["Metrics"].as_array().expect("metric math");
+        let expression: Vec<&Value> = metrics
+            .iter()
+            .filter(|m| m.get("Expression").is_some())
+            .collect();
+        assert_eq!(expression.len(), 1, "{which}");
+        assert_eq!(expression[0]["ReturnData"], true, "{which}");
+        let mut watched: Vec<(String, Value)> = metrics
+            .iter()
+            .filter(|m| m.get("MetricStat").is_some())
+            .map(|m| {
+                let s = &m["MetricStat"];
+                assert_eq!(m["ReturnData"], false, "{which}");
+                assert_eq!(s["Stat"], "Sum", "{which}");
+                assert_eq!(s["Period"], 300, "{which}");
+                assert_eq!(s["Metric"]["Namespace"], "Intake", "{which}");
+                assert_eq!(s["Metric"]["MetricName"], write_failed, "{which}");
+                let id = m["Id"].as_str().unwrap().to_owned();
+                let expr = expression[0]["Expression"].as_str().unwrap();
+                assert!(
+                    expr.contains(&format!("FILL({id}, 0)")),
+                    "{which}: {expr} counts {id} even when the other has no data"
+                );
+                (id, s["Metric"]["Dimensions"].clone())
+            })
+            .collect();
+        watched.sort_by_key(|(id, _)| id.clone());
+        assert_eq!(
+            watched.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>(),
+            [
+                json!([{"Name": "Kept", "Value": audit}]),
+                json!([{"Name": "Kept", "Value": failure}]),
+            ],
+            "{which}: write failures of both kinds"
+        );
+        for a in [&on_failures, &on_writes] {
+            assert_eq!(a["Threshold"], 0, "{which}");
+            assert_eq!(a["ComparisonOperator"], "GreaterThanThreshold", "{which}");
+            assert_eq!(a["TreatMissingData"], "notBreaching", "{which}");
+            assert_eq!(a["EvaluationPeriods"], 1, "{which}");
+        }
+        shapes.push((on_failures, on_writes));
+    }
+    assert_eq!(shapes[0].0, shapes[1].0, "ArchivedFailuresAlarm");
+    assert_eq!(shapes[0].1, shapes[1].1, "ArchiveWriteFailuresAlarm");
 }
