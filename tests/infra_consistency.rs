@@ -467,13 +467,18 @@ fn resource_set(statement: &Value) -> BTreeSet<String> {
     }
 }
 
+/// The manifest's functions that read `var`, in manifest order.
+fn readers_of(var: &str) -> Vec<&'static str> {
+    intake::manifest::functions()
+        .iter()
+        .filter(|f| f.env.iter().any(|v| v.name == var))
+        .map(|f| f.name)
+        .collect()
+}
+
 #[test]
 fn sam_and_cdk_send_email_acks_only_as_the_configured_identity() {
-    let senders: BTreeSet<&str> = intake::manifest::functions()
-        .iter()
-        .filter(|f| f.env.iter().any(|v| v.name == "SES_IDENTITIES"))
-        .map(|f| f.name)
-        .collect();
+    let senders: BTreeSet<&str> = readers_of("SES_IDENTITIES").into_iter().collect();
     assert_eq!(senders, BTreeSet::from(["acknowledger"]));
     // One slot per identity (at most five): the padded list's i-th entry.
     let identity = |i: usize| {
@@ -1240,11 +1245,7 @@ fn sam_and_cdk_deploy_the_same_archive_bucket() {
 /// outputs, for `intake replay --stack`.
 #[test]
 fn each_webhook_archives_to_the_stacks_bucket_in_both_templates() {
-    let archivers: Vec<&str> = intake::manifest::functions()
-        .iter()
-        .filter(|f| f.env.iter().any(|v| v.name == "ARCHIVE_BUCKET"))
-        .map(|f| f.name)
-        .collect();
+    let archivers = readers_of("ARCHIVE_BUCKET");
     assert_eq!(
         archivers,
         ["sms-webhook", "email-webhook", "social-webhook"]
