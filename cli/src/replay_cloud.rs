@@ -42,7 +42,9 @@ impl Deployment {
             }
         }
         Ok(Deployment {
-            archive: Archive::new(sdk, bucket, None, false),
+            // An endpoint of the operator's own (AWS_ENDPOINT_URL: a proxy, an emulator) is
+            // addressed path-style, which S3 still serves; AWS's own virtual-host style.
+            archive: Archive::new(sdk, bucket, sdk.endpoint_url(), false),
             lambda: aws_sdk_lambda::Client::new(sdk),
             functions,
         })
