@@ -12,9 +12,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## Run DynamoDB Local, the webhooks on $$INTAKE_PORT (3000), the acknowledger and the recorder.
+## Run DynamoDB Local, the webhooks on $$INTAKE_PORT (3000), the acknowledger, the recorder and
+## the archive's S3 server (moto, from PyPI).
 # Not `--quiet`: the first build takes minutes, and cargo's progress shows it is working.
-dev: deps
+dev: deps .venv/.moto-installed
 	@test -x target/debug/intake || echo "building Intake (the first build takes a few minutes) ..."
 	$(CARGO) run -p intake-cli --bin intake -- dev
 
@@ -96,6 +97,13 @@ INFRA_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI
 .PHONY: infra-deps infra-test
 
 infra-deps: .venv/.infra-installed infra/cdk/node_modules/.installed
+
+# moto alone, the local archive's S3 server (`make dev`); `make infra-deps` installs it with
+# the rest of the infrastructure tools.
+.venv/.moto-installed: infra/constraints.txt
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install --quiet --disable-pip-version-check "moto[server]" -c infra/constraints.txt
+	@touch $@
 
 .venv/.infra-installed: infra/requirements.txt infra/constraints.txt
 	test -x .venv/bin/python || python3 -m venv .venv

@@ -4,7 +4,7 @@
 use intake::archive::{Archive, ArchivedDelivery};
 use intake::model::Channel;
 use intake::providers::{Clients, Provider};
-use intake::webhook::Replayed;
+use intake::replay::{ReplayInvocation, ReplayOutcome, ReplayReport};
 use intake::{InboundMessage, WebhookError, WebhookRequest, WebhookService};
 use intake_dev::moto_local::MotoLocal;
 use intake_dev::replay::{self, ArchiveOptions, Filter};
@@ -141,17 +141,15 @@ async fn a_verified_delivery_that_fails_parsing_is_archived_and_replayed_once_af
     assert_eq!(metrics.len(), 1);
     assert_eq!(metrics[0]["Code"], "malformed_body");
     assert_eq!(metrics[0]["Provider"], "twilio");
+    // What the alarm watches: a delivery that was not stored.
+    assert_eq!(metrics[0]["Kept"], "failure");
 
     // Replayed through today's parser, it still fails, and says why.
     let today = [sms_service(&stack, vec![twilio(&stack).await])];
     let report = replay::run(&today, &listed).await;
-    assert_eq!(
-        report[0].outcome,
-        Replayed::Failing {
-            status: 400,
-            code: "malformed_body"
-        }
-    );
+    assert_eq!(report[0].outcome, ReplayOutcome::Failing);
+    assert_eq!(report[0].status, Some(400));
+    assert_eq!(report[0].code.as_deref(), Some("malformed_body"));
     // A failing replay is not archived again.
     assert_eq!(archive.list(None).await.expect("list").len(), 1);
 
@@ -161,11 +159,10 @@ async fn a_verified_delivery_that_fails_parsing_is_archived_and_replayed_once_af
         vec![Box::new(FixedTwilio(twilio(&stack).await))],
     )];
     let first = replay::run(&fixed, &listed).await;
-    assert_eq!(first[0].outcome, Replayed::Stored);
-    assert_eq!(first[0].json()["outcome"], "stored");
+    assert_eq!(first[0].outcome, ReplayOutcome::Stored);
     let by_id = archive.get(&delivery.id).await.expect("get by id");
     let second = replay::run(&fixed, &[by_id]).await;
-    assert_eq!(second[0].outcome, Replayed::Duplicate);
+    assert_eq!(second[0].outcome, ReplayOutcome::Duplicate);
 
     let ticket = endpoints.settled_ticket(&customer).await;
     assert_eq!(endpoints.tickets_of(&customer).await.len(), 1);
@@ -196,12 +193,12 @@ async fn dynamodb_down_archives_the_503_and_replay_plus_the_retry_store_one_mess
         .expect("DynamoDB Local restarts");
     let live = [sms_service(&stack, vec![twilio(&stack).await])];
     let report = replay::run(&live, &listed).await;
-    assert_eq!(report[0].outcome, Replayed::Stored);
+    assert_eq!(report[0].outcome, ReplayOutcome::Stored);
     // Twilio's own retry of the same request: accepted, and nothing new.
     assert_eq!(endpoints.post(&post).await.0, 200);
     assert_eq!(
         replay::run(&live, &listed).await[0].outcome,
-        Replayed::Duplicate
+        ReplayOutcome::Duplicate
     );
 
     let ticket = endpoints.settled_ticket(&customer).await;
@@ -286,6 +283,65 @@ async fn archive_all_keeps_stored_deliveries_once_and_not_their_duplicates() {
     let live = [sms_service(&stack, vec![twilio(&stack).await])];
     assert_eq!(
         replay::run(&live, &listed).await[0].outcome,
-        Replayed::Duplicate
+        ReplayOutcome::Duplicate
     );
+}
+
+/// The deployed path of `intake replay run --stack`: the function is invoked with the exact
+/// payload the CLI sends, tells it from an HTTP event, reads the object from its own archive
+/// by key and replays it (stored once, then a duplicate). A key of any other form, or a
+/// function without an archive, is refused without reading anything.
+#[tokio::test]
+async fn a_deployed_function_replays_the_archived_delivery_the_cli_names() {
+    let (stack, _moto, archive) = archiving_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let customer = new_number();
+    let (status, _) = endpoints
+        .post(&endpoints.sign(&unparsable(&customer)))
+        .await;
+    assert_eq!(status, 400);
+    let delivery = archive.list(None).await.expect("list").remove(0);
+
+    // The CLI's payload, as the Lambda runtime hands it to the function.
+    let payload = serde_json::to_vec(&ReplayInvocation::of(&delivery)).expect("payload");
+    let intake::lambda::Invocation::Replay(invocation) =
+        serde_json::from_slice(&payload).expect("an invocation")
+    else {
+        panic!("the CLI's payload was read as an HTTP event");
+    };
+    let fixed = sms_service(&stack, vec![Box::new(FixedTwilio(twilio(&stack).await))]);
+    let answer = |report: ReplayReport| serde_json::to_value(report).expect("report");
+
+    let first = intake::replay::invoked(&fixed, Some(&archive), &invocation).await;
+    assert_eq!(
+        answer(first),
+        serde_json::json!({"id": delivery.id, "provider": "twilio", "outcome": "stored"})
+    );
+    let again = intake::replay::invoked(&fixed, Some(&archive), &invocation).await;
+    assert_eq!(again.outcome, ReplayOutcome::Duplicate);
+    assert_eq!(endpoints.tickets_of(&customer).await.len(), 1);
+
+    let mut elsewhere = invocation.clone();
+    elsewhere.replay.key = "inbound/mail-of-someone-else".into();
+    let refused = intake::replay::invoked(&fixed, Some(&archive), &elsewhere).await;
+    assert_eq!(refused.code.as_deref(), Some("invalid_archive_key"));
+    let mut missing = invocation.clone();
+    missing.replay.key = missing
+        .replay
+        .key
+        .replace(&delivery.id, "01JDAB0C1D2E3F4G5H6J7K8M9N");
+    let gone = intake::replay::invoked(&fixed, Some(&archive), &missing).await;
+    assert_eq!(gone.code.as_deref(), Some("archive_unreadable"));
+    let off = intake::replay::invoked(&fixed, None, &invocation).await;
+    assert_eq!(off.code.as_deref(), Some("archive_off"));
+    // Another channel's function does not replay an SMS delivery.
+    let email = WebhookService::from_config(
+        Channel::Email,
+        &stack.options.config,
+        stack.store.clone(),
+        &Clients::new(&local_sdk_config(&stack.dynamo.endpoint()).await).expect("clients"),
+    )
+    .expect("email service");
+    let wrong = intake::replay::invoked(&email, Some(&archive), &invocation).await;
+    assert_eq!(wrong.code.as_deref(), Some("unknown_route"));
 }

@@ -18,6 +18,7 @@ pub mod reach;
 pub mod recorder;
 pub mod redrive;
 pub mod replay;
+pub mod replay_cloud;
 pub mod server;
 pub mod ses_local;
 pub mod simulate;

@@ -449,6 +449,8 @@ async fn dev(settings: Option<dotenv::Loaded>) -> DevResult<()> {
         .init();
     let options = StackOptions::from_env()?;
     reach::ports_free(&options.ports())?;
+    let archive_server = archive_server(options.archive.as_ref()).await?;
+    let archive = options.archive.clone();
     let stack = Stack::start(options).await?;
     out!("Intake is running:");
     out!(
@@ -469,13 +471,49 @@ async fn dev(settings: Option<dotenv::Loaded>) -> DevResult<()> {
         "  ses        {}  (web inbox of email acks)",
         stack.ses.inbox_url()
     );
+    if let Some(archive) = &archive {
+        out!(
+            "  archive    {}  bucket {} (intake replay list)",
+            archive.endpoint.as_str().trim_end_matches('/'),
+            archive.bucket
+        );
+    }
     out!("Try: intake simulate twilio --body \"Halo, pesanan saya belum sampai\"");
     out!("Ctrl-C stops everything.");
     wait_for_shutdown().await;
     out!("stopping");
     let mut stack = stack;
     stack.dynamo.stop().await;
+    drop(archive_server);
     Ok(())
+}
+
+/// The local S3 server of the archive (`ARCHIVE_ENDPOINT_URL`): moto started on its port,
+/// unless something S3 already answers there (a moto of your own); `None` when the archive
+/// is off. moto keeps the archive in memory, for as long as `intake dev` runs.
+async fn archive_server(
+    archive: Option<&intake_dev::replay::ArchiveOptions>,
+) -> DevResult<Option<intake_dev::moto_local::MotoLocal>> {
+    let Some(archive) = archive else {
+        return Ok(None);
+    };
+    if reach::accepts(archive.endpoint.as_str()).await {
+        return Ok(None);
+    }
+    let port = archive
+        .endpoint
+        .port_or_known_default()
+        .ok_or("ARCHIVE_ENDPOINT_URL names no port")?;
+    intake_dev::moto_local::MotoLocal::start_on(port)
+        .await
+        .map(Some)
+        .map_err(|e| {
+            format!(
+                "the archive's S3 server (moto, ARCHIVE_ENDPOINT_URL) did not start: {e}; \
+                 `make dev` installs it, or leave ARCHIVE_BUCKET empty to run without the archive"
+            )
+            .into()
+        })
 }
 
 /// `intake load`: the report, then a non-zero exit if anything was lost, duplicated or left

@@ -7,7 +7,7 @@
 
 use intake::WebhookService;
 use intake::archive::{Archive, ArchivedDelivery};
-use intake::webhook::Replayed;
+use intake::replay::{ReplayOutcome, ReplayReport};
 use jiff::Timestamp;
 
 use crate::DevResult;
@@ -114,42 +114,6 @@ pub async fn list(archive: &Archive, filter: &Filter) -> DevResult<Vec<ArchivedD
     Ok(all.into_iter().filter(|d| filter.keeps(d)).collect())
 }
 
-/// What one replay came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayReport {
-    /// The archive entry.
-    pub id: String,
-    /// Its provider.
-    pub provider: String,
-    /// Stored, duplicate or still failing.
-    pub outcome: Replayed,
-}
-
-impl ReplayReport {
-    /// `stored`, `duplicate` or `failing`.
-    pub fn outcome_name(&self) -> &'static str {
-        match self.outcome {
-            Replayed::Stored => "stored",
-            Replayed::Duplicate => "duplicate",
-            Replayed::Failing { .. } => "failing",
-        }
-    }
-
-    /// One JSON object: id, provider, outcome, and status + code when failing.
-    pub fn json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "id": self.id,
-            "provider": self.provider,
-            "outcome": self.outcome_name(),
-        });
-        if let Replayed::Failing { status, code } = self.outcome {
-            v["status"] = status.into();
-            v["code"] = code.into();
-        }
-        v
-    }
-}
-
 /// Runs each delivery again through the service of its channel among `services`, verified
 /// at its archived receive time. A delivery whose channel is not served fails with
 /// `unknown_route`.
@@ -159,25 +123,17 @@ pub async fn run(
 ) -> Vec<ReplayReport> {
     let mut reports = Vec::with_capacity(deliveries.len());
     for d in deliveries {
-        let outcome = match (
-            services.iter().find(|s| s.channel() == d.channel),
-            d.request(),
-        ) {
-            (Some(service), Ok(req)) => service.replay(req, d.time).await,
-            (None, _) => Replayed::Failing {
-                status: 404,
-                code: "unknown_route",
-            },
-            (_, Err(_)) => Replayed::Failing {
-                status: 400,
-                code: "archive_unreadable",
+        let report = match services.iter().find(|s| s.channel() == d.channel) {
+            Some(service) => intake::replay::replay(service, d).await,
+            None => ReplayReport {
+                id: d.id.clone(),
+                provider: d.provider.clone(),
+                outcome: ReplayOutcome::Failing,
+                status: Some(404),
+                code: Some("unknown_route".into()),
             },
         };
-        reports.push(ReplayReport {
-            id: d.id.clone(),
-            provider: d.provider.clone(),
-            outcome,
-        });
+        reports.push(report);
     }
     reports
 }

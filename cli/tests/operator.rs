@@ -318,3 +318,119 @@ async fn a_deployed_stacks_tickets_are_found_from_its_name_and_a_stuck_ack_by_it
     assert!(!ok, "{out}");
     assert!(out.contains("[stderr] intake: no AWS credentials"), "{out}");
 }
+
+/// `intake replay --stack`: the archive found from the stack's `ArchiveBucketName` output and
+/// read with the operator's own credentials (moto's S3 here), listed without bodies; a replay
+/// of a channel the stack names no function for says so per delivery and exits non-zero.
+#[tokio::test]
+async fn a_deployed_stacks_archive_is_listed_from_its_name() {
+    use intake::archive::{Archive, ArchivedDelivery};
+    let (moto, aws) = common::moto().await;
+    let bucket = "intake-prod-archivebucket-1a2b3c";
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws)
+            .force_path_style(true)
+            .build(),
+    )
+    .create_bucket()
+    .bucket(bucket)
+    .send()
+    .await
+    .expect("moto S3");
+    let archive = Archive::new(&aws, bucket, Some(&moto.endpoint()), false);
+    let request = |body: &'static str| {
+        intake::WebhookRequest::new(
+            http::Method::POST,
+            "/sms/twilio",
+            None,
+            http::HeaderMap::new(),
+            bytes::Bytes::from_static(body.as_bytes()),
+        )
+    };
+    let now = jiff::Timestamp::now();
+    let parse_failure = ArchivedDelivery::of(
+        &request("MessageSid=SM-1&Body=Halo"),
+        now - jiff::SignedDuration::from_mins(30),
+        intake::Channel::Sms,
+        "twilio",
+        400,
+        Some("malformed_body"),
+    );
+    let outage = ArchivedDelivery::of(
+        &request("MessageSid=SM2&Body=Halo"),
+        now - jiff::SignedDuration::from_mins(10),
+        intake::Channel::Sms,
+        "twilio",
+        503,
+        Some("store_unavailable"),
+    );
+    for d in [&parse_failure, &outage] {
+        archive.put(d).await.expect("archived");
+    }
+    create_stack(
+        &aws,
+        "intake-prod",
+        serde_json::json!({ "ArchiveBucketName": { "Value": bucket } }),
+    )
+    .await;
+    let replay = |args: &'static [&'static str]| {
+        let moto = &moto;
+        async move {
+            let mut all = vec!["replay"];
+            all.extend(args);
+            intake_cloud(moto, &[], &all).await
+        }
+    };
+
+    let (ok, out) = replay(&["list", "--stack", "intake-prod", "--json"]).await;
+    assert!(ok, "{out}");
+    let listed = json_lines(&out);
+    let listed_ids: Vec<&str> = listed.iter().filter_map(|d| d["id"].as_str()).collect();
+    assert_eq!(
+        listed_ids,
+        [&parse_failure.id, &outage.id],
+        "oldest first: {out}"
+    );
+    assert_eq!(listed[0]["code"], "malformed_body");
+    assert_eq!(listed[1]["status"], 503);
+    assert!(listed[0].get("body").is_none() && listed[0].get("headers").is_none());
+    let (ok, out) = replay(&[
+        "list",
+        "--stack",
+        "intake-prod",
+        "--error",
+        "store_unavailable",
+    ])
+    .await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&outage.id) && !out.contains(&parse_failure.id),
+        "{out}"
+    );
+
+    // No SmsWebhookFunctionName output: nothing to invoke, said per delivery.
+    let (ok, out) = replay(&["run", "--stack", "intake-prod", "--since", "1h", "--json"]).await;
+    assert!(!ok, "{out}");
+    let reports: Vec<serde_json::Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a report"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{out}");
+    assert!(
+        reports
+            .iter()
+            .all(|r| r["outcome"] == "failing" && r["code"] == "unknown_route"),
+        "{out}"
+    );
+
+    create_stack(
+        &aws,
+        "website",
+        serde_json::json!({ "BucketName": { "Value": "www" } }),
+    )
+    .await;
+    let (ok, out) = replay(&["list", "--stack", "website"]).await;
+    assert!(!ok);
+    assert!(out.contains("ArchiveBucketName"), "{out}");
+}

@@ -149,6 +149,30 @@ impl ArchivedDelivery {
     }
 }
 
+/// The id and provider of an archive key of the form [`ArchivedDelivery::key`] writes, and
+/// `None` for any other key: a replay reads nothing else from the bucket.
+pub fn parse_key(key: &str) -> Option<(&str, &str)> {
+    let parts: Vec<&str> = key.strip_prefix(PREFIX)?.split('/').collect();
+    let [year, month, day, channel, provider, file] = parts[..] else {
+        return None;
+    };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let id = file.strip_suffix(".json")?;
+    let named = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    };
+    let ulid = id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    (digits(year, 4)
+        && digits(month, 2)
+        && digits(day, 2)
+        && Channel::ALL.iter().any(|c| c.as_str() == channel)
+        && named(provider)
+        && ulid)
+        .then_some((id, provider))
+}
+
 /// An S3 call's error as an [`ArchiveError`], with the SDK's whole explanation.
 fn s3_error<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> ArchiveError {
     move |e| ArchiveError::S3 {
@@ -175,6 +199,9 @@ impl Archive {
         all: bool,
     ) -> Archive {
         let mut builder = aws_sdk_s3::config::Builder::from(sdk);
+        if crate::aws_calls::enabled() {
+            builder = builder.interceptor(crate::aws_calls::CallRecorder);
+        }
         if let Some(endpoint) = endpoint {
             builder = builder
                 .endpoint_url(endpoint.trim_end_matches('/'))
@@ -263,7 +290,8 @@ impl Archive {
         Ok(keys)
     }
 
-    async fn read(&self, key: &str) -> Result<ArchivedDelivery, ArchiveError> {
+    /// The archived delivery stored under `key`.
+    pub async fn read(&self, key: &str) -> Result<ArchivedDelivery, ArchiveError> {
         let object = self
             .client
             .get_object()
@@ -323,5 +351,25 @@ mod tests {
         assert_eq!(again.query.as_deref(), Some("a=1"));
         assert_eq!(again.header("x-twilio-signature"), Some("c2ln"));
         assert_eq!(again.header("cookie"), None);
+        assert_eq!(parse_key(&entry.key()), Some((entry.id.as_str(), "twilio")));
+    }
+
+    #[test]
+    fn only_keys_of_the_archive_form_are_read() {
+        let id = "01JDAB0C1D2E3F4G5H6J7K8M9N";
+        let good = format!("archive/2026/11/30/email/ses/{id}.json");
+        assert_eq!(parse_key(&good), Some((id, "ses")));
+        for bad in [
+            format!("inbound/2026/11/30/email/ses/{id}.json"),
+            format!("archive/2026/11/30/fax/ses/{id}.json"),
+            format!("archive/2026/11/30/email/../{id}.json"),
+            format!("archive/2026/11/30/email/ses/x/{id}.json"),
+            format!("archive/2026/1/30/email/ses/{id}.json"),
+            format!("archive/2026/11/30/email/ses/{id}.txt"),
+            "archive/2026/11/30/email/ses/short.json".to_owned(),
+            "archive/".to_owned(),
+        ] {
+            assert_eq!(parse_key(&bad), None, "{bad}");
+        }
     }
 }

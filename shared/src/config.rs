@@ -459,6 +459,8 @@ pub struct Config {
     /// Acknowledgement settings: from `INTAKE_CONFIG` (a path) or `INTAKE_CONFIG_TOML` (the
     /// document itself), else the built-in ones.
     pub ack: AckSettings,
+    /// The archive of verified deliveries not stored, when `ARCHIVE_BUCKET` is set.
+    pub archive: Option<ArchiveSettings>,
 }
 
 impl Config {
@@ -735,7 +737,48 @@ impl Config {
             sendgrid,
             postmark,
             ack,
+            archive: ArchiveSettings::from_lookup(lookup)?,
         })
+    }
+}
+
+/// The deployed archive's settings: `ARCHIVE_BUCKET` (the stack's bucket) and
+/// `ARCHIVE_ALL` (`true`: keep stored deliveries too, for audits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveSettings {
+    /// The bucket.
+    pub bucket: String,
+    /// Whether stored deliveries are kept too.
+    pub all: bool,
+}
+
+impl ArchiveSettings {
+    /// From `lookup` (empty values already dropped); `None` without `ARCHIVE_BUCKET`.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<ArchiveSettings>, ConfigError> {
+        let invalid = |name, reason: &str| ConfigError::Invalid {
+            name,
+            reason: reason.to_owned(),
+        };
+        let all = match lookup("ARCHIVE_ALL").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(invalid("ARCHIVE_ALL", "must be true or false")),
+        };
+        let Some(bucket) = lookup("ARCHIVE_BUCKET") else {
+            return Ok(None);
+        };
+        let bucket = bucket.trim().to_owned();
+        // S3's rule for bucket names, so a typo stops the cold start instead of every write.
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !valid {
+            return Err(invalid("ARCHIVE_BUCKET", "is not an S3 bucket name"));
+        }
+        Ok(Some(ArchiveSettings { bucket, all }))
     }
 }
 
@@ -1579,6 +1622,36 @@ mod tests {
                 matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
                 "{name}: {err}"
             );
+        }
+    }
+    #[test]
+    fn the_deployed_archive_is_on_with_a_bucket_and_refuses_typos() {
+        let settings = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            ArchiveSettings::from_lookup(move |name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
+        };
+        assert_eq!(settings(&[]).unwrap(), None);
+        assert_eq!(settings(&[("ARCHIVE_ALL", "true")]).unwrap(), None);
+        assert_eq!(
+            settings(&[("ARCHIVE_BUCKET", "intake-prod-archive-1a2b")]).unwrap(),
+            Some(ArchiveSettings {
+                bucket: "intake-prod-archive-1a2b".into(),
+                all: false
+            })
+        );
+        let all = settings(&[("ARCHIVE_BUCKET", "b12"), ("ARCHIVE_ALL", "true")]);
+        assert!(all.unwrap().unwrap().all);
+        assert!(settings(&[("ARCHIVE_BUCKET", "b12"), ("ARCHIVE_ALL", "yes")]).is_err());
+        for bad in ["Intake_Archive", "ab", "s3://bucket", "arn:aws:s3:::bucket"] {
+            assert!(settings(&[("ARCHIVE_BUCKET", bad)]).is_err(), "{bad}");
         }
     }
 }

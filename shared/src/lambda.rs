@@ -1,9 +1,14 @@
-//! The Lambda edge: `lambda_http` requests in, [`Reply`] out.
+//! The Lambda edge: `lambda_http` requests in, [`Reply`] out; and the one direct
+//! invocation a webhook function also answers, a replay ([`crate::replay`]).
 
 use bytes::Bytes;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, LambdaEvent, Request, RequestExt, Response, Service};
+use serde::{Deserialize, Serialize};
 
+use crate::archive::Archive;
 use crate::model::Channel;
+use crate::replay::{ReplayInvocation, ReplayReport};
 use crate::reply::Reply;
 use crate::request::WebhookRequest;
 use crate::store::Store;
@@ -13,7 +18,7 @@ use crate::{Config, aws, telemetry};
 /// The whole `main` of a channel's webhook function: configuration, clients and the
 /// channel's providers (`providers`: [`crate::providers::sms`], `email` or `social`, so each
 /// binary links only its own) built once, then every invocation routed through
-/// [`WebhookService::handle`].
+/// [`WebhookService::handle`], or [`crate::replay::invoked`] for an operator's replay.
 pub async fn serve_channel(
     channel: Channel,
     providers: crate::providers::ProviderSet,
@@ -23,15 +28,82 @@ pub async fn serve_channel(
     let config = Config::load(&sdk).await?;
     let store = Store::from_sdk_config(&sdk, &config.table_name);
     let clients = crate::providers::Clients::new(&sdk)?;
-    let service =
+    let archive = config
+        .archive
+        .as_ref()
+        .map(|a| Archive::new(&sdk, &a.bucket, None, a.all));
+    let mut service =
         WebhookService::with_providers(channel, providers(&config, &clients)?, &config, store)?;
-    tracing::info!(channel = %channel, routes = ?service.routes(), "cold start complete");
+    if let Some(archive) = &archive {
+        service = service.with_archive(archive.clone());
+    }
+    tracing::info!(channel = %channel, routes = ?service.routes(), archive = archive.is_some(), "cold start complete");
     let service = &service;
-    lambda_http::run(lambda_http::service_fn(move |req: Request| async move {
-        let reply = service.handle(to_webhook_request(req)).await;
-        Ok::<_, std::convert::Infallible>(to_response(reply))
-    }))
+    let archive = archive.as_ref();
+    // lambda_http's own adapter turns each HTTP event into a request and the reply into the
+    // response shape of the event's origin (HTTP API, REST API, Function URL), as
+    // `lambda_http::run` would; only the event type around it is ours.
+    let mut http =
+        lambda_http::Adapter::from(lambda_http::service_fn(move |req: Request| async move {
+            let reply = service.handle(to_webhook_request(req)).await;
+            Ok::<_, std::convert::Infallible>(to_response(reply))
+        }));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: LambdaEvent<Invocation>| {
+            let LambdaEvent { payload, context } = event;
+            let answer = match payload {
+                Invocation::Http(req) => Either::Http(http.call(LambdaEvent::new(*req, context))),
+                Invocation::Replay(replay) => Either::Replay(async move {
+                    crate::replay::invoked(service, archive, &replay).await
+                }),
+            };
+            async move {
+                match answer {
+                    Either::Http(fut) => fut.await.map(Answer::Http),
+                    Either::Replay(fut) => Ok(Answer::Replay(fut.await)),
+                }
+            }
+        },
+    ))
     .await
+}
+
+/// What a webhook function is invoked with: an HTTP event (API Gateway, a Function URL), or
+/// an operator's [`ReplayInvocation`]. The replay is told apart by its one field, which no
+/// HTTP event has; anything else is read as `lambda_http` reads it.
+#[derive(Debug)]
+pub enum Invocation {
+    /// A provider's request through API Gateway.
+    Http(Box<LambdaRequest>),
+    /// `intake replay run --stack`.
+    Replay(ReplayInvocation),
+}
+
+impl<'de> Deserialize<'de> for Invocation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        // `deny_unknown_fields` stops at an HTTP event's first field: no second full parse.
+        if let Ok(replay) = serde_json::from_str::<ReplayInvocation>(raw.get()) {
+            return Ok(Invocation::Replay(replay));
+        }
+        serde_json::from_str::<LambdaRequest>(raw.get())
+            .map(|req| Invocation::Http(Box::new(req)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The two futures an invocation may be answered by.
+enum Either<H, R> {
+    Http(H),
+    Replay(R),
+}
+
+/// What a webhook function answers: `lambda_http`'s response, or a replay's report.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer<H> {
+    Http(H),
+    Replay(ReplayReport),
 }
 
 /// Converts an API Gateway / Function URL request. `lambda_http` has already decoded
@@ -106,6 +178,10 @@ mod tests {
             "body": encoded,
             "isBase64Encoded": true
         });
+        // What the Lambda runtime hands the function: an HTTP event, not a replay.
+        let Ok(Invocation::Http(_)) = serde_json::from_str::<Invocation>(&event.to_string()) else {
+            panic!("an API Gateway event is read as HTTP");
+        };
         let req = lambda_http::request::from_str(&event.to_string()).unwrap();
         let webhook = to_webhook_request(req);
         assert_eq!(webhook.method, http::Method::POST);
@@ -113,6 +189,17 @@ mod tests {
         assert_eq!(webhook.query.as_deref(), Some("a=1"));
         assert_eq!(&webhook.body[..], form.as_bytes());
         assert_eq!(webhook.header("x-twilio-signature"), Some("abc="));
+    }
+
+    #[test]
+    fn a_replay_is_read_as_a_replay_and_nothing_else_is() {
+        let replay = r#"{"intakeReplay":{"key":"archive/2026/11/30/sms/twilio/x.json"}}"#;
+        let Ok(Invocation::Replay(read)) = serde_json::from_str::<Invocation>(replay) else {
+            panic!("a replay is read as a replay");
+        };
+        assert_eq!(read.replay.key, "archive/2026/11/30/sms/twilio/x.json");
+        // Neither a replay nor an HTTP event: refused, as lambda_http refuses it.
+        assert!(serde_json::from_str::<Invocation>(r#"{"hello":"world"}"#).is_err());
     }
 
     #[test]

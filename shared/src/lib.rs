@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod model;
 pub mod phone;
 pub mod providers;
+pub mod replay;
 pub mod reply;
 pub mod request;
 pub mod sms;
