@@ -1283,6 +1283,19 @@ fn each_webhook_archives_to_the_stacks_bucket_in_both_templates() {
         let archive_all = parameter_shape(&t, "ArchiveAll");
         assert_eq!(archive_all["Default"], "false", "{which}");
         assert_eq!(archive_all["AllowedValues"], json!(["false", "true"]));
+        // Every value the parameter allows is one the functions accept at cold start.
+        for value in archive_all["AllowedValues"].as_array().unwrap() {
+            let settings = intake::config::ArchiveSettings::from_lookup(|name| match name {
+                // What CloudFormation names a bucket: <stack>-archivebucket-<random>.
+                "ARCHIVE_BUCKET" => Some("intake-archivebucket-1x2y3z4w5v6u".to_owned()),
+                "ARCHIVE_ALL" => value.as_str().map(str::to_owned),
+                _ => None,
+            });
+            assert!(
+                matches!(settings, Ok(Some(_))),
+                "{which}: ArchiveAll={value} refused: {settings:?}"
+            );
+        }
         all.push(archive_all);
 
         let outputs = t["Outputs"].as_object().expect("Outputs");
