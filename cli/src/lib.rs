@@ -10,6 +10,7 @@ pub mod dead_letters;
 pub mod doctor;
 pub mod dotenv;
 pub mod dynamo_local;
+pub mod lambda_local;
 pub mod load;
 pub mod moto_local;
 pub mod outbox;

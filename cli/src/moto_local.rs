@@ -106,6 +106,13 @@ impl MotoLocal {
 /// `.venv/bin/moto_server` of the project: in the working directory or one of its parents,
 /// else beside this crate's workspace.
 pub fn find_server() -> DevResult<PathBuf> {
+    find_venv_tool(SERVER, "moto", "MOTO_SERVER")
+}
+
+/// A tool the project installs into its `.venv` (`relative` to the project root): in the
+/// working directory or one of its parents, else beside this crate's workspace. `what` and
+/// `variable` (which overrides the path) name it in the error.
+pub fn find_venv_tool(relative: &str, what: &str, variable: &str) -> DevResult<PathBuf> {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf);
@@ -113,12 +120,12 @@ pub fn find_server() -> DevResult<PathBuf> {
     cwd.iter()
         .flat_map(|c| c.ancestors().map(Path::to_path_buf).collect::<Vec<_>>())
         .chain(workspace)
-        .map(|root| root.join(SERVER))
-        .find(|server| server.is_file())
+        .map(|root| root.join(relative))
+        .find(|tool| tool.is_file())
         .ok_or_else(|| {
             format!(
-                "moto is not installed ({SERVER} not found): run `make infra-deps` in the project \
-                 root (or set MOTO_SERVER)"
+                "{what} is not installed ({relative} not found): run `make infra-deps` in the \
+                 project root (or set {variable})"
             )
             .into()
         })

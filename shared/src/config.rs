@@ -750,6 +750,10 @@ pub struct ArchiveSettings {
     pub bucket: String,
     /// Whether stored deliveries are kept too.
     pub all: bool,
+    /// A local S3 server instead of S3 (`ARCHIVE_ENDPOINT_URL`, loopback only, path-style):
+    /// for a function run on this machine (the local stack, a Lambda emulator). Never set in
+    /// a deployment, so not in the manifest.
+    pub endpoint: Option<String>,
 }
 
 impl ArchiveSettings {
@@ -778,7 +782,24 @@ impl ArchiveSettings {
         if !valid {
             return Err(invalid("ARCHIVE_BUCKET", "is not an S3 bucket name"));
         }
-        Ok(Some(ArchiveSettings { bucket, all }))
+        let endpoint = match lookup("ARCHIVE_ENDPOINT_URL") {
+            None => None,
+            Some(raw) => match Url::parse(raw.trim()) {
+                Ok(url) if is_loopback(&url) => Some(raw.trim().trim_end_matches('/').to_owned()),
+                _ => {
+                    return Err(invalid(
+                        "ARCHIVE_ENDPOINT_URL",
+                        "is for a local S3 server only: it must be a loopback URL \
+                         (127.0.0.0/8, ::1 or localhost)",
+                    ));
+                }
+            },
+        };
+        Ok(Some(ArchiveSettings {
+            bucket,
+            all,
+            endpoint,
+        }))
     }
 }
 
@@ -1644,7 +1665,8 @@ mod tests {
             settings(&[("ARCHIVE_BUCKET", "intake-prod-archive-1a2b")]).unwrap(),
             Some(ArchiveSettings {
                 bucket: "intake-prod-archive-1a2b".into(),
-                all: false
+                all: false,
+                endpoint: None,
             })
         );
         let all = settings(&[("ARCHIVE_BUCKET", "b12"), ("ARCHIVE_ALL", "true")]);
@@ -1652,6 +1674,22 @@ mod tests {
         assert!(settings(&[("ARCHIVE_BUCKET", "b12"), ("ARCHIVE_ALL", "yes")]).is_err());
         for bad in ["Intake_Archive", "ab", "s3://bucket", "arn:aws:s3:::bucket"] {
             assert!(settings(&[("ARCHIVE_BUCKET", bad)]).is_err(), "{bad}");
+        }
+        let local = settings(&[
+            ("ARCHIVE_BUCKET", "b12"),
+            ("ARCHIVE_ENDPOINT_URL", "http://127.0.0.1:8007/"),
+        ]);
+        assert_eq!(
+            local.unwrap().unwrap().endpoint.as_deref(),
+            Some("http://127.0.0.1:8007")
+        );
+        for remote in [
+            "https://s3.amazonaws.com",
+            "http://10.0.0.5:9000",
+            "not a url",
+        ] {
+            let refused = settings(&[("ARCHIVE_BUCKET", "b12"), ("ARCHIVE_ENDPOINT_URL", remote)]);
+            assert!(refused.is_err(), "{remote}");
         }
     }
 }

@@ -31,7 +31,7 @@ pub async fn serve_channel(
     let archive = config
         .archive
         .as_ref()
-        .map(|a| Archive::new(&sdk, &a.bucket, None, a.all));
+        .map(|a| Archive::new(&sdk, &a.bucket, a.endpoint.as_deref(), a.all));
     let mut service =
         WebhookService::with_providers(channel, providers(&config, &clients)?, &config, store)?;
     if let Some(archive) = &archive {

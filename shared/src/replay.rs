@@ -130,6 +130,19 @@ pub async fn invoked(
     archive: Option<&Archive>,
     invocation: &ReplayInvocation,
 ) -> ReplayReport {
+    // The archive read is the function's own call, recorded for the permission test.
+    crate::aws_calls::within(
+        crate::manifest::webhook_function(service.channel()),
+        answer(service, archive, invocation),
+    )
+    .await
+}
+
+async fn answer(
+    service: &WebhookService,
+    archive: Option<&Archive>,
+    invocation: &ReplayInvocation,
+) -> ReplayReport {
     let key = &invocation.replay.key;
     let failing = |status, code| {
         let (id, provider) = crate::archive::parse_key(key).unwrap_or(("", ""));
