@@ -47,9 +47,11 @@ pub enum Acks {
         json: bool,
     },
     /// Marks `failed` (reason `interrupted`) every ack still `sending` 5 minutes after its
-    /// claim, as the acknowledger's 5-minute schedule does: a function that died between
-    /// calling the provider and recording its answer. Never sends an ack. The customer may or
-    /// may not have had the ack: the provider's log says. Scans the whole table.
+    /// claim: a function that died between calling the provider and recording its answer.
+    /// Never sends an ack (the acknowledger's 5-minute schedule sends a LINE push again,
+    /// which LINE deduplicates; this run by hand has no provider credentials and fails it
+    /// too). The customer may or may not have had the ack: the provider's log says. Scans the
+    /// whole table.
     Sweep {
         /// A deployed stack (`--stack` or `--table`); default: the local stack's table.
         #[command(flatten)]

@@ -50,6 +50,7 @@ pub fn from_email(email: &SentEmail, time: jiff::Timestamp) -> Recorded {
         subject: Some(email.subject.clone()),
         reply_to: email.header("In-Reply-To").map(str::to_owned),
         kind: Some("email".into()),
+        retry_key: None,
         // The emulator accepts only signed requests.
         authenticated: true,
         status: 200,

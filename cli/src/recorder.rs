@@ -43,6 +43,9 @@ pub struct Recorded {
     pub reply_to: Option<String>,
     /// The API used: `message`, `template`, `reply`, `push`, ...
     pub kind: Option<String>,
+    /// LINE's `X-Line-Retry-Key`, when the request carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_key: Option<String>,
     /// Whether the request carried credentials.
     pub authenticated: bool,
     /// Status the recorder answered with.
@@ -55,6 +58,9 @@ struct State {
     failures: VecDeque<u16>,
     /// Objects of the S3 stand-in, by `/<bucket>/<key>`.
     objects: std::collections::HashMap<String, Bytes>,
+    /// LINE push retry keys accepted: a push presenting one again is answered 409, as LINE
+    /// answers a retry of a request it accepted (within 24 hours).
+    line_retry_keys: std::collections::HashSet<String>,
 }
 
 /// A running recorder.
@@ -164,8 +170,32 @@ fn handler(state: Arc<Mutex<State>>) -> Handler {
                 let object = object.trim_start_matches('/');
                 return s3(&mut st, req.method(), object, req.body());
             }
+            let retry_key = req
+                .headers()
+                .get("x-line-retry-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let Some(key) = retry_key
+                .as_ref()
+                .filter(|k| st.line_retry_keys.contains(*k))
+            {
+                let (mut recorded, _) = fake_provider(&req, None);
+                recorded.status = 409;
+                recorded.retry_key = Some(key.clone());
+                st.requests.push(recorded);
+                return json(
+                    409,
+                    serde_json::json!({"message": "The retry key is already accepted", "sentMessages": [{"id": "1", "quoteToken": "q"}]}),
+                );
+            }
             let status = st.failures.pop_front();
-            let (recorded, response) = fake_provider(&req, status);
+            let (mut recorded, response) = fake_provider(&req, status);
+            if let Some(key) = retry_key {
+                if recorded.provider == "line" && (200..300).contains(&recorded.status) {
+                    st.line_retry_keys.insert(key.clone());
+                }
+                recorded.retry_key = Some(key);
+            }
             st.requests.push(recorded);
             response
         })
@@ -187,6 +217,7 @@ fn fake_provider(req: &Request<Bytes>, failure: Option<u16>) -> (Recorded, Respo
         subject: None,
         reply_to: None,
         kind: None,
+        retry_key: None,
         authenticated: req.headers().contains_key("authorization"),
         status: 404,
     };

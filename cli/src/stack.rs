@@ -423,7 +423,8 @@ impl Stack {
                 "no provider is configured: set TWILIO_AUTH_TOKEN and TWILIO_ACCOUNT_SID".into(),
             );
         }
-        let sweeper = Sweeper::new(store.clone(), sink.clone());
+        let sweeper =
+            Sweeper::new(store.clone(), sink.clone()).resending_with(acknowledger.clone());
         let tasks = vec![
             tokio::spawn(poller.run()),
             server::spawn(listener, server::webhook_handler(services)),

@@ -14,8 +14,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = intake::Config::load(&sdk).await?;
     let store = Store::from_sdk_config(&sdk, &config.table_name);
     let clients = intake::providers::Clients::new(&sdk)?;
-    let sweeper = Sweeper::new(store.clone(), intake::metrics::stdout());
-    let acknowledger = Acknowledger::from_config(&config, store, &clients);
+    let acknowledger =
+        std::sync::Arc::new(Acknowledger::from_config(&config, store.clone(), &clients));
+    // Stale claims are sent again through this same acknowledger where that is safe (LINE).
+    let sweeper =
+        Sweeper::new(store, intake::metrics::stdout()).resending_with(acknowledger.clone());
     let (acknowledger, sweeper) = (&acknowledger, &sweeper);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -87,6 +87,16 @@ pub enum AckError {
     Store(#[from] StoreError),
 }
 
+impl AckError {
+    /// A log-safe kind: provider error texts can quote the customer's number.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AckError::RetryLater(_) => "provider_unavailable",
+            AckError::Store(e) => e.kind(),
+        }
+    }
+}
+
 /// The acknowledger, built once per cold start.
 pub struct Acknowledger {
     store: Store,
@@ -241,13 +251,8 @@ impl Acknowledger {
                 true
             }
             Err(err) => {
-                // Provider error texts can quote the customer's number: details at debug only,
-                // the kind of failure at warn.
-                let error_kind = match &err {
-                    AckError::RetryLater(_) => "provider_unavailable",
-                    AckError::Store(e) => e.kind(),
-                };
-                tracing::warn!(ticket_id, error_kind, "ack will be retried");
+                // Details at debug only, the kind of failure at warn.
+                tracing::warn!(ticket_id, error_kind = err.kind(), "ack will be retried");
                 tracing::debug!(ticket_id, error = %err, "ack retry reason");
                 false
             }
@@ -300,6 +305,25 @@ impl Acknowledger {
             .await?
             .filter(|t| t.ack_status == AckStatus::Pending)
             .map(|t| (t, false)))
+    }
+
+    /// Whether the stale claim `stale` may be sent again at `now` (see
+    /// [`Sender::resend_is_safe`]): its provider's sender says so for an attempt claimed that
+    /// long after the customer wrote, that long ago. A claim missing either time is not.
+    pub fn resend_is_safe(&self, stale: &crate::store::StaleClaim, now: jiff::Timestamp) -> bool {
+        let time = |t: Option<&str>| t.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let (Some(claimed), Some(created)) = (
+            time(Some(&stale.claimed_at)),
+            time(stale.created_at.as_deref()),
+        ) else {
+            return false;
+        };
+        self.senders
+            .iter()
+            .find(|s| Some(s.provider()) == stale.provider.as_deref())
+            .is_some_and(|s| {
+                s.resend_is_safe(claimed.duration_since(created), now.duration_since(claimed))
+            })
     }
 
     /// The provider that brought the ticket answers it; email is answered through SES

@@ -6,13 +6,19 @@
 //! `interrupted`, each by a conditional update on the claim that was read, and counted as
 //! `Acks{Outcome=interrupted}`.
 //!
-//! It never sends again: no provider Intake uses is called with an idempotency key yet, so a
-//! second send could be a second ack (DESIGN.md, "The stale-claim sweeper").
+//! It sends again only where the provider refuses a repeat of a request it accepted
+//! (`Sender::resend_is_safe`: LINE's push, whose `X-Line-Retry-Key` is derived from the
+//! message it answers): such a claim is put back `pending` and acknowledged at once, so the
+//! customer gets the ack if the dead attempt never reached LINE, and LINE answers 409 (recorded
+//! as sent) if it did. Everywhere else a second send could be a second ack (DESIGN.md, "The
+//! stale-claim sweeper").
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::Acknowledger;
 use crate::metrics::{self, AckMetric, AckMetricOutcome};
 use crate::model::Channel;
 use crate::store::{StaleClaim, Store, StoreError};
@@ -37,6 +43,8 @@ pub struct SweepReport {
     pub found: usize,
     /// Of those, marked `failed (interrupted)`.
     pub interrupted: usize,
+    /// Of those, sent again (their provider refuses a repeat).
+    pub resent: usize,
     /// Of those, moved on between the scan and the update (left alone).
     pub moved_on: usize,
     /// The tickets whose ack was marked `failed (interrupted)` (for logs and the operator,
@@ -44,16 +52,31 @@ pub struct SweepReport {
     pub tickets: Vec<String>,
 }
 
-/// Finds and fails stale claims; writes one metric line per ack it fails.
+/// Finds and fails stale claims, or sends them again where that is safe; writes one metric
+/// line per ack it fails.
 pub struct Sweeper {
     store: Store,
     metrics: metrics::Sink,
+    resender: Option<Arc<Acknowledger>>,
 }
 
 impl Sweeper {
-    /// A sweeper of `store`'s table, writing its metric lines to `metrics`.
+    /// A sweeper of `store`'s table, writing its metric lines to `metrics`. It fails every
+    /// stale claim, unless given an acknowledger to send again with
+    /// ([`Sweeper::resending_with`]).
     pub fn new(store: Store, metrics: metrics::Sink) -> Sweeper {
-        Sweeper { store, metrics }
+        Sweeper {
+            store,
+            metrics,
+            resender: None,
+        }
+    }
+
+    /// The same sweeper, sending the stale claims `acknowledger`'s senders say are safe to
+    /// send again through it (the acknowledger function's own).
+    pub fn resending_with(mut self, acknowledger: Arc<Acknowledger>) -> Sweeper {
+        self.resender = Some(acknowledger);
+        self
     }
 
     /// Sweeps the acks claimed before `now - STALE_AFTER` (`now`: the real clock in the
@@ -71,6 +94,14 @@ impl Sweeper {
             ..SweepReport::default()
         };
         for claim in &stale {
+            if let Some(acknowledger) = self
+                .resender
+                .as_ref()
+                .filter(|a| a.resend_is_safe(claim, now))
+            {
+                self.resend(acknowledger, claim, &mut report).await?;
+                continue;
+            }
             if self.store.fail_interrupted(claim).await? {
                 report.interrupted += 1;
                 report.tickets.push(claim.ticket_id.clone());
@@ -81,6 +112,36 @@ impl Sweeper {
             }
         }
         Ok(report)
+    }
+}
+
+impl Sweeper {
+    /// Puts `claim` back `pending` and acknowledges it now. The acknowledgement writes its own
+    /// metric line; should it end in an error (the ack then waits `pending`, and no record
+    /// will bring it back), the `interrupted` line is written too, so the alarm still asks a
+    /// person to look (`intake tickets list --ack pending`).
+    async fn resend(
+        &self,
+        acknowledger: &Acknowledger,
+        claim: &StaleClaim,
+        report: &mut SweepReport,
+    ) -> Result<(), StoreError> {
+        if !self.store.release_interrupted(claim).await? {
+            report.moved_on += 1;
+            return Ok(());
+        }
+        report.resent += 1;
+        report.tickets.push(claim.ticket_id.clone());
+        match acknowledger.acknowledge(&claim.ticket_id).await {
+            Ok(outcome) => {
+                tracing::warn!(ticket_id = %claim.ticket_id, outcome = %outcome.summary(), "stale ack claim sent again");
+            }
+            Err(err) => {
+                tracing::error!(ticket_id = %claim.ticket_id, error_kind = err.kind(), "stale ack claim sent again, and failed; left pending");
+                self.metrics.emit(&metric(claim).line(Timestamp::now()));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -45,6 +45,13 @@ const RETRY_KEY_HEADER: &str = "X-Line-Retry-Key";
 /// <https://developers.line.biz/ja/reference/messaging-api/#send-reply-message>); we stop
 /// ten seconds short of that, and fall back to a push when LINE refuses the token anyway.
 const REPLY_WINDOW: SignedDuration = SignedDuration::from_secs(50);
+/// Between the clock that chose reply or push and the claim's timestamp: an attempt claimed
+/// this much past [`REPLY_WINDOW`] surely pushed.
+const CLAIM_SLACK: SignedDuration = SignedDuration::from_secs(15);
+/// LINE keeps a retry key for 24 hours after the first request
+/// (<https://developers.line.biz/en/docs/messaging-api/retrying-api-request/>); an hour
+/// short of it, a re-sent push is still refused if the first was accepted.
+const RETRY_KEY_LIFETIME: SignedDuration = SignedDuration::from_hours(23);
 
 /// LINE's webhook (`/social/line`).
 pub struct Line {
@@ -425,6 +432,13 @@ fn is_invalid_reply_token(status: u16, reason: &str) -> bool {
 impl Sender for LineSender {
     fn provider(&self) -> &'static str {
         PROVIDER
+    }
+
+    /// A push carries the retry key derived from the message it answers, so sending it again
+    /// is refused (409, recorded as sent) if the first reached LINE. A reply carries none:
+    /// an attempt claimed while the reply token was young is never sent again.
+    fn resend_is_safe(&self, age_at_claim: SignedDuration, since_claim: SignedDuration) -> bool {
+        age_at_claim >= REPLY_WINDOW + CLAIM_SLACK && since_claim < RETRY_KEY_LIFETIME
     }
 
     fn send<'a>(

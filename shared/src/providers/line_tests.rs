@@ -594,3 +594,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_a_push_within_its_retry_keys_lifetime_is_sent_again() {
+    let sender = LineSender::new(&config(), reqwest::Client::new())
+        .unwrap()
+        .expect("access token configured");
+    let s = SignedDuration::from_secs;
+    let minutes = |m| SignedDuration::from_mins(m);
+    // Claimed while the reply token was young (or too close to tell): maybe a reply.
+    for age in [s(0), s(49), s(50), s(64)] {
+        assert!(!sender.resend_is_safe(age, minutes(6)), "{age}");
+    }
+    // Surely a push: sent again while LINE still remembers its key.
+    assert!(sender.resend_is_safe(s(65), minutes(6)));
+    assert!(sender.resend_is_safe(minutes(30), SignedDuration::from_hours(22)));
+    assert!(!sender.resend_is_safe(minutes(30), SignedDuration::from_hours(23)));
+}

@@ -176,6 +176,18 @@ pub trait Sender: Send + Sync {
         &'a self,
         message: &'a OutboundMessage,
     ) -> BoxFuture<'a, Result<SendReceipt, SendError>>;
+    /// Whether an ack whose attempt died between its claim and the provider's answer may be
+    /// sent again without any risk of a second message to the customer: only where the
+    /// provider itself refuses a repeat of a request it accepted (LINE's push with
+    /// `X-Line-Retry-Key`). `age_at_claim`: how long after the customer wrote the attempt was
+    /// claimed (what chose its API); `since_claim`: how long ago that was. No by default.
+    fn resend_is_safe(
+        &self,
+        _age_at_claim: jiff::SignedDuration,
+        _since_claim: jiff::SignedDuration,
+    ) -> bool {
+        false
+    }
 }
 
 /// The clients providers talk through, built once per cold start.

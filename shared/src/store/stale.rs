@@ -1,7 +1,8 @@
 //! Acks left `sending` by an acknowledger that died between its claim and its write-back:
 //! found by a Scan (the whole table each run, filtered to `ack_status = sending` claimed
-//! before a cutoff) and marked `failed` with reason `interrupted`, each by a conditional
-//! update on the claim that was read, so an ack that moved on meanwhile is never touched.
+//! before a cutoff) and marked `failed` with reason `interrupted` (or put back `pending` to
+//! be sent again, where the provider refuses a repeat), each by a conditional update on the
+//! claim that was read, so an ack that moved on meanwhile is never touched.
 
 use std::collections::HashMap;
 
@@ -28,6 +29,9 @@ pub struct StaleClaim {
     pub channel: Option<String>,
     /// The ticket's provider, for the metric.
     pub provider: Option<String>,
+    /// When the ticket was created: the first message's `received_at`, from which the
+    /// attempt chose its API (a LINE reply or push).
+    pub created_at: Option<String>,
 }
 
 impl Store {
@@ -48,12 +52,13 @@ impl Store {
             .expression_attribute_values(":sending", s(AckStatus::Sending.as_str()))
             .expression_attribute_values(":cutoff", s(time(cutoff)))
             // Names, not words: `channel` and the like may be DynamoDB reserved words.
-            .projection_expression("#pk, #claim, #at, #channel, #provider")
+            .projection_expression("#pk, #claim, #at, #channel, #provider, #created")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#claim", "ack_claim")
             .expression_attribute_names("#at", "ack_updated_at")
             .expression_attribute_names("#channel", "channel")
             .expression_attribute_names("#provider", "provider")
+            .expression_attribute_names("#created", "created_at")
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -75,6 +80,7 @@ impl Store {
                 claimed_at: text("ack_updated_at").unwrap_or_default(),
                 channel: text("channel"),
                 provider: text("provider"),
+                created_at: text("created_at"),
             });
         }
         Ok(out)
@@ -84,9 +90,20 @@ impl Store {
     /// the ack is still `sending` under the same claim and claimed at the same time as read.
     /// Returns `false` when it moved on meanwhile (which is left alone).
     pub async fn fail_interrupted(&self, stale: &StaleClaim) -> Result<bool, StoreError> {
+        self.settle_stale(stale, AckStatus::Failed).await
+    }
+
+    /// Puts a stale claim back `sending → pending` (reason [`INTERRUPTED`]) so that it is sent
+    /// again, on the same condition as [`Store::fail_interrupted`]: only for a provider that
+    /// refuses a repeat of what it accepted (`Sender::resend_is_safe`).
+    pub async fn release_interrupted(&self, stale: &StaleClaim) -> Result<bool, StoreError> {
+        self.settle_stale(stale, AckStatus::Pending).await
+    }
+
+    async fn settle_stale(&self, stale: &StaleClaim, to: AckStatus) -> Result<bool, StoreError> {
         let mut values = HashMap::from([
             (":sending".to_owned(), s(AckStatus::Sending.as_str())),
-            (":failed".to_owned(), s(AckStatus::Failed.as_str())),
+            (":to".to_owned(), s(to.as_str())),
             (":reason".to_owned(), s(INTERRUPTED)),
             (":now".to_owned(), s(time(Timestamp::now()))),
             (":claimed_at".to_owned(), s(&stale.claimed_at)),
@@ -106,7 +123,7 @@ impl Store {
             .key(PK, s(keys::ticket(&stale.ticket_id)))
             .key(SK, s(keys::TICKET_SK))
             .update_expression(
-                "SET ack_status = :failed, ack_reason = :reason, ack_updated_at = :now \
+                "SET ack_status = :to, ack_reason = :reason, ack_updated_at = :now \
                  REMOVE ack_claim",
             )
             .condition_expression(condition)
