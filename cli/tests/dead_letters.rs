@@ -205,8 +205,8 @@ async fn an_ack_dead_lettered_in_an_outage_is_listed_then_redriven_once_and_neve
 /// on-failure queue): the poller sends it, the listing and the redrive read it through the
 /// one code path `intake acks` uses, and the redrive deletes the message once acked.
 ///
-/// The redrive runs the acknowledger in-process: moto cannot run the deployed function (its
-/// Lambda invoke needs Docker), so `Acker::Lambda` is not exercised here.
+/// The redrive runs the acknowledger in-process here (moto's Lambda invoke needs Docker);
+/// `the_deployed_acknowledger_redrives_a_dead_letter_once` runs it as the deployed function.
 #[tokio::test]
 async fn through_sqs_the_dead_letter_is_sent_listed_redriven_and_deleted() {
     use intake_dev::redrive::{self, Acker, Redriven};
@@ -475,4 +475,90 @@ async fn a_deployed_stacks_dead_letter_is_found_from_its_name_and_kept_while_the
     let kept = dead_letters(&deployed.queue, 1).await;
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].record.as_ref().ok(), Some(&letter));
+}
+
+/// `intake acks redrive` against a deployment, with nothing of ours standing in for AWS: the
+/// dead letter in moto's SQS (the on-failure queue), the records re-read from the table's
+/// stream (DynamoDB Local's), and `Acker::Lambda` invoking the real `acknowledger` binary
+/// through cargo-lambda's emulation of the Lambda Invoke and Runtime APIs, with the stream
+/// event the mapping would send. The ack is sent once; a second redrive finds nothing.
+#[tokio::test]
+async fn the_deployed_acknowledger_redrives_a_dead_letter_once() {
+    use intake_dev::lambda_local::{self, LambdaLocal};
+    use intake_dev::stack::{TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+
+    let (moto, aws) = common::moto().await;
+    let url = aws_sdk_sqs::Client::new(&aws)
+        .create_queue()
+        .queue_name("intake-prod-AcknowledgerDeadLetterQueue")
+        .send()
+        .await
+        .expect("moto SQS")
+        .queue_url
+        .expect("a queue URL");
+    let queue = DeadLetterQueue::sqs(&aws, &url);
+    let stack = stack_with(Some(queue.clone())).await;
+    let customer = "+6281277770003";
+    message_during_outage(&stack, customer).await;
+    let letters = dead_letters(&queue, 1).await;
+    assert_eq!(letters.len(), 1);
+    // Seen, then visible again at once for the redrive.
+    queue.release(&letters).await;
+    end_outage(&stack).await;
+
+    // The deployed acknowledger: its binary under the Lambda emulator, configured as the
+    // stack's (Twilio sends to the recorder).
+    let mut lambda = LambdaLocal::start()
+        .await
+        .expect("cargo-lambda starts (make infra-deps)");
+    let binary = lambda_local::function_binary("acknowledger").expect("acknowledger builds");
+    let env = [
+        ("TABLE_NAME", stack.store.table().to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.endpoint()),
+        ("TWILIO_AUTH_TOKEN", TEST_AUTH_TOKEN.to_owned()),
+        ("TWILIO_ACCOUNT_SID", TEST_ACCOUNT_SID.to_owned()),
+        ("TWILIO_API_BASE_URL", stack.recorder.url()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    lambda.run(&binary, &env).expect("the function runs");
+
+    let (lambda_endpoint, dynamo) = (lambda.endpoint(), stack.dynamo.endpoint());
+    let env = [
+        ("AWS_ENDPOINT_URL_LAMBDA", lambda_endpoint.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo.as_str()),
+        ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS", dynamo.as_str()),
+    ];
+    let args = [
+        "acks",
+        "redrive",
+        "--table",
+        stack.store.table(),
+        "--queue",
+        &url,
+        "--function",
+        lambda_local::FUNCTION_NAME,
+        "--json",
+    ];
+    let redrive = || intake_cloud(&moto, &env, &args);
+    let (ok, out) = redrive().await;
+    assert!(ok, "{out}");
+    let ticket = first_ticket(&stack, customer).await;
+    let done = json_lines(&out);
+    assert_eq!(done.len(), 1, "{out}");
+    assert!(out.contains(&ticket.id), "{out}");
+    assert_eq!(sends_to(&stack, customer).await, vec![201]);
+    assert_eq!(
+        first_ticket(&stack, customer).await.ack_status,
+        AckStatus::Sent
+    );
+    assert!(queue.receive_all().await.expect("moto SQS").is_empty());
+
+    let (ok, out) = redrive().await;
+    assert!(ok, "{out}");
+    assert_eq!(sends_to(&stack, customer).await, vec![201], "never twice");
 }
