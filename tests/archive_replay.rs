@@ -345,3 +345,74 @@ async fn a_deployed_function_replays_the_archived_delivery_the_cli_names() {
     let wrong = intake::replay::invoked(&email, Some(&archive), &invocation).await;
     assert_eq!(wrong.code.as_deref(), Some("unknown_route"));
 }
+
+/// Every channel's function archives what it could not store, and replays it when invoked:
+/// a Mailgun mail and a Telegram message that came while DynamoDB was down are stored once
+/// each by their own channel's function (the email and social webhooks' `s3:PutObject` and
+/// `s3:GetObject`, which the permission test holds to their grants).
+#[tokio::test]
+async fn each_channel_archives_what_it_could_not_store_and_its_function_replays_it() {
+    use intake_dev::simulate::{self, SocialMessage};
+    use intake_dev::simulate_email::{self, CustomerMail};
+    use intake_dev::stack::{TEST_MAILGUN_SIGNING_KEY, TEST_TELEGRAM_SECRET};
+
+    let (mut stack, _moto, archive) = archiving_stack().await;
+    let endpoints = Endpoints::of(&stack);
+    let sender = format!("pelanggan.{}@example.com", ulid::Ulid::new()).to_lowercase();
+    let mail = CustomerMail::new(&sender, "halo@tokoku.id", "Pesanan", "Belum sampai");
+    let chat = (100_000_000 + ulid::Ulid::new().random() % 900_000_000).to_string();
+
+    stack.dynamo.stop().await;
+    let (status, _) = endpoints
+        .post_mail(&simulate_email::mailgun(
+            &endpoints.url,
+            TEST_MAILGUN_SIGNING_KEY,
+            &mail,
+        ))
+        .await;
+    assert_eq!(status, 503);
+    let telegram = simulate::sign_telegram(
+        &endpoints.url,
+        TEST_TELEGRAM_SECRET,
+        simulate::telegram_payload(
+            (ulid::Ulid::new().random() % 1_000_000_000) as i64,
+            &SocialMessage::new(&chat, "bot", "Halo"),
+        ),
+    );
+    let (status, _) = simulate::post_json(&intake_tests::http(), &telegram)
+        .await
+        .expect("reachable");
+    assert_eq!(status, 503);
+    stack
+        .dynamo
+        .restart()
+        .await
+        .expect("DynamoDB Local restarts");
+
+    let archived = archive.list(None).await.expect("list");
+    let mut channels: Vec<Channel> = archived.iter().map(|d| d.channel).collect();
+    channels.sort_by_key(|c| c.as_str());
+    assert_eq!(channels, [Channel::Email, Channel::Social], "{archived:?}");
+    let clients = Clients::new(&local_sdk_config(&stack.dynamo.endpoint()).await).expect("clients");
+    for delivery in &archived {
+        let service = WebhookService::from_config(
+            delivery.channel,
+            &stack.options.config,
+            stack.store.clone(),
+            &clients,
+        )
+        .expect("service");
+        let report =
+            intake::replay::invoked(&service, Some(&archive), &ReplayInvocation::of(delivery))
+                .await;
+        assert_eq!(report.outcome, ReplayOutcome::Stored, "{report:?}");
+    }
+    assert_eq!(endpoints.tickets_of(&sender).await.len(), 1);
+    assert_eq!(
+        endpoints
+            .tickets_of(&format!("telegram:{chat}"))
+            .await
+            .len(),
+        1
+    );
+}

@@ -258,7 +258,7 @@ async fn mail_stored_in_s3_is_fetched() {
     .unwrap();
     missing.as_object_mut().unwrap().remove("content");
     missing["receipt"]["action"] =
-        serde_json::json!({"type": "S3", "bucketName": "intake-mail", "objectKey": "nope"});
+        serde_json::json!({"type": "S3", "bucketName": "intake-mail", "objectKey": "inbound/nope"});
     let mut message = simulate_email::sns_message(
         "Notification",
         TEST_SES_TOPIC_ARN,

@@ -149,6 +149,23 @@ impl ArchivedDelivery {
     }
 }
 
+/// The key prefixes of the days (UTC) from `since`'s to `until`'s, both included (one,
+/// when `since` is later).
+fn day_prefixes(since: Timestamp, until: Timestamp) -> Vec<String> {
+    let utc = jiff::tz::TimeZone::UTC;
+    let mut day = since.to_zoned(utc.clone()).date();
+    let last = until.to_zoned(utc).date();
+    let mut out = vec![format!("{PREFIX}{}/", day.strftime("%Y/%m/%d"))];
+    while day < last {
+        match day.tomorrow() {
+            Ok(next) => day = next,
+            Err(_) => break,
+        }
+        out.push(format!("{PREFIX}{}/", day.strftime("%Y/%m/%d")));
+    }
+    out
+}
+
 /// The id and provider of an archive key of the form [`ArchivedDelivery::key`] writes, and
 /// `None` for any other key: a replay reads nothing else from the bucket.
 pub fn parse_key(key: &str) -> Option<(&str, &str)> {
@@ -243,12 +260,23 @@ impl Archive {
     }
 
     /// Every archived delivery received at or after `since` (all when `None`), oldest first.
+    /// With `since`, only the day prefixes from its day (UTC) to today are listed.
     pub async fn list(
         &self,
         since: Option<Timestamp>,
     ) -> Result<Vec<ArchivedDelivery>, ArchiveError> {
+        let keys = match since {
+            None => self.keys(PREFIX).await?,
+            Some(since) => {
+                let mut keys = Vec::new();
+                for prefix in day_prefixes(since, Timestamp::now()) {
+                    keys.extend(self.keys(&prefix).await?);
+                }
+                keys
+            }
+        };
         let mut out = Vec::new();
-        for key in self.keys().await? {
+        for key in keys {
             let delivery = self.read(&key).await?;
             if since.is_none_or(|since| delivery.time >= since) {
                 out.push(delivery);
@@ -258,11 +286,26 @@ impl Archive {
         Ok(out)
     }
 
-    /// The archived delivery with this id.
+    /// The archived delivery with this id: looked for under the day its ULID was made
+    /// (the receive time), else everywhere.
     pub async fn get(&self, id: &str) -> Result<ArchivedDelivery, ArchiveError> {
         let suffix = format!("/{id}.json");
+        let made = ulid::Ulid::from_string(id)
+            .ok()
+            .and_then(|u| Timestamp::from_millisecond(u.timestamp_ms() as i64).ok());
+        if let Some(made) = made {
+            let day = format!("{PREFIX}{}/", made.strftime("%Y/%m/%d"));
+            if let Some(key) = self
+                .keys(&day)
+                .await?
+                .into_iter()
+                .find(|k| k.ends_with(&suffix))
+            {
+                return self.read(&key).await;
+            }
+        }
         let key = self
-            .keys()
+            .keys(PREFIX)
             .await?
             .into_iter()
             .find(|k| k.ends_with(&suffix))
@@ -270,13 +313,13 @@ impl Archive {
         self.read(&key).await
     }
 
-    async fn keys(&self) -> Result<Vec<String>, ArchiveError> {
+    async fn keys(&self, prefix: &str) -> Result<Vec<String>, ArchiveError> {
         let mut keys = Vec::new();
         let mut pages = self
             .client
             .list_objects_v2()
             .bucket(&self.bucket)
-            .prefix(PREFIX)
+            .prefix(prefix)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -352,6 +395,27 @@ mod tests {
         assert_eq!(again.header("x-twilio-signature"), Some("c2ln"));
         assert_eq!(again.header("cookie"), None);
         assert_eq!(parse_key(&entry.key()), Some((entry.id.as_str(), "twilio")));
+    }
+
+    #[test]
+    fn since_lists_the_days_from_its_own_to_today() {
+        let at = |t: &str| t.parse::<Timestamp>().unwrap();
+        assert_eq!(
+            day_prefixes(at("2026-11-29T23:30:00Z"), at("2026-12-01T00:10:00Z")),
+            [
+                "archive/2026/11/29/",
+                "archive/2026/11/30/",
+                "archive/2026/12/01/"
+            ]
+        );
+        assert_eq!(
+            day_prefixes(at("2026-11-30T08:00:00Z"), at("2026-11-30T09:00:00Z")),
+            ["archive/2026/11/30/"]
+        );
+        assert_eq!(
+            day_prefixes(at("2026-12-02T08:00:00Z"), at("2026-11-30T09:00:00Z")),
+            ["archive/2026/12/02/"]
+        );
     }
 
     #[test]

@@ -162,6 +162,13 @@ impl Intercept for CallRecorder {
             let (bucket, key) = (input.bucket().unwrap_or(""), input.key().unwrap_or(""));
             self.record(vec![("s3:GetObject".into(), format!("{bucket}/{key}"))]);
         }
+        if let Some(input) = context
+            .input()
+            .downcast_ref::<aws_sdk_s3::operation::put_object::PutObjectInput>()
+        {
+            let (bucket, key) = (input.bucket().unwrap_or(""), input.key().unwrap_or(""));
+            self.record(vec![("s3:PutObject".into(), format!("{bucket}/{key}"))]);
+        }
         Ok(())
     }
 
