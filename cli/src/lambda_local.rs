@@ -12,7 +12,6 @@
 //! ([`FUNCTION_NAME`]); an invocation of any other name waits for a function that never
 //! comes.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::process::Child;
@@ -78,8 +77,9 @@ impl LambdaLocal {
     }
 
     /// Runs `binary` as the function [`FUNCTION_NAME`], with the Lambda environment the
-    /// emulator asks for and `env` (its configuration) on top of this process's.
-    pub fn run(&mut self, binary: &Path, env: &BTreeMap<String, String>) -> DevResult<()> {
+    /// emulator asks for, a local region and credentials (the emulators check none), and
+    /// `env` (its configuration) on top of this process's.
+    pub fn run(&mut self, binary: &Path, env: &[(&str, String)]) -> DevResult<()> {
         let mut cmd = crate::child::guarded("lambda-function", binary);
         cmd.env(
             "AWS_LAMBDA_RUNTIME_API",
@@ -88,7 +88,10 @@ impl LambdaLocal {
         .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .envs(env)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .envs(env.iter().map(|(k, v)| (*k, v)))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
         self.function = Some(

@@ -7,7 +7,7 @@
 
 use intake::WebhookService;
 use intake::archive::{Archive, ArchivedDelivery};
-use intake::replay::{ReplayOutcome, ReplayReport};
+use intake::replay::ReplayReport;
 use jiff::Timestamp;
 
 use crate::DevResult;
@@ -125,13 +125,7 @@ pub async fn run(
     for d in deliveries {
         let report = match services.iter().find(|s| s.channel() == d.channel) {
             Some(service) => intake::replay::replay(service, d).await,
-            None => ReplayReport {
-                id: d.id.clone(),
-                provider: d.provider.clone(),
-                outcome: ReplayOutcome::Failing,
-                status: Some(404),
-                code: Some("unknown_route".into()),
-            },
+            None => ReplayReport::not_replayed(d, 404, "unknown_route"),
         };
         reports.push(report);
     }

@@ -5,7 +5,7 @@
 
 use intake::Channel;
 use intake::archive::{Archive, ArchivedDelivery};
-use intake::replay::{ReplayInvocation, ReplayOutcome, ReplayReport};
+use intake::replay::{ReplayInvocation, ReplayReport};
 
 use crate::DevResult;
 use crate::target::{failed, stack_output};
@@ -53,13 +53,7 @@ impl Deployment {
     /// Replays `delivery` by invoking its channel's function and reading its report. A
     /// failed invocation is reported failing (`invoke_failed`), its cause on stderr.
     pub async fn replay(&self, delivery: &ArchivedDelivery) -> ReplayReport {
-        let failing = |status, code: &str| ReplayReport {
-            id: delivery.id.clone(),
-            provider: delivery.provider.clone(),
-            outcome: ReplayOutcome::Failing,
-            status: Some(status),
-            code: Some(code.to_owned()),
-        };
+        let failing = |status, code| ReplayReport::not_replayed(delivery, status, code);
         let function = self.functions.iter().find(|(c, _)| *c == delivery.channel);
         let Some((_, function)) = function else {
             return failing(404, "unknown_route");

@@ -5,8 +5,6 @@
 //! by the key it was given, verifies the original signature at the archived time and stores
 //! into DynamoDB Local. The delivery was archived because DynamoDB was down when it came.
 
-use std::collections::BTreeMap;
-
 use intake_dev::lambda_local::{self, LambdaLocal};
 use intake_dev::replay::ArchiveOptions;
 use intake_dev::stack::{Stack, StackOptions, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
@@ -54,7 +52,7 @@ async fn an_outage_archived_delivery_is_replayed_once_by_the_deployed_function()
         .await
         .expect("cargo-lambda starts (make infra-deps)");
     let binary = lambda_local::function_binary("sms-webhook").expect("sms-webhook builds");
-    let env: BTreeMap<String, String> = [
+    let env = [
         ("TABLE_NAME", stack.store.table().to_owned()),
         ("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.endpoint()),
         ("PUBLIC_BASE_URL", stack.url()),
@@ -62,13 +60,7 @@ async fn an_outage_archived_delivery_is_replayed_once_by_the_deployed_function()
         ("TWILIO_ACCOUNT_SID", TEST_ACCOUNT_SID.to_owned()),
         ("ARCHIVE_BUCKET", BUCKET.to_owned()),
         ("ARCHIVE_ENDPOINT_URL", moto.endpoint()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    ];
     lambda.run(&binary, &env).expect("the function runs");
 
     create_stack(

@@ -95,6 +95,18 @@ impl ReplayReport {
         }
     }
 
+    /// The report of `delivery` failing with `status` and `code` before it could be replayed
+    /// (no function for its channel, an invocation that failed, ...).
+    pub fn not_replayed(delivery: &ArchivedDelivery, status: u16, code: &str) -> ReplayReport {
+        ReplayReport {
+            id: delivery.id.clone(),
+            provider: delivery.provider.clone(),
+            outcome: ReplayOutcome::Failing,
+            status: Some(status),
+            code: Some(code.to_owned()),
+        }
+    }
+
     /// Whether it still fails.
     pub fn failing(&self) -> bool {
         self.outcome == ReplayOutcome::Failing
