@@ -15,6 +15,8 @@ async fn a_short_run_stores_and_acknowledges_every_webhook_once() {
         drain: 15.0,
         // Direct first, then webhooks: both paths run.
         mode: Mode::Both,
+        // A few untimed webhooks first: they must stay out of every count below.
+        warmup: 4,
         ..LoadArgs::defaults()
     };
     let report = load::run(&args).await.expect("the harness runs");
@@ -32,8 +34,10 @@ async fn a_short_run_stores_and_acknowledges_every_webhook_once() {
     assert_eq!(webhook.statuses.get("200"), Some(&10), "{text}");
     assert_eq!(webhook.latency_ms.count, 10, "{text}");
 
+    assert_eq!(settings.warmup, 4, "{text}");
     let direct = report.direct.as_ref().expect("a direct run");
     assert_eq!(direct.transactions, distinct, "{text}");
+    assert_eq!(direct.warmup, 4, "as many untimed as the webhook run: {text}");
     assert_eq!(direct.committed, distinct, "{text}");
     assert!(
         report.webhook_direct_ratio.is_some_and(|r| r > 0.0),

@@ -35,14 +35,10 @@ pub struct DirectRun {
     pub latencies: Vec<Duration>,
     /// The table they went to.
     pub table: String,
-    /// Transactions sent first, untimed, to warm DynamoDB Local's JVM up.
+    /// Transactions sent first, untimed, to warm DynamoDB Local's JVM up (as many as the
+    /// webhook run's warm-up webhooks: a JVM just started runs slowly until its JIT has
+    /// compiled the hot paths).
     pub warmup: usize,
-}
-
-/// How many untimed transactions come first: a JVM just started runs slowly until its JIT
-/// has compiled the hot paths, and the webhook run that follows finds it warm.
-fn warmup(count: usize) -> usize {
-    (count / 5).clamp(1, 200)
 }
 
 /// Deletes the run's direct table (`<table>-direct` of `store`), if there is one.
@@ -50,26 +46,37 @@ pub async fn delete_table(store: &Store, table: &str) {
     let _ = store.client().delete_table().table_name(table).send().await;
 }
 
-/// Builds `count` webhooks' transactions, then sends them `concurrency` at a time to a
-/// fresh table `<table>-direct` of `store`'s DynamoDB (after a few untimed ones).
+/// What a direct run sends.
+pub struct Plan {
+    /// Timed transactions (one per distinct webhook).
+    pub count: usize,
+    /// Transactions in flight at once.
+    pub concurrency: usize,
+    /// Untimed transactions sent first.
+    pub warmup: usize,
+    /// Whether each transaction follows the webhook's consistent read of its contact.
+    pub with_reads: bool,
+}
+
+/// Builds `plan.count` webhooks' transactions, then sends them `plan.concurrency` at a time
+/// to a fresh table `<table>-direct` of `store`'s DynamoDB (after `plan.warmup` untimed
+/// ones).
 pub async fn run(
     workload: &Workload,
-    count: usize,
-    concurrency: usize,
+    plan: &Plan,
     config: &Config,
     sdk: &aws_config::SdkConfig,
     store: &Store,
-    with_reads: bool,
 ) -> DevResult<DirectRun> {
     let table = format!("{}-direct", store.table());
     let client = store.client().clone();
     schema::create_table_if_missing(&client, &table).await?;
     let direct = Store::from_sdk_config(sdk, &table);
-    let warmup = warmup(count);
-    let outcome = match prepare(workload, count + warmup, config, sdk, &direct).await {
+    let (concurrency, warmup) = (plan.concurrency, plan.warmup);
+    let outcome = match prepare(workload, plan.count + warmup, config, sdk, &direct).await {
         Ok(mut transactions) => {
             let timed = transactions.split_off(warmup);
-            let reads = with_reads.then(|| direct.table().to_owned());
+            let reads = plan.with_reads.then(|| direct.table().to_owned());
             send(&client, Arc::new(transactions), concurrency, reads.clone()).await;
             Ok(send(&client, Arc::new(timed), concurrency, reads).await)
         }

@@ -60,6 +60,14 @@ const MAX_DELIVERIES: usize = 100_000;
 const MAX_CONCURRENCY: usize = 1_000;
 const MAX_DRAIN_S: f64 = 600.0;
 const MAX_RETRIES: u32 = 10;
+const MAX_WARMUP: usize = 10_000;
+/// Untimed webhooks before the timed ones, unless told otherwise (see [`LoadArgs::warmup`]).
+pub const DEFAULT_WARMUP: usize = 200;
+/// Longest wait for the warm-up's acks before the timed run starts anyway.
+const WARMUP_DRAIN: Duration = Duration::from_secs(60);
+/// Where the warm-up's webhooks are numbered from: customers of their own, never one of the
+/// timed run's (which are numbered from 0, at most [`MAX_DELIVERIES`]).
+const WARMUP_FIRST_INDEX: usize = 90_000_000;
 
 /// The options of `intake load`.
 #[derive(Debug, Clone, clap::Args)]
@@ -127,6 +135,15 @@ pub struct LoadArgs {
     /// so the ratio is the webhook layer's own cost.
     #[arg(long)]
     pub direct_reads: bool,
+    /// Untimed webhooks sent first, as a burst, to customers of their own (left out of the
+    /// report), their acks awaited before the timed run starts: DynamoDB Local's JVM runs
+    /// its first few hundred requests several times slower until it has compiled them (acks
+    /// were handed over in 0.4–0.9 s for the first five seconds of a cold run, 15 ms after),
+    /// which a stack that has been running, or DynamoDB in the cloud, does not show. The
+    /// direct run of `--mode both` warms its own DynamoDB Local with as many transactions.
+    /// 0 measures the cold start too.
+    #[arg(long, default_value_t = DEFAULT_WARMUP)]
+    pub warmup: usize,
 }
 
 impl LoadArgs {
@@ -149,6 +166,7 @@ impl LoadArgs {
             json: false,
             hold_acks: false,
             direct_reads: false,
+            warmup: DEFAULT_WARMUP,
         }
     }
 
@@ -181,6 +199,9 @@ impl LoadArgs {
         }
         if !in_range(self.drain, 0.0, MAX_DRAIN_S) {
             return Err(format!("--drain is 0 to {MAX_DRAIN_S} s").into());
+        }
+        if self.warmup > MAX_WARMUP {
+            return Err(format!("--warmup is at most {MAX_WARMUP}").into());
         }
         if self.retries > MAX_RETRIES {
             return Err(format!("--retries is at most {MAX_RETRIES}").into());
@@ -245,8 +266,11 @@ enum Target {
 /// Runs the load `args` describe and reports.
 pub async fn run(args: &LoadArgs) -> DevResult<Report> {
     args.check()?;
-    // With --hold-acks: the poller reads nothing until the sender says false (or is dropped).
-    let hold = args.hold_acks.then(|| tokio::sync::watch::channel(true));
+    // With --hold-acks: the poller reads nothing while the sender says true (set once the
+    // warm-up's acks are out), until it says false (or is dropped).
+    let hold = args
+        .hold_acks
+        .then(|| tokio::sync::watch::channel(args.warmup == 0));
     let (mut target, endpoints, config, dead_letters, secrets) = match &args.url {
         None => {
             let data = std::env::temp_dir().join(format!("intake-load-{}", ulid::Ulid::new()));
@@ -351,8 +375,6 @@ async fn run_on(
     secrets: workload::Secrets,
     acks_held: Option<tokio::sync::watch::Sender<bool>>,
 ) -> DevResult<Report> {
-    // A running `intake dev` may hold dead letters of its own already: count only new ones.
-    let letters_before = dead_letters.receive_all().await.map_or(0, |l| l.len());
     // A short random seed, easy to copy into --seed.
     let seed = args
         .seed
@@ -407,6 +429,7 @@ async fn run_on(
             retries: args.retries,
             drain_limit_s: args.drain,
             seed,
+            warmup: args.warmup,
         },
         direct: None,
         webhook: None,
@@ -436,15 +459,13 @@ async fn run_on(
             }
             None => (sdk.clone(), store.clone()),
         };
-        let run = direct::run(
-            &workload,
-            distinct,
-            args.concurrency,
-            config,
-            &direct_sdk,
-            &direct_store,
-            args.direct_reads,
-        )
+        let plan = direct::Plan {
+            count: distinct,
+            concurrency: args.concurrency,
+            warmup: args.warmup,
+            with_reads: args.direct_reads,
+        };
+        let run = direct::run(&workload, &plan, config, &direct_sdk, &direct_store)
         .await;
         match own.as_mut() {
             Some(local) => local.stop().await,
@@ -469,6 +490,12 @@ async fn run_on(
         retries: args.retries,
         timeout: Duration::from_secs(15),
     };
+    warm_up(args, &workload, &pacing, &store, &endpoints.table).await?;
+    if let Some(hold) = &acks_held {
+        let _ = hold.send(true);
+    }
+    // Counted after the warm-up: only the timed run's dead letters are its own.
+    let letters_before = dead_letters.receive_all().await.map_or(0, |l| l.len());
     let sent = match (args.mode, target) {
         (Mode::Fault, Target::Own { stack, .. }) => {
             let fault_at = args.fault_at.unwrap_or(args.duration / 3.0);
@@ -537,6 +564,33 @@ async fn run_on(
         direct::delete_table(&store, table).await;
     }
     Ok(report)
+}
+
+/// Sends `args.warmup` untimed webhooks of customers of their own as a burst and waits (up
+/// to [`WARMUP_DRAIN`]) until each of their tickets' acks is decided, so the timed run meets
+/// a DynamoDB Local whose JVM has compiled the paths every request takes.
+async fn warm_up(
+    args: &LoadArgs,
+    workload: &workload::Workload,
+    pacing: &driver::Pacing,
+    store: &Store,
+    table: &str,
+) -> DevResult<()> {
+    if args.warmup == 0 {
+        return Ok(());
+    }
+    let slots: Vec<workload::Slot> = (0..args.warmup)
+        .map(|i| workload::Slot::New(WARMUP_FIRST_INDEX + i))
+        .collect();
+    let burst = driver::Pacing {
+        rate: None,
+        ..pacing.clone()
+    };
+    let sent = driver::drive(workload, &slots, &burst).await?;
+    let contacts: HashSet<&str> = sent.webhooks.iter().map(|w| w.contact.as_str()).collect();
+    let stored = read_table_patiently(store.client(), table, &contacts).await?;
+    measure::drain(store.client(), table, &stored, WARMUP_DRAIN).await;
+    Ok(())
 }
 
 /// Stops DynamoDB Local `after` from now, starts it again `down` later; returns when each

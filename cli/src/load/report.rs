@@ -77,6 +77,9 @@ pub struct Settings {
     pub drain_limit_s: f64,
     /// The schedule's seed (`--seed` repeats which deliveries repeat).
     pub seed: u64,
+    /// Untimed webhooks sent (and acknowledged) before the timed run, left out of every
+    /// figure (`--warmup`).
+    pub warmup: usize,
 }
 
 /// The webhook run's figures.
@@ -289,6 +292,13 @@ impl Report {
             s.retries,
             s.seed,
         );
+        if s.warmup > 0 {
+            let _ = writeln!(
+                out,
+                "  after {} untimed webhooks to customers of their own, acknowledged before the timed run (--warmup; left out of every figure)",
+                s.warmup
+            );
+        }
         if let Some(d) = &self.direct {
             let _ = writeln!(
                 out,
