@@ -64,7 +64,8 @@ sizes:
 	@ls -l target/release/sms-webhook target/release/email-webhook target/release/social-webhook target/release/acknowledger | awk '{printf "%-40s %6.2f MB\n", $$9, $$5/1048576}'
 
 cold-start: deps
-	$(CARGO) build --release -p sms-webhook -p intake-cli
+	$(CARGO) build --release -p sms-webhook -p social-webhook -p email-webhook -p acknowledger -p intake-cli
+	$(CARGO) build --release -p intake --example bare_lambda
 	python3 scripts/cold_start.py
 
 ## Lambda artifacts: target/lambda/<function>/bootstrap for provided.al2023, cross-compiled by

@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""Cold start of the sms-webhook Lambda binary: time from process start to the first
-handled request, with a real DynamoDB write.
+"""Cold start of the Lambda binaries.
+
+1. sms-webhook: time from process start to the first handled request, with a real DynamoDB
+   write.
+2. Init of every function (process start to its first /invocation/next) beside the bare
+   baseline (shared/examples/bare_lambda.rs: lambda_http, the SDK's configuration and a
+   DynamoDB client, nothing else), run in turn in the same rounds, so each function's
+   median over the baseline's is a ratio that the machine's load does not move.
 
 A minimal Lambda Runtime API (the HTTP interface the real service offers the function) runs
 here on loopback and hands the function one signed Twilio webhook as an API Gateway HTTP API
 event; the clock stops when the function posts its response. DynamoDB Local comes from a
 local stack (`intake dev`) started by this script on free ports.
 
-Usage: python3 scripts/cold_start.py [runs]   (after `cargo build --release -p sms-webhook -p intake-cli`)
+Usage: python3 scripts/cold_start.py [runs]   (after `cargo build --release -p sms-webhook
+-p social-webhook -p email-webhook -p acknowledger -p intake-cli` and `cargo build --release
+-p intake --example bare_lambda`; `make cold-start` does both)
 """
 
 import base64
@@ -57,11 +65,18 @@ def twilio_event(base_url, n):
     }
 
 
+FUNCTIONS = ["sms-webhook", "social-webhook", "email-webhook", "acknowledger"]
+BASELINE = "examples/bare_lambda"
+
+
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
     event = None
     done = threading.Event()
     response = None
     first_poll = None
+    # Init only: the first /invocation/next is noted and left unanswered.
+    init_only = False
+    polled = threading.Event()
 
     def log_message(self, *args):
         pass
@@ -72,6 +87,9 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
                 return  # the function is killed after its first answer
             if RuntimeApi.first_poll is None:
                 RuntimeApi.first_poll = time.perf_counter()
+            if RuntimeApi.init_only:
+                RuntimeApi.polled.set()
+                return
             payload = json.dumps(RuntimeApi.event).encode()
             self.send_response(200)
             self.send_header("Lambda-Runtime-Aws-Request-Id", "req-1")
@@ -88,6 +106,51 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         RuntimeApi.response = (self.path, body)
         RuntimeApi.done.set()
+
+
+def dotenv_example():
+    """The local stack's settings (.env.example), as a function deployed against it has."""
+    settings = {}
+    with open(os.path.join(ROOT, ".env.example")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                name, value = line.split("=", 1)
+                settings[name] = value
+    return settings
+
+
+def init_ratios(fn_env, rounds):
+    """Init of every function and of the baseline, in turn, `rounds` times."""
+    binaries = [BASELINE] + FUNCTIONS
+    inits = {b: [] for b in binaries}
+    RuntimeApi.init_only = True
+    try:
+        for n in range(rounds):
+            # A different order each round, so no binary always follows the same one.
+            order = binaries[n % len(binaries):] + binaries[:n % len(binaries)]
+            for binary in order:
+                RuntimeApi.polled.clear()
+                RuntimeApi.first_poll = None
+                env = dict(fn_env, AWS_LAMBDA_FUNCTION_NAME=os.path.basename(binary))
+                start = time.perf_counter()
+                fn = subprocess.Popen([os.path.join(ROOT, "target/release", binary)], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if not RuntimeApi.polled.wait(30):
+                    fn.kill()
+                    sys.exit("%s never asked for an invocation" % binary)
+                inits[binary].append((RuntimeApi.first_poll - start) * 1000)
+                fn.kill()
+                fn.wait()
+    finally:
+        RuntimeApi.init_only = False
+    base = statistics.median(inits[BASELINE])
+    print("init, process start to first /invocation/next (%d rounds, every binary once a round):" % rounds)
+    for binary in binaries:
+        times = sorted(inits[binary])
+        print("  %-22s median %5.1f ms  p90 %5.1f ms  max %5.1f ms  %.2fx the baseline" % (
+            os.path.basename(binary), statistics.median(times), times[int(len(times) * 0.9) - 1],
+            times[-1], statistics.median(times) / base))
 
 
 def main():
@@ -143,6 +206,13 @@ def main():
             statistics.median(times), times[int(len(times) * 0.9) - 1], times[0], times[-1]))
         print("  of which init (process start to first /invocation/next): median %.1f ms, max %.1f ms" % (
             statistics.median(inits), inits[-1]))
+        print()
+        local = dotenv_example()
+        local.update((k, v) for k, v in env.items() if k in (
+            "AWS_ENDPOINT_URL_DYNAMODB", "TABLE_NAME", "PUBLIC_BASE_URL", "TWILIO_AUTH_TOKEN", "RUST_LOG"))
+        for name in ("INTAKE_PORT", "INTAKE_RECORDER_PORT", "INTAKE_DATA_DIR", "INTAKE_DEAD_LETTER_DIR"):
+            local.pop(name, None)
+        init_ratios(dict(fn_env, **local), RUNS)
     finally:
         stack.stdin.close()
         stack.terminate()
