@@ -125,6 +125,7 @@ def init_ratios(fn_env, rounds):
     binaries = [BASELINE] + FUNCTIONS
     inits = {b: [] for b in binaries}
     RuntimeApi.init_only = True
+    RuntimeApi.done.clear()
     try:
         for n in range(rounds):
             # A different order each round, so no binary always follows the same one.

@@ -37,7 +37,10 @@ async fn a_short_run_stores_and_acknowledges_every_webhook_once() {
     assert_eq!(settings.warmup, 4, "{text}");
     let direct = report.direct.as_ref().expect("a direct run");
     assert_eq!(direct.transactions, distinct, "{text}");
-    assert_eq!(direct.warmup, 4, "as many untimed as the webhook run: {text}");
+    assert_eq!(
+        direct.warmup, 4,
+        "as many untimed as the webhook run: {text}"
+    );
     assert_eq!(direct.committed, distinct, "{text}");
     assert!(
         report.webhook_direct_ratio.is_some_and(|r| r > 0.0),

@@ -465,8 +465,7 @@ async fn run_on(
             warmup: args.warmup,
             with_reads: args.direct_reads,
         };
-        let run = direct::run(&workload, &plan, config, &direct_sdk, &direct_store)
-        .await;
+        let run = direct::run(&workload, &plan, config, &direct_sdk, &direct_store).await;
         match own.as_mut() {
             Some(local) => local.stop().await,
             // On a running stack's server: the table is deleted when the whole run is over.

@@ -5,7 +5,8 @@
 
 use jiff::Timestamp;
 use std::sync::Arc;
-use std::time::Duration;
+
+pub use http_client::http_client;
 
 use crate::config::Config;
 use crate::error::WebhookError;
@@ -17,6 +18,7 @@ use crate::store::Store;
 
 mod aws_errors;
 pub mod aws_sms;
+mod http_client;
 mod json;
 pub mod line;
 mod mail;
@@ -399,17 +401,6 @@ pub fn senders(config: &Config, clients: &Clients) -> Vec<Arc<dyn Sender>> {
         all.push(Arc::new(s));
     }
     all
-}
-
-/// The HTTP client for provider APIs: rustls, short timeouts (a slow provider is retried
-/// through the stream rather than holding the function).
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(10))
-        .https_only(false)
-        .user_agent(concat!("intake/", env!("CARGO_PKG_VERSION")))
-        .build()
 }
 
 /// Classifies an HTTP status from a provider API.
