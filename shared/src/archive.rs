@@ -112,10 +112,12 @@ impl ArchivedDelivery {
 
     /// The object key: `archive/<yyyy>/<mm>/<dd>/<channel>/<provider>/<id>.json` (UTC).
     pub fn key(&self) -> String {
-        let day = self.time.strftime("%Y/%m/%d");
         format!(
-            "{PREFIX}{day}/{}/{}/{}.json",
-            self.channel, self.provider, self.id
+            "{}{}/{}/{}.json",
+            day_prefix(utc_day(self.time)),
+            self.channel,
+            self.provider,
+            self.id
         )
     }
 
@@ -149,19 +151,28 @@ impl ArchivedDelivery {
     }
 }
 
+/// The day (UTC) of `time`, which names its deliveries' key prefix.
+fn utc_day(time: Timestamp) -> jiff::civil::Date {
+    time.to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+/// The key prefix of one day's deliveries: `archive/<yyyy>/<mm>/<dd>/`.
+fn day_prefix(day: jiff::civil::Date) -> String {
+    format!("{PREFIX}{}/", day.strftime("%Y/%m/%d"))
+}
+
 /// The key prefixes of the days (UTC) from `since`'s to `until`'s, both included (one,
 /// when `since` is later).
 fn day_prefixes(since: Timestamp, until: Timestamp) -> Vec<String> {
-    let utc = jiff::tz::TimeZone::UTC;
-    let mut day = since.to_zoned(utc.clone()).date();
-    let last = until.to_zoned(utc).date();
-    let mut out = vec![format!("{PREFIX}{}/", day.strftime("%Y/%m/%d"))];
+    let mut day = utc_day(since);
+    let last = utc_day(until);
+    let mut out = vec![day_prefix(day)];
     while day < last {
         match day.tomorrow() {
             Ok(next) => day = next,
             Err(_) => break,
         }
-        out.push(format!("{PREFIX}{}/", day.strftime("%Y/%m/%d")));
+        out.push(day_prefix(day));
     }
     out
 }
@@ -293,24 +304,14 @@ impl Archive {
         let made = ulid::Ulid::from_string(id)
             .ok()
             .and_then(|u| Timestamp::from_millisecond(u.timestamp_ms() as i64).ok());
-        if let Some(made) = made {
-            let day = format!("{PREFIX}{}/", made.strftime("%Y/%m/%d"));
-            if let Some(key) = self
-                .keys(&day)
-                .await?
-                .into_iter()
-                .find(|k| k.ends_with(&suffix))
-            {
+        let prefixes = made.map(|t| day_prefix(utc_day(t))).into_iter();
+        for prefix in prefixes.chain([PREFIX.to_owned()]) {
+            let keys = self.keys(&prefix).await?;
+            if let Some(key) = keys.into_iter().find(|k| k.ends_with(&suffix)) {
                 return self.read(&key).await;
             }
         }
-        let key = self
-            .keys(PREFIX)
-            .await?
-            .into_iter()
-            .find(|k| k.ends_with(&suffix))
-            .ok_or_else(|| ArchiveError::NotFound(id.to_owned()))?;
-        self.read(&key).await
+        Err(ArchiveError::NotFound(id.to_owned()))
     }
 
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, ArchiveError> {

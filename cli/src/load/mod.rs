@@ -538,14 +538,8 @@ async fn run_on(
     }
     let contacts: HashSet<&str> = sent.webhooks.iter().map(|w| w.contact.as_str()).collect();
     let client = store.client();
-    let first = read_table_patiently(client, &endpoints.table, &contacts).await?;
-    let drained = measure::drain(
-        client,
-        &endpoints.table,
-        &first,
-        Duration::from_secs_f64(args.drain),
-    )
-    .await;
+    let limit = Duration::from_secs_f64(args.drain);
+    let drained = await_acks(client, &endpoints.table, &contacts, limit).await?;
     // A late second ack would arrive within a few poller rounds: give it the chance to show.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let acks = measure::acks_seen(&endpoints.recorder, &endpoints.ses).await?;
@@ -587,9 +581,20 @@ async fn warm_up(
     };
     let sent = driver::drive(workload, &slots, &burst).await?;
     let contacts: HashSet<&str> = sent.webhooks.iter().map(|w| w.contact.as_str()).collect();
-    let stored = read_table_patiently(store.client(), table, &contacts).await?;
-    measure::drain(store.client(), table, &stored, WARMUP_DRAIN).await;
+    await_acks(store.client(), table, &contacts, WARMUP_DRAIN).await?;
     Ok(())
+}
+
+/// Waits (up to `limit`) until the ack of every ticket of `contacts` is decided; returns how
+/// long it waited.
+async fn await_acks(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    contacts: &HashSet<&str>,
+    limit: Duration,
+) -> DevResult<Duration> {
+    let stored = read_table_patiently(client, table, contacts).await?;
+    Ok(measure::drain(client, table, &stored, limit).await)
 }
 
 /// Stops DynamoDB Local `after` from now, starts it again `down` later; returns when each
