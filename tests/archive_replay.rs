@@ -168,7 +168,13 @@ async fn a_verified_delivery_that_fails_parsing_is_archived_and_replayed_once_af
     assert_eq!(endpoints.tickets_of(&customer).await.len(), 1);
     assert_eq!(endpoints.messages(&ticket.id).await.len(), 1);
     quiet_period().await;
-    assert_eq!(endpoints.sent_to(&customer).await.len(), 1);
+    assert_eq!(
+        endpoints.sent_to(&customer).await.len(),
+        1,
+        "ack {:?} ({:?})",
+        ticket.ack_status,
+        ticket.ack_reason
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ pub mod load;
 pub mod moto_local;
 pub mod outbox;
 pub mod poller;
+mod ports;
 pub mod reach;
 pub mod recorder;
 pub mod redrive;
@@ -57,9 +58,4 @@ pub fn project_root() -> DevResult<std::path::PathBuf> {
         })
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for a local process).
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()?
-        .port())
-}
+pub use ports::free_port;
