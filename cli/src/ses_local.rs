@@ -33,12 +33,7 @@ impl SesLocal {
     /// emulator does not answer within 15 s.
     pub async fn start(project_root: &Path, port: u16) -> DevResult<SesLocal> {
         let script = find_script(project_root)?;
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return Err(format!("cannot start the SES emulator: port {port} is in use").into());
-        }
+        crate::ports::ensure_free(port, "the SES emulator")?;
         // The port was free when the stack chose it, but until the emulator binds it another
         // process's outgoing connection can take it for a moment (tests start many stacks at
         // once); the emulator then exits with "Server does not have an address". Try again.
