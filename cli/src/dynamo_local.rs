@@ -153,22 +153,3 @@ pub fn find_jar() -> DevResult<PathBuf> {
             .into(),
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::DynamoLocal;
-
-    #[tokio::test]
-    async fn a_port_another_process_holds_is_refused_before_java_starts() {
-        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-        let port = held.local_addr().expect("addr").port();
-        let error = DynamoLocal::start(port, None)
-            .await
-            .err()
-            .expect("DynamoDB Local cannot start where another process listens");
-        assert!(
-            error.to_string().contains("is in use by another process"),
-            "{error}"
-        );
-    }
-}

@@ -131,22 +131,3 @@ pub fn find_venv_tool(relative: &str, what: &str, variable: &str) -> DevResult<P
             .into()
         })
 }
-
-#[cfg(test)]
-mod tests {
-    use super::MotoLocal;
-
-    #[tokio::test]
-    async fn a_port_another_process_holds_is_refused_before_moto_starts() {
-        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-        let port = held.local_addr().expect("addr").port();
-        let error = MotoLocal::start_on(port)
-            .await
-            .err()
-            .expect("moto cannot start where another process listens");
-        assert!(
-            error.to_string().contains("is in use by another process"),
-            "{error}"
-        );
-    }
-}

@@ -110,4 +110,25 @@ mod tests {
             assert_ne!(free_port().expect("a port"), taken);
         }
     }
+
+    #[tokio::test]
+    async fn no_emulator_starts_where_another_process_listens() {
+        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = held.local_addr().expect("addr").port();
+        let root = crate::project_root().expect("the project root");
+        let errors = [
+            crate::dynamo_local::DynamoLocal::start(port, None)
+                .await
+                .err(),
+            crate::moto_local::MotoLocal::start_on(port).await.err(),
+            crate::ses_local::SesLocal::start(&root, port).await.err(),
+        ];
+        for error in errors {
+            // Not the emulator's own "address in use" as it exits: refused before it starts.
+            let error = error
+                .expect("no emulator starts on a port in use")
+                .to_string();
+            assert!(error.contains("is in use by another process"), "{error}");
+        }
+    }
 }
