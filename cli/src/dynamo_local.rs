@@ -24,6 +24,7 @@ impl DynamoLocal {
     /// Starts DynamoDB Local on `port`, keeping its data in `data_dir` (in memory when
     /// `None`), and waits until it accepts connections.
     pub async fn start(port: u16, data_dir: Option<&Path>) -> DevResult<DynamoLocal> {
+        crate::ports::ensure_free(port, "DynamoDB Local")?;
         let mut local = DynamoLocal {
             child: None,
             port,
@@ -50,11 +51,10 @@ impl DynamoLocal {
         self.spawn().await
     }
 
-    /// Starts the process; again, a few times, if it exits at once. The port was free when
-    /// the stack chose it, but until Java binds it another process's outgoing connection can
-    /// hold it for a moment (tests start many stacks at once).
+    /// Starts the process; again, a few times, if it exits at once. A port that was free a
+    /// moment ago can still be held briefly by an outgoing connection when it lies in the
+    /// kernel's ephemeral range (a configured port, or `free_port`'s fallback).
     async fn spawn(&mut self) -> DevResult<()> {
-        crate::ports::ensure_free(self.port, "DynamoDB Local")?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -68,6 +68,9 @@ impl DynamoLocal {
     }
 
     async fn spawn_once(&mut self) -> DevResult<()> {
+        // Each attempt: the readiness check below is a bare connect, which any listener
+        // would answer.
+        crate::ports::ensure_free(self.port, "DynamoDB Local")?;
         let lib = self.jar.with_file_name("DynamoDBLocal_lib");
         let mut cmd = crate::child::guarded(
             "dynamodb-local",

@@ -1,13 +1,16 @@
-//! Ports for the local servers a stack starts (webhooks, recorder, DynamoDB Local, the SES
-//! emulator, moto). A port is chosen before its server binds it, and the emulators are child
-//! processes that can only be told a number, so two things must not happen in that gap:
+//! Ports for the local servers a stack or a test starts (webhooks, recorder, DynamoDB Local,
+//! the SES emulator, moto, cargo-lambda). A port is chosen before its server binds it, and the
+//! emulators are child processes that can only be told a number, so two things must not
+//! happen in that gap:
 //! - another stack of the same process (tests start several side by side) is handed the same
 //!   port. The "bind port 0 and release it" idiom allows that, and a child that then fails to
 //!   bind goes unnoticed, because its readiness check is answered by the other stack's server.
 //!   Two stacks would then share one DynamoDB Local, and one stack's acknowledger could answer
 //!   the other's tickets.
 //! - an outgoing connection takes the port as its local end. The kernel picks those from the
-//!   ephemeral range, so ports are chosen below it.
+//!   ephemeral range, so ports are chosen below it where the range leaves room.
+//!
+//! And should a port be taken anyway, [`ensure_free`] refuses to start an emulator there.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, RandomState};
@@ -24,48 +27,66 @@ const ATTEMPTS: usize = 500;
 /// Every port this process has handed out; none is handed out twice.
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
-/// A TCP port that no server listens on, that this process has not handed out before, and
-/// (where the kernel's range is known) below the ephemeral ports.
+/// A TCP port that no server listens on and that this process has not handed out before;
+/// below the kernel's ephemeral ports where the range leaves room, else any free port.
 pub fn free_port() -> std::io::Result<u16> {
     let mut handed_out = HANDED_OUT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let handed_out = handed_out.get_or_insert_with(HashSet::new);
-    let below = ephemeral_start().max(LOWEST + 1);
-    let span = u64::from(below - LOWEST);
-    let random = RandomState::new();
-    let candidates = (0..ATTEMPTS as u64).map(|i| LOWEST + (random.hash_one(i) % span) as u16);
-    for port in candidates {
-        if !handed_out.contains(&port) && bindable(port) {
-            handed_out.insert(port);
-            return Ok(port);
-        }
+    if let Some(port) = choose_below(ephemeral_start(), handed_out, |p| bind(p).is_ok()) {
+        return Ok(port);
     }
-    // Everything below the range is taken: any port the kernel offers, still never twice.
+    // Nothing free below the range (or no room there): a port the kernel offers, still
+    // never twice.
     loop {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
             .local_addr()?
             .port();
-        if handed_out.insert(port) {
+        if bind(port).is_ok() && handed_out.insert(port) {
             return Ok(port);
         }
     }
 }
 
-/// Fails, naming `what`, when another process already listens on `port`. An emulator started
-/// there would exit at once, and its readiness check would be answered by that process.
-pub fn ensure_free(port: u16, what: &str) -> crate::DevResult<()> {
-    if bindable(port) {
-        Ok(())
-    } else {
-        Err(format!("port {port} is in use by another process: {what} cannot listen there").into())
-    }
+/// A random port in `LOWEST..below` that is `free` and not in `handed_out` (then added to
+/// it), or `None` when [`ATTEMPTS`] random tries find none.
+fn choose_below(
+    below: u16,
+    handed_out: &mut HashSet<u16>,
+    free: impl Fn(u16) -> bool,
+) -> Option<u16> {
+    let span = u64::from(below.checked_sub(LOWEST).filter(|span| *span > 0)?);
+    let random = RandomState::new();
+    let port = (0..ATTEMPTS as u64)
+        .map(|i| LOWEST + (random.hash_one(i) % span) as u16)
+        .find(|port| !handed_out.contains(port) && free(*port))?;
+    handed_out.insert(port);
+    Some(port)
 }
 
-/// Whether nothing holds `port` on any interface (DynamoDB Local binds all of them).
-fn bindable(port: u16) -> bool {
-    TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok()
-        && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+/// Fails, naming `what`, when `port` cannot be listened on, and says "in use" only when
+/// another listener holds it. An emulator started on a port in use would exit at once, and
+/// its readiness check would be answered by whatever holds the port.
+pub fn ensure_free(port: u16, what: &str) -> crate::DevResult<()> {
+    bind(port).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!("port {port} is in use by another process: {what} cannot listen there")
+        } else {
+            format!("port {port} cannot be used for {what}: {e}")
+        }
+        .into()
+    })
+}
+
+/// Binds `port` for a moment, on every IPv4 interface (DynamoDB Local binds all of them) and
+/// on 127.0.0.1. On Linux the first fails against any IPv4 listener on the port; the second
+/// is for systems where `SO_REUSEADDR` (which std sets) lets a wildcard bind share a port
+/// with a listener on one address. Each listener is dropped before the next bind.
+pub(crate) fn bind(port: u16) -> std::io::Result<()> {
+    drop(TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))?);
+    drop(TcpListener::bind((Ipv4Addr::LOCALHOST, port))?);
+    Ok(())
 }
 
 /// The first port of the kernel's ephemeral range (Linux: `ip_local_port_range`).
@@ -78,7 +99,7 @@ fn ephemeral_start() -> u16 {
 
 #[cfg(test)]
 mod tests {
-    use super::{LOWEST, ephemeral_start, free_port};
+    use super::{LOWEST, choose_below, ephemeral_start, free_port};
     use std::collections::HashSet;
 
     #[test]
@@ -104,11 +125,22 @@ mod tests {
 
     #[test]
     fn a_port_in_use_is_not_handed_out() {
-        let held = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-        let taken = held.local_addr().expect("addr").port();
-        for _ in 0..200 {
-            assert_ne!(free_port().expect("a port"), taken);
-        }
+        // Three ports below the range, the middle one held: the other two, then none.
+        let held = LOWEST + 1;
+        let mut handed_out = HashSet::new();
+        let free = |port: u16| port != held;
+        let first = choose_below(LOWEST + 3, &mut handed_out, free).expect("a port");
+        let second = choose_below(LOWEST + 3, &mut handed_out, free).expect("a port");
+        let mut both = [first, second];
+        both.sort_unstable();
+        assert_eq!(both, [LOWEST, LOWEST + 2]);
+        assert_eq!(choose_below(LOWEST + 3, &mut handed_out, free), None);
+    }
+
+    #[test]
+    fn a_range_that_leaves_no_room_below_it_falls_back_to_any_free_port() {
+        assert_eq!(choose_below(LOWEST, &mut HashSet::new(), |_| true), None);
+        assert_eq!(choose_below(1024, &mut HashSet::new(), |_| true), None);
     }
 
     #[tokio::test]

@@ -101,9 +101,7 @@ pub struct Wanted {
 /// Fails, naming the port and what wanted it, when one of `ports` is in use on this machine.
 pub fn ports_free(ports: &[Wanted]) -> DevResult<()> {
     for wanted in ports {
-        // Binding 127.0.0.1 fails as well when another process holds the port on every
-        // interface (as DynamoDB Local does).
-        if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", wanted.port)) {
+        if let Err(e) = crate::ports::bind(wanted.port) {
             let Wanted {
                 port,
                 what,

@@ -32,11 +32,12 @@ impl SesLocal {
     /// Fails if the package is not installed, `node` cannot be run, the port is taken or the
     /// emulator does not answer within 15 s.
     pub async fn start(project_root: &Path, port: u16) -> DevResult<SesLocal> {
-        let script = find_script(project_root)?;
         crate::ports::ensure_free(port, "the SES emulator")?;
-        // The port was free when the stack chose it, but until the emulator binds it another
-        // process's outgoing connection can take it for a moment (tests start many stacks at
-        // once); the emulator then exits with "Server does not have an address". Try again.
+        let script = find_script(project_root)?;
+        // A port that was free a moment ago can still be held briefly by an outgoing
+        // connection when it lies in the kernel's ephemeral range (a configured port, or
+        // `free_port`'s fallback); the emulator then exits with "Server does not have an
+        // address". Try again.
         let mut attempt = 0;
         let child = loop {
             attempt += 1;
@@ -59,6 +60,7 @@ impl SesLocal {
         script: &Path,
         port: u16,
     ) -> DevResult<tokio::process::Child> {
+        crate::ports::ensure_free(port, "the SES emulator")?;
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
         let mut cmd = crate::child::guarded("ses-local", &node);
         cmd.arg(script)

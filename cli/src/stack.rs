@@ -368,9 +368,9 @@ impl Stack {
     /// Starts DynamoDB Local, creates the table, then the recorder, the acknowledger's
     /// stream poller and the webhook server; returns once `GET /health` would answer.
     pub async fn start(options: StackOptions) -> DevResult<Stack> {
-        // Our own ports first, before the emulators take seconds to start: a port chosen
-        // free (`StackOptions::ephemeral`) can be taken by another process until it is bound,
-        // and tests start many stacks at once. (The emulators retry on their own.)
+        // Our own ports first, before the emulators take seconds to start: a port is only
+        // ours once bound. (The emulators refuse a port in use, and retry when they exit at
+        // once.)
         let listener = TcpListener::bind(("127.0.0.1", options.port)).await?;
         let recorder = Recorder::start(options.recorder_port).await?;
         let dynamo = DynamoLocal::start(options.dynamodb_port, options.data_dir.as_deref()).await?;
