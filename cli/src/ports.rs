@@ -138,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn a_range_that_leaves_no_room_below_it_falls_back_to_any_free_port() {
+    fn no_port_is_chosen_below_a_range_that_leaves_no_room_there() {
         assert_eq!(choose_below(LOWEST, &mut HashSet::new(), |_| true), None);
         assert_eq!(choose_below(1024, &mut HashSet::new(), |_| true), None);
     }
