@@ -24,7 +24,7 @@ impl DynamoLocal {
     /// Starts DynamoDB Local on `port`, keeping its data in `data_dir` (in memory when
     /// `None`), and waits until it accepts connections.
     pub async fn start(port: u16, data_dir: Option<&Path>) -> DevResult<DynamoLocal> {
-        crate::ports::ensure_free(port, "DynamoDB Local")?;
+        crate::ports::ensure_free(port, "DynamoDB Local").await?;
         let mut local = DynamoLocal {
             child: None,
             port,
@@ -70,7 +70,7 @@ impl DynamoLocal {
     async fn spawn_once(&mut self) -> DevResult<()> {
         // Each attempt: the readiness check below is a bare connect, which any listener
         // would answer.
-        crate::ports::ensure_free(self.port, "DynamoDB Local")?;
+        crate::ports::ensure_free(self.port, "DynamoDB Local").await?;
         let lib = self.jar.with_file_name("DynamoDBLocal_lib");
         let mut cmd = crate::child::guarded(
             "dynamodb-local",

@@ -40,7 +40,7 @@ impl LambdaLocal {
             None => crate::moto_local::find_venv_tool(TOOL, "cargo-lambda", "CARGO_LAMBDA")?,
         };
         let port = crate::free_port()?;
-        crate::ports::ensure_free(port, "cargo-lambda")?;
+        crate::ports::ensure_free(port, "cargo-lambda").await?;
         let mut cmd = crate::child::guarded("cargo-lambda", &tool);
         cmd.args(["lambda", "watch", "--only-lambda-apis", "--quiet"])
             .args(["--invoke-address", "127.0.0.1", "--invoke-port"])

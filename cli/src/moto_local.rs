@@ -44,7 +44,7 @@ impl MotoLocal {
     /// Starts moto (`$MOTO_SERVER`, else [`find_server`]) on `127.0.0.1:<port>` and waits up
     /// to 30 s until it answers.
     pub async fn start_on(port: u16) -> DevResult<MotoLocal> {
-        crate::ports::ensure_free(port, "moto")?;
+        crate::ports::ensure_free(port, "moto").await?;
         let server = match std::env::var_os("MOTO_SERVER") {
             Some(path) => PathBuf::from(path),
             None => find_server()?,

@@ -23,6 +23,8 @@ const LOWEST: u16 = 20_000;
 const DEFAULT_EPHEMERAL_START: u16 = 32_768;
 /// Random candidates tried before asking the kernel for any free port.
 const ATTEMPTS: usize = 500;
+/// How long [`ensure_free`] waits for a port held by another process to be let go.
+const HELD_FOR_A_MOMENT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Every port this process has handed out; none is handed out twice.
 static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
@@ -68,15 +70,30 @@ fn choose_below(
 /// Fails, naming `what`, when `port` cannot be listened on, and says "in use" only when
 /// another listener holds it. An emulator started on a port in use would exit at once, and
 /// its readiness check would be answered by whatever holds the port.
-pub fn ensure_free(port: u16, what: &str) -> crate::DevResult<()> {
-    bind(port).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            format!("port {port} is in use by another process: {what} cannot listen there")
-        } else {
-            format!("port {port} cannot be used for {what}: {e}")
+///
+/// A port held for a moment is waited for, up to [`HELD_FOR_A_MOMENT`]: a clean-clone CI run
+/// once found a port that `free_port` had just checked held when moto was about to start on
+/// it (by what, it did not show; nothing of ours was listening there minutes later).
+pub async fn ensure_free(port: u16, what: &str) -> crate::DevResult<()> {
+    let started = std::time::Instant::now();
+    loop {
+        match bind(port) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && started.elapsed() < HELD_FOR_A_MOMENT =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(format!(
+                    "port {port} is in use by another process: {what} cannot listen there"
+                )
+                .into());
+            }
+            Err(e) => return Err(format!("port {port} cannot be used for {what}: {e}").into()),
         }
-        .into()
-    })
+    }
 }
 
 /// Binds `port` for a moment, on every IPv4 interface (DynamoDB Local binds all of them) and
