@@ -24,7 +24,6 @@ impl DynamoLocal {
     /// Starts DynamoDB Local on `port`, keeping its data in `data_dir` (in memory when
     /// `None`), and waits until it accepts connections.
     pub async fn start(port: u16, data_dir: Option<&Path>) -> DevResult<DynamoLocal> {
-        crate::ports::ensure_free(port, "DynamoDB Local").await?;
         let mut local = DynamoLocal {
             child: None,
             port,

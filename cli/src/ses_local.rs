@@ -32,7 +32,6 @@ impl SesLocal {
     /// Fails if the package is not installed, `node` cannot be run, the port is taken or the
     /// emulator does not answer within 15 s.
     pub async fn start(project_root: &Path, port: u16) -> DevResult<SesLocal> {
-        crate::ports::ensure_free(port, "the SES emulator").await?;
         let script = find_script(project_root)?;
         // A port that was free a moment ago can still be held briefly by an outgoing
         // connection when it lies in the kernel's ephemeral range (a configured port, or
